@@ -1,0 +1,158 @@
+"""The ``autofix`` command line. Exit codes: 0 done or nothing to do, 1 changes pending (--dry-run), 2 error."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from autofix import __version__
+from autofix.diffs import colour_diff
+from autofix.engine import RunReport, run
+from autofix.registry import UnknownFixError, all_transforms, crash_fixes, resolve_fix_ids
+
+EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Fix known OpenMMLab training crashes by rewriting the files that cause them.",
+)
+
+
+def _consoles(no_color: bool) -> tuple[Console, Console]:
+    colour = not no_color and "NO_COLOR" not in os.environ
+    out = Console(highlight=False, soft_wrap=True, no_color=not colour)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, no_color=not colour)
+    return out, err
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"autofix: error: {message}", markup=False)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _print_report(report: RunReport, dry_run: bool, out: Console, err: Console) -> None:
+    for result in sorted(report.results, key=lambda r: r.shown):
+        if result.status == "error":
+            err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
+            continue
+        if result.status != "changed":
+            continue
+        for note in result.notes:
+            err.print(f"note: {result.shown}: {note}", style="yellow", markup=False)
+        if out.is_terminal:
+            out.print(colour_diff(result.diff), end="")
+        else:  # plain bytes for pipes and patch files: no wrapping, no markup
+            sys.stdout.write(result.diff)
+    sys.stdout.flush()
+    changed = report.count("changed")
+    verb = "would change" if dry_run else "changed"
+    parts = [f"{changed} file{'s' if changed != 1 else ''} {verb}", f"{report.count('unchanged')} unchanged"]
+    errors = report.count("error")
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    err.print(", ".join(parts) + ".", markup=False)
+
+
+@app.command()
+def apply(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively for *.py).")],
+    fix: Annotated[
+        list[str],
+        typer.Option("--fix", "-f", help="Transform or crash-fix id; comma-separated or repeated."),
+    ] = [],  # noqa: B006 (typer reads the default, never mutates it)
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+) -> None:
+    """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
+    try:
+        transforms = resolve_fix_ids(fix)
+    except UnknownFixError as exc:
+        raise _fail(str(exc)) from None
+    out, err = _consoles(no_color)
+    report = run(paths, transforms, {}, write=not dry_run)
+    _print_report(report, dry_run, out, err)
+    if report.count("error"):
+        raise typer.Exit(EXIT_ERROR)
+    if dry_run and report.count("changed"):
+        raise typer.Exit(EXIT_PENDING)
+
+
+@app.command("list")
+def list_fixes() -> None:
+    """Every transform and crash fix: what it changes, the crash it addresses, its cost."""
+    out = Console(highlight=False)
+    table = Table(title="Transforms", show_lines=True)
+    for column in ("id", "changes", "crash", "cost", "changes results"):
+        table.add_column(column, overflow="fold")
+    for transform in all_transforms().values():
+        table.add_row(
+            transform.id,
+            transform.summary,
+            transform.crash,
+            transform.tradeoff,
+            "yes" if transform.changes_results else "no",
+        )
+    out.print(table)
+    crashes = Table(title="Crash fixes (--fix ID picks the default remedy)", show_lines=True)
+    for column in ("id", "crash", "default transforms", "remedies"):
+        crashes.add_column(column, overflow="fold")
+    for crash in crash_fixes().values():
+        available = [t if t in all_transforms() else f"{t} (not available yet)" for t in crash.default_transforms]
+        crashes.add_row(crash.id, crash.crash, ", ".join(available), crash.remedies)
+    out.print(crashes)
+
+
+@app.command()
+def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A transform or crash-fix id.")]) -> None:
+    """A transform's or crash fix's documentation, with its before/after examples."""
+    out = Console(highlight=False)
+    transforms, crashes = all_transforms(), crash_fixes()
+    if fix_id in crashes:
+        crash = crashes[fix_id]
+        out.print(f"[bold]{crash.id}[/bold] (crash fix)\n\nCrash: {crash.crash}\nRemedies: {crash.remedies}\n")
+        fix_ids = [t for t in crash.default_transforms if t in transforms]
+    elif fix_id in transforms:
+        fix_ids = [fix_id]
+    else:
+        raise _fail(f"unknown fix id {fix_id!r}; known ids: {', '.join([*transforms, *crashes])}")
+    for transform_id in fix_ids:
+        transform = transforms[transform_id]
+        out.rule(transform.id)
+        out.print(transform.doc(), markup=False)
+        out.print(f"\nCrash: {transform.crash}\nCost: {transform.tradeoff}", markup=False)
+        out.print(f"Changes training results: {'yes' if transform.changes_results else 'no'}\n")
+        for example in transform.examples:
+            label = f"Example ({example.kind.value}{': ' + example.title if example.title else ''})"
+            out.print(f"[bold]{label}[/bold]")
+            if example.after is None:
+                out.print("  left alone:", style="dim")
+                out.print(example.source, markup=False)
+            else:
+                out.print("  before:", style="dim")
+                out.print(example.source, markup=False)
+                out.print("  after:", style="dim")
+                out.print(example.expected, markup=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"autofix {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True)] = None,
+) -> None:
+    """autofix: fix known OpenMMLab training crashes; every change is shown as a unified diff."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,168 @@
+"""Small libcst helpers shared by transforms: reading call arguments and dict literals, and
+adding or removing arguments without breaking commas, comments or layout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def string_value(node: cst.BaseExpression | None) -> str | None:
+    """The value of a plain (non-f, non-concatenated) string literal, else None."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def is_true(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "True"
+
+
+def keyword_index(args: Sequence[cst.Arg], name: str) -> int | None:
+    for index, arg in enumerate(args):
+        if arg.keyword is not None and arg.keyword.value == name:
+            return index
+    return None
+
+
+def keyword_value(args: Sequence[cst.Arg], name: str) -> cst.BaseExpression | None:
+    index = keyword_index(args, name)
+    return None if index is None else args[index].value
+
+
+def positional_count(args: Sequence[cst.Arg]) -> int:
+    return sum(1 for arg in args if arg.keyword is None and not arg.star)
+
+
+def has_star_args(args: Sequence[cst.Arg]) -> bool:
+    return any(arg.star for arg in args)
+
+
+def dict_call_keys(call: cst.Call) -> dict[str, cst.Arg] | None:
+    """For ``dict(k=v, ...)`` the keyword args by name; None for anything else (or ``**`` splats)."""
+    if not (isinstance(call.func, cst.Name) and call.func.value == "dict"):
+        return None
+    if any(arg.keyword is None for arg in call.args):
+        return None
+    return {arg.keyword.value: arg for arg in call.args if arg.keyword is not None}
+
+
+def dict_literal_keys(node: cst.Dict) -> dict[str, cst.DictElement]:
+    """For ``{'k': v, ...}`` the elements whose key is a plain string."""
+    keys: dict[str, cst.DictElement] = {}
+    for element in node.elements:
+        if isinstance(element, cst.DictElement):
+            key = string_value(element.key)
+            if key is not None:
+                keys[key] = element
+    return keys
+
+
+def mapping_value(node: cst.BaseExpression | None, key: str) -> cst.BaseExpression | None:
+    """The value under ``key`` in a ``dict(...)`` call or ``{...}`` literal, else None."""
+    if isinstance(node, cst.Call):
+        keys = dict_call_keys(node)
+        return keys[key].value if keys and key in keys else None
+    if isinstance(node, cst.Dict):
+        element = dict_literal_keys(node).get(key)
+        return element.value if element else None
+    return None
+
+
+def _ends_line(comma: cst.Comma | cst.MaybeSentinel) -> bool:
+    return isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+
+
+def remove_arg(args: Sequence[cst.Arg], index: int) -> list[cst.Arg]:
+    """Drop ``args[index]``, leaving neither ``f(,)`` nor a lost comment or line break."""
+    kept = list(args)
+    removed = kept.pop(index)
+    if index == len(kept) and kept:  # removed the last argument: fix the new last one's comma
+        last = kept[-1]
+        closing = removed.comma.whitespace_after if isinstance(removed.comma, cst.Comma) else removed.whitespace_after_arg
+        if _ends_line(last.comma):
+            # Keep the comma (and any comment after it); the closing bracket keeps its own indent.
+            if isinstance(closing, cst.ParenthesizedWhitespace):
+                line_break = last.comma.whitespace_after.with_changes(indent=closing.indent, last_line=closing.last_line)
+                kept[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=line_break))
+        else:  # a trailing comma moves onto the new last argument; otherwise none is left
+            kept[-1] = last.with_changes(comma=removed.comma)
+    return kept
+
+
+def append_keyword(args: Sequence[cst.Arg], name: str, value: cst.BaseExpression) -> list[cst.Arg]:
+    """Add ``name=value`` after the last argument, in the layout the call already uses."""
+    new_arg = cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+    )
+    kept = list(args)
+    if not kept:
+        return [new_arg]
+    last = kept[-1]
+    separator = (
+        kept[-2].comma
+        if len(kept) > 1 and isinstance(kept[-2].comma, cst.Comma)
+        else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    )
+    if isinstance(last.comma, cst.Comma):  # trailing comma: the new argument inherits it
+        new_arg = new_arg.with_changes(comma=last.comma)
+    kept[-1] = last.with_changes(comma=separator)
+    return [*kept, new_arg]
+
+
+class _ImportCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.aliases[alias.asname.name.value] = full
+            else:  # `import a.b` binds `a`
+                top = full.split(".")[0]
+                self.aliases[top] = top
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        module = dotted_name(node.module)
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            if module and name and local:
+                self.aliases[local] = f"{module}.{name}"
+
+
+def import_aliases(module: cst.Module, defaults: dict[str, str] | None = None) -> dict[str, str]:
+    """Map each imported local name to what it names (``nn`` -> ``torch.nn``), over ``defaults``."""
+    collector = _ImportCollector()
+    module.visit(collector)
+    return {**(defaults or {}), **collector.aliases}
+
+
+def qualified_name(node: cst.BaseExpression, aliases: dict[str, str]) -> str | None:
+    """``nn.ReLU`` -> ``torch.nn.ReLU`` given the aliases; None when the head is not an import."""
+    name = dotted_name(node)
+    if name is None:
+        return None
+    head, _, rest = name.partition(".")
+    if head not in aliases:
+        return None
+    return f"{aliases[head]}.{rest}" if rest else aliases[head]

@@ -1,0 +1,55 @@
+"""Finds the transforms (one module each in autofix.transforms) and resolves ``--fix`` ids."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+import autofix.transforms
+from autofix.crashes import CRASH_FIXES, CrashFix
+from autofix.transform import Transform
+
+
+class UnknownFixError(ValueError):
+    pass
+
+
+@cache
+def all_transforms() -> dict[str, type[Transform]]:
+    found: dict[str, type[Transform]] = {}
+    for info in pkgutil.iter_modules(autofix.transforms.__path__):
+        module = importlib.import_module(f"autofix.transforms.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Transform) and value.__module__ == module.__name__:
+                if value.id in found:
+                    raise RuntimeError(f"transform id {value.id!r} is declared twice")
+                found[value.id] = value
+    return dict(sorted(found.items()))
+
+
+def crash_fixes() -> dict[str, CrashFix]:
+    return {fix.id: fix for fix in CRASH_FIXES}
+
+
+def resolve_fix_ids(ids: list[str]) -> list[Transform]:
+    """Expand transform and crash-fix ids (comma-separated or repeated) into transform instances."""
+    transforms = all_transforms()
+    fixes = crash_fixes()
+    chosen: dict[str, Transform] = {}
+    for raw in ids:
+        for fix_id in filter(None, (part.strip() for part in raw.split(","))):
+            if fix_id in fixes:
+                expanded = fixes[fix_id].default_transforms
+            elif fix_id in transforms:
+                expanded = (fix_id,)
+            else:
+                known = ", ".join([*transforms, *fixes])
+                raise UnknownFixError(f"unknown fix id {fix_id!r}; known ids: {known}")
+            for transform_id in expanded:
+                if transform_id not in transforms:
+                    raise UnknownFixError(f"fix {fix_id!r} needs transform {transform_id!r}, which is not available yet")
+                chosen.setdefault(transform_id, transforms[transform_id]())
+    if not chosen:
+        raise UnknownFixError("no fix selected; pass --fix ID (see `autofix list`)")
+    return list(chosen.values())

@@ -1,0 +1,85 @@
+"""What every transform declares, and what the engine hands it.
+
+A transform is one class in one module of :mod:`autofix.transforms`. Its class attributes are
+its documentation (``autofix list`` / ``autofix explain``) and its examples are its tests, in
+the manner of Fixit's ``VALID``/``INVALID`` rule cases. It sees a parsed libcst module and a
+:class:`TransformContext`; it never sees files, terminals or the command line.
+"""
+
+from __future__ import annotations
+
+import enum
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import libcst as cst
+
+
+class FileKind(str, enum.Enum):
+    """What a Python file is, decided from its content (see :func:`autofix.filekind.detect_kind`)."""
+
+    CONFIG = "config"
+    MODEL = "model"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A before/after pair; ``after=None`` means the transform must leave ``before`` alone."""
+
+    before: str
+    after: str | None = None
+    kind: FileKind = FileKind.MODEL
+    title: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return textwrap.dedent(self.before).lstrip("\n")
+
+    @property
+    def expected(self) -> str:
+        return self.source if self.after is None else textwrap.dedent(self.after).lstrip("\n")
+
+
+@dataclass
+class TransformContext:
+    """Everything a transform may know about the file besides its syntax tree.
+
+    ``resolved_config`` returns the file's effective config as mmengine resolves it (``_base_``
+    merged), or ``None`` when the file is not a loadable config; it is computed on first call.
+    """
+
+    kind: FileKind
+    options: Mapping[str, Any] = field(default_factory=dict)
+    resolved_config: Callable[[], Mapping[str, Any] | None] = lambda: None
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        """Tell the user something about this file's change (shown beside its diff)."""
+        if message not in self.notes:
+            self.notes.append(message)
+
+
+class Transform:
+    """Base class. Subclasses set the class attributes and implement :meth:`transform`."""
+
+    id: ClassVar[str]
+    summary: ClassVar[str]
+    crash: ClassVar[str]
+    tradeoff: ClassVar[str]
+    changes_results: ClassVar[bool]
+    # A file containing none of these substrings cannot need this transform and is not parsed.
+    prefilter: ClassVar[tuple[str, ...]]
+    examples: ClassVar[tuple[Example, ...]]
+
+    def may_apply(self, text: str) -> bool:
+        return any(marker in text for marker in self.prefilter)
+
+    def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def doc(cls) -> str:
+        return textwrap.dedent(cls.__doc__ or "").strip()

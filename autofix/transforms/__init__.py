@@ -1,0 +1,1 @@
+"""One module per transform; each defines one autofix.transform.Transform subclass."""
