@@ -68,6 +68,7 @@ def apply(
         typer.Option("--fix", "-f", help="Transform or crash-fix id; comma-separated or repeated."),
     ] = [],  # noqa: B006 (typer reads the default, never mutates it)
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")] = False,
+    diff_only: Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
@@ -76,8 +77,8 @@ def apply(
     except UnknownFixError as exc:
         raise _fail(str(exc)) from None
     out, err = _consoles(no_color)
-    report = run(paths, transforms, {}, write=not dry_run)
-    _print_report(report, dry_run, out, err)
+    report = run(paths, transforms, {}, write=not (dry_run or diff_only))
+    _print_report(report, dry_run or diff_only, out, err)
     if report.count("error"):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):

@@ -39,7 +39,7 @@ def decode_source(data: bytes) -> DecodedSource:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise FileError(f"cannot tell its encoding ({exc}); fix its coding cookie") from None
+        raise FileError(f"not UTF-8 and no usable coding cookie ({exc}); declare its encoding (PEP 263)") from None
     bom = encoding == "utf-8-sig"
     body = data[3:] if bom else data
     codec = "utf-8" if bom else encoding

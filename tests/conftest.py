@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from corpus import mmdet_configs
+
+
+@pytest.fixture(scope="session")
+def mmdet_corpus() -> Path:
+    """The pristine mmdet 3.3.0 config tree (read-only by convention: copy before writing)."""
+    return mmdet_configs()
+
+
+@pytest.fixture
+def corpus_copy(mmdet_corpus: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the mmdet 3.3.0 config tree."""
+    target = tmp_path / "configs"
+    shutil.copytree(mmdet_corpus, target)
+    return target

@@ -1,0 +1,130 @@
+"""The command-line contract: diffs, exit codes, errors named by file, nothing written on --dry-run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autofix.cli import app
+
+RELU = "import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n"
+FIXED = "import torch.nn as nn\nrelu = nn.ReLU()\n"
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "a.py").write_text(RELU)
+    (tmp_path / "pkg" / "sub" / "b.py").write_text(RELU)
+    (tmp_path / "pkg" / "clean.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "notes.txt").write_text(RELU)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_dry_run_prints_sorted_git_style_diffs_writes_nothing_and_exits_1(tree: Path):
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in tree.rglob("*.py")}
+    result = invoke("apply", "--fix", "inplace-relu", "--dry-run", "pkg")
+    assert result.exit_code == 1
+    assert result.stdout.index("--- a/pkg/a.py\n+++ b/pkg/a.py\n") < result.stdout.index("--- a/pkg/sub/b.py")
+    assert "-relu = nn.ReLU(inplace=True)\n+relu = nn.ReLU()\n" in result.stdout
+    assert "2 files would change, 1 unchanged." in result.stderr
+    assert before == {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in tree.rglob("*.py")}
+
+
+def test_apply_writes_changed_files_only_and_exits_0(tree: Path):
+    clean = tree / "pkg" / "clean.py"
+    clean_mtime = clean.stat().st_mtime_ns
+    result = invoke("apply", "--fix", "relu-no-inplace", "pkg")
+    assert result.exit_code == 0, result.output
+    assert (tree / "pkg" / "a.py").read_text() == FIXED
+    assert (tree / "pkg" / "sub" / "b.py").read_text() == FIXED
+    assert (tree / "pkg" / "notes.txt").read_text() == RELU
+    assert clean.stat().st_mtime_ns == clean_mtime
+    assert invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "pkg").exit_code == 0
+
+
+def test_diff_applies_with_git_apply(tree: Path):
+    diff = invoke("apply", "--fix", "inplace-relu", "--dry-run", "pkg").stdout
+    subprocess.run(["git", "init", "-q"], check=True)
+    subprocess.run(["git", "apply", "-"], input=diff, text=True, check=True)
+    assert (tree / "pkg" / "a.py").read_text() == FIXED
+
+
+def test_output_is_identical_run_to_run(tree: Path):
+    first = invoke("apply", "--fix", "inplace-relu", "--dry-run", "pkg", "pkg/sub/b.py")
+    second = invoke("apply", "--dry-run", "--fix", "inplace-relu", "pkg/sub/b.py", "pkg")
+    assert first.stdout == second.stdout
+    assert first.stdout.count("+++ b/pkg/sub/b.py") == 1
+
+
+def test_unknown_fix_id_exits_2_naming_it(tree: Path):
+    result = invoke("apply", "--fix", "relu-no-inplace,no-such-fix", "pkg")
+    assert result.exit_code == 2
+    assert "no-such-fix" in result.stderr
+    assert (tree / "pkg" / "a.py").read_text() == RELU
+
+
+def test_missing_fix_option_is_an_error(tree: Path):
+    result = invoke("apply", "pkg")
+    assert result.exit_code == 2
+    assert "--fix" in result.stderr
+
+
+def test_syntax_error_is_reported_by_name_and_other_files_are_still_fixed(tree: Path):
+    (tree / "pkg" / "broken.py").write_text("def f(:\n    pass\n")
+    (tree / "pkg" / "broken_relu.py").write_text("nn.ReLU(inplace=True\n")
+    result = invoke("apply", "--fix", "inplace-relu", "pkg")
+    assert result.exit_code == 2
+    assert "pkg/broken.py: syntax error at line 1" in result.stderr
+    assert "pkg/broken_relu.py: syntax error" in result.stderr
+    assert (tree / "pkg" / "a.py").read_text() == FIXED
+    assert (tree / "pkg" / "broken_relu.py").read_text() == "nn.ReLU(inplace=True\n"
+
+
+def test_missing_path_is_an_error_but_others_are_processed(tree: Path):
+    result = invoke("apply", "--fix", "inplace-relu", "nowhere.py", "pkg/a.py")
+    assert result.exit_code == 2
+    assert "nowhere.py: no such file or folder" in result.stderr
+    assert (tree / "pkg" / "a.py").read_text() == FIXED
+
+
+def test_list_shows_every_transform_and_crash_fix():
+    result = CliRunner().invoke(app, ["list"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for fix_id in ("relu-no-inplace", "inplace-relu", "amp-nms"):
+        assert fix_id in result.stdout
+
+
+def test_explain_prints_the_examples():
+    result = invoke("explain", "relu-no-inplace")
+    assert result.exit_code == 0
+    assert "nn.ReLU(inplace=True)" in result.stdout and "ReluBackward" in result.stdout
+    assert invoke("explain", "nope").exit_code == 2
+
+
+def test_console_script_runs_as_a_subprocess(tree: Path):
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "autofix", "apply", "--fix", "inplace-relu", "--dry-run", "pkg/a.py"],
+        capture_output=True, text=True, env=env,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("--- a/pkg/a.py\n+++ b/pkg/a.py\n@@")
+    assert "\x1b[" not in proc.stdout
+
+
+def test_diff_shows_changes_writes_nothing_and_exits_0(tree: Path):
+    result = invoke("apply", "--fix", "inplace-relu", "--diff", "pkg")
+    assert result.exit_code == 0
+    assert "+relu = nn.ReLU()" in result.stdout
+    assert (tree / "pkg" / "a.py").read_text() == RELU
