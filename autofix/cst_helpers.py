@@ -109,20 +109,7 @@ def append_keyword(args: Sequence[cst.Arg], name: str, value: cst.BaseExpression
         keyword=cst.Name(name),
         equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
     )
-    kept = list(args)
-    if not kept:
-        return [new_arg]
-    last = kept[-1]
-    separator = (
-        kept[-2].comma
-        if len(kept) > 1 and isinstance(kept[-2].comma, cst.Comma)
-        else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    )
-    if isinstance(last.comma, cst.Comma):  # trailing comma: the new argument inherits it
-        new_arg = new_arg.with_changes(comma=last.comma)
-    kept[-1] = last.with_changes(comma=separator)
-    return [*kept, new_arg]
-
+    return _append_element(args, new_arg)
 
 class _ImportCollector(cst.CSTVisitor):
     def __init__(self) -> None:
@@ -166,3 +153,90 @@ def qualified_name(node: cst.BaseExpression, aliases: dict[str, str]) -> str | N
     if head not in aliases:
         return None
     return f"{aliases[head]}.{rest}" if rest else aliases[head]
+
+
+def is_mapping_literal(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Dict) or (isinstance(node, cst.Call) and dict_call_keys(node) is not None)
+
+
+def _append_element(elements: Sequence, new: cst.BaseElement | cst.Arg) -> list:
+    """Append to args/elements keeping the separator and trailing-comma style already in use."""
+    kept = list(elements)
+    if not kept:
+        return [new]
+    last = kept[-1]
+    separator = (
+        kept[-2].comma
+        if len(kept) > 1 and isinstance(kept[-2].comma, cst.Comma)
+        else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    )
+    if isinstance(last.comma, cst.Comma):  # trailing comma: the new item inherits it
+        new = new.with_changes(comma=last.comma)
+    kept[-1] = last.with_changes(comma=separator)
+    return [*kept, new]
+
+
+def set_mapping_value(node: cst.Call | cst.Dict, key: str, value: cst.BaseExpression) -> cst.Call | cst.Dict:
+    """Replace ``key``'s value in a ``dict(...)``/``{...}`` literal, or append ``key`` if absent."""
+    if isinstance(node, cst.Call):
+        index = keyword_index(node.args, key)
+        if index is None:
+            return node.with_changes(args=append_keyword(node.args, key, value))
+        args = list(node.args)
+        args[index] = args[index].with_changes(value=value)
+        return node.with_changes(args=args)
+    element = dict_literal_keys(node).get(key)
+    if element is None:
+        quote = next((e.key.quote for e in node.elements if isinstance(getattr(e, "key", None), cst.SimpleString)), "'")
+        new = cst.DictElement(
+            key=cst.SimpleString(f"{quote}{key}{quote}"),
+            value=value,
+            whitespace_before_colon=cst.SimpleWhitespace(""),
+            whitespace_after_colon=cst.SimpleWhitespace(" "),
+        )
+        return node.with_changes(elements=_append_element(node.elements, new))
+    return node.with_changes(elements=[e.with_changes(value=value) if e is element else e for e in node.elements])
+
+
+def remove_mapping_keys(node: cst.Call | cst.Dict, keys: Sequence[str]) -> cst.Call | cst.Dict:
+    """Drop ``keys`` from a ``dict(...)``/``{...}`` literal, commas and comments kept tidy."""
+    if isinstance(node, cst.Call):
+        args = list(node.args)
+        for key in keys:
+            index = keyword_index(args, key)
+            if index is not None:
+                args = remove_arg(args, index)
+        return node.with_changes(args=args)
+    elements = list(node.elements)
+    for key in keys:
+        element = dict_literal_keys(node.with_changes(elements=elements)).get(key)
+        if element is not None:
+            elements = remove_arg(elements, elements.index(element))
+    return node.with_changes(elements=elements)
+
+
+def nested_dict_call(keys: Sequence[str], value: cst.BaseExpression) -> cst.BaseExpression:
+    """``dict(a=dict(b=value))`` for keys ``['a', 'b']``."""
+    for key in reversed(keys):
+        value = cst.Call(func=cst.Name("dict"), args=append_keyword([], key, value))
+    return value
+
+
+def set_nested_value(
+    node: cst.BaseExpression, keys: Sequence[str], value: cst.BaseExpression
+) -> cst.BaseExpression | None:
+    """Set ``node[k0][k1]...`` in nested mapping literals, creating missing levels as ``dict(...)``.
+
+    Returns None where a level on the way is not a literal (a variable, a call): it cannot be
+    edited in place there.
+    """
+    if not is_mapping_literal(node):
+        return None
+    head, rest = keys[0], keys[1:]
+    current = mapping_value(node, head)
+    if not rest:
+        return set_mapping_value(node, head, value)
+    if current is None:
+        return set_mapping_value(node, head, nested_dict_call(rest, value))
+    child = set_nested_value(current, rest, value)
+    return None if child is None else set_mapping_value(node, head, child)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
+import os
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +16,8 @@ import libcst as cst
 from autofix.diffs import unified_diff
 from autofix.filekind import detect_kind
 from autofix.files import FileError, decode_source, display_path, find_python_files, replace_atomically
-from autofix.transform import FileKind, Transform, TransformContext
+from autofix.mmconfig import ConfigUnavailable, base_paths, changed_keys, resolve
+from autofix.transform import FileKind, Transform, TransformContext, no_config
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def rewrite_source(
     transforms: Sequence[Transform],
     options: Mapping[str, Any] | None = None,
     kind: FileKind | None = None,
-    resolved_config: Callable[[], Mapping[str, Any] | None] = lambda: None,
+    resolve_config: Callable[[str | None], Mapping[str, Any]] = no_config,
 ) -> Rewrite:
     """Parse once, run every selected transform whose prefilter matches, and return the new text.
 
@@ -82,7 +85,7 @@ def rewrite_source(
         raise FileError("libcst cannot reproduce this file byte for byte, so it is left alone; please report it")
     lost_tail = text[len(round_trip):]
     context = TransformContext(
-        kind=kind or detect_kind(text), options=options or {}, resolved_config=resolved_config
+        kind=kind or detect_kind(text), options=options or {}, resolve_config=resolve_config
     )
     applied: list[str] = []
     code = round_trip
@@ -95,23 +98,92 @@ def rewrite_source(
     return Rewrite(code + lost_tail, tuple(applied), tuple(context.notes))
 
 
+class ConfigSession:
+    """Resolves configs for one run, against the texts this run has fixed so far.
+
+    Files are processed bases first, so a config whose base was fixed earlier in the run sees
+    that fix (and needs no override of its own) even with --dry-run, when nothing is on disk.
+    """
+
+    def __init__(self) -> None:
+        self.fixed: dict[str, str] = {}
+
+    def resolver(self, path: Path) -> Callable[[str | None], Mapping[str, Any]]:
+        key = os.path.abspath(path)
+        current: list[Mapping[str, Any] | ConfigUnavailable] = []
+
+        def resolve_config(code: str | None = None) -> Mapping[str, Any]:
+            if code is not None:
+                return resolve(path, {**self.fixed, key: code})
+            if not current:
+                try:
+                    current.append(resolve(path, self.fixed))
+                except ConfigUnavailable as exc:
+                    current.append(exc)
+            if isinstance(current[0], ConfigUnavailable):
+                raise current[0]
+            return current[0]
+
+        return resolve_config
+
+    def record(self, path: Path, text: str) -> None:
+        self.fixed[os.path.abspath(path)] = text
+
+
+def verify_rewrite(
+    path: Path, new_text: str, transforms: Sequence[Transform], options: Mapping[str, Any], session: ConfigSession
+) -> tuple[list[str], str | None]:
+    """Resolve before (files as on disk) and after; return the changed keys and what is wrong, if anything."""
+    try:
+        before = resolve(path, {})
+        after = resolve(path, {**session.fixed, os.path.abspath(path): new_text})
+    except ConfigUnavailable as exc:
+        return [], f"cannot resolve the config to verify it ({exc})"
+    changed = changed_keys(before, after)
+    allowed = [pattern for t in transforms for pattern in t.intended_keys]
+    unexpected = [k for k in changed if not any(fnmatch.fnmatchcase(k, p) for p in allowed)]
+    if unexpected:
+        return changed, f"the fix would also change {', '.join(unexpected[:5])}"
+    for transform in transforms:
+        problem = transform.problem(after, options)
+        if problem:
+            return changed, f"{transform.id} did not take effect: {problem}"
+    return changed, None
+
+
 def process_file(
-    path: Path, transforms: Sequence[Transform], options: Mapping[str, Any], write: bool
+    path: Path,
+    transforms: Sequence[Transform],
+    options: Mapping[str, Any],
+    write: bool,
+    session: ConfigSession | None = None,
+    verify: bool = False,
 ) -> FileResult:
     shown = display_path(path)
+    session = session or ConfigSession()
     try:
         original = path.read_bytes()
         source = decode_source(original)
-        rewrite = rewrite_source(source.text, transforms, options)
+        kind = detect_kind(source.text)
+        # Only configs are ever executed by mmengine; model files are never run.
+        resolver = session.resolver(path) if kind is FileKind.CONFIG else no_config
+        rewrite = rewrite_source(source.text, transforms, options, kind, resolver)
         if rewrite.text == source.text:
             return FileResult(shown, "unchanged")
+        notes = list(rewrite.notes)
+        if verify and kind is FileKind.CONFIG:
+            changed, failure = verify_rewrite(path, rewrite.text, transforms, options, session)
+            if failure:
+                raise FileError(f"--verify failed, file left unwritten: {failure}")
+            notes.append(f"verified with mmengine; effective keys changed: {', '.join(changed) or 'none'}")
         result = FileResult(
             shown,
             "changed",
             diff=unified_diff(source.text, rewrite.text, shown),
             applied=rewrite.applied,
-            notes=rewrite.notes,
+            notes=tuple(notes),
         )
+        session.record(path, rewrite.text)
         if write:
             replace_atomically(path, source.encode(rewrite.text), original)
             result.written = True
@@ -124,10 +196,49 @@ def process_file(
         return FileResult(shown, "error", error="expressions nested too deeply to transform; exclude the file")
 
 
+def _inheritance(files: list[Path]) -> tuple[list[Path], dict[Path, int]]:
+    """Order ``files`` bases first; count, for each, the other given files that inherit from it."""
+    index = {os.path.abspath(f): f for f in files}
+    parents: dict[Path, list[Path]] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        bases = base_paths(path, text) if "_base_" in text or "read_base" in text else []
+        parents[path] = [index[str(b)] for b in bases if str(b) in index]
+    ancestors: dict[Path, set[Path]] = {}
+
+    def collect(path: Path, seen: frozenset[Path]) -> set[Path]:
+        if path not in ancestors:
+            found: set[Path] = set()
+            for parent in parents[path]:
+                if parent not in seen:  # a circular _base_ is mmengine's error to report, not a hang
+                    found |= {parent} | collect(parent, seen | {path})
+            ancestors[path] = found
+        return ancestors[path]
+
+    depth = {path: len(collect(path, frozenset())) for path in files}
+    inherited_by = {path: sum(1 for other in files if path in ancestors[other]) for path in files}
+    return sorted(files, key=lambda p: (depth[p], str(p))), inherited_by
+
+
 def run(
-    paths: Iterable[Path], transforms: Sequence[Transform], options: Mapping[str, Any], write: bool
+    paths: Iterable[Path],
+    transforms: Sequence[Transform],
+    options: Mapping[str, Any],
+    write: bool,
+    verify: bool = False,
 ) -> RunReport:
     files, missing = find_python_files(paths)
     report = RunReport([FileResult(display_path(p), "error", error=why) for p, why in missing])
-    report.results.extend(process_file(path, transforms, options, write) for path in files)
+    ordered, inherited_by = _inheritance(files)
+    session = ConfigSession()
+    for path in ordered:
+        result = process_file(path, transforms, options, write, session, verify)
+        if result.status == "changed" and inherited_by[path]:
+            count = inherited_by[path]
+            result.notes += (f"a base of {count} other config{'s' if count != 1 else ''} in this run: they inherit this change",)
+        report.results.append(result)
+    report.results.sort(key=lambda r: r.shown)
     return report

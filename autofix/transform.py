@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import libcst as cst
 
+from autofix.mmconfig import ConfigUnavailable
+
 
 class FileKind(str, enum.Enum):
     """What a Python file is, decided from its content (see :func:`autofix.filekind.detect_kind`)."""
@@ -43,17 +45,22 @@ class Example:
         return self.source if self.after is None else textwrap.dedent(self.after).lstrip("\n")
 
 
+def no_config(code: str | None = None) -> Mapping[str, Any]:
+    raise ConfigUnavailable("no config file behind this text")
+
+
 @dataclass
 class TransformContext:
     """Everything a transform may know about the file besides its syntax tree.
 
-    ``resolved_config`` returns the file's effective config as mmengine resolves it (``_base_``
-    merged), or ``None`` when the file is not a loadable config; it is computed on first call.
+    ``resolve_config(code=None)`` returns the effective config as mmengine resolves it
+    (``_base_`` merged, this run's earlier fixes included), for the file as it is or, given
+    ``code``, as it would be with that text; it raises ``ConfigUnavailable`` when it cannot.
     """
 
     kind: FileKind
     options: Mapping[str, Any] = field(default_factory=dict)
-    resolved_config: Callable[[], Mapping[str, Any] | None] = lambda: None
+    resolve_config: Callable[[str | None], Mapping[str, Any]] = no_config
     notes: list[str] = field(default_factory=list)
 
     def note(self, message: str) -> None:
@@ -74,8 +81,15 @@ class Transform:
     prefilter: ClassVar[tuple[str, ...]]
     examples: ClassVar[tuple[Example, ...]]
 
+    # For --verify: fnmatch patterns of the dotted config keys this transform may change.
+    intended_keys: ClassVar[tuple[str, ...]] = ()
+
     def may_apply(self, text: str) -> bool:
         return any(marker in text for marker in self.prefilter)
+
+    def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
+        """What is still wrong with a resolved config for this transform's crash (None: nothing)."""
+        return None
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         raise NotImplementedError

@@ -1,0 +1,131 @@
+"""mmengine as the reference for config semantics: resolving, inheritance graph, dotted diffs.
+
+Resolution can see texts that are not on disk yet (this run's fixes, a candidate rewrite):
+mmengine reads every config file through the ``open`` of its config module, so an overlay of
+path -> text there makes it resolve what ``--dry-run`` would have written.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import io
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+_READ_BASE = re.compile(r"^with\s+read_base\s*\(\s*\)\s*:", re.MULTILINE)
+_lock = threading.RLock()
+
+
+class ConfigUnavailable(Exception):
+    """The config cannot be resolved (missing base, code that raises...); the text says why."""
+
+
+def is_lazy_style(text: str) -> bool:
+    """New-style (``with read_base():``) configs load with lazy_import=True, the rest with False."""
+    return bool(_READ_BASE.search(text))
+
+
+def _config_module():
+    import mmengine.config.config as config_module  # imported late: ~0.2 s, only for configs
+
+    return config_module
+
+
+@contextlib.contextmanager
+def overlay(texts: Mapping[str, str]) -> Iterator[None]:
+    """While active, mmengine reads ``texts[abs_path]`` instead of the file at that path."""
+    config_module = _config_module()
+
+    def overlay_open(file, mode="r", *args, **kwargs):
+        key = os.path.abspath(file) if isinstance(file, (str, os.PathLike)) else None
+        if key in texts and "r" in mode and "b" not in mode:
+            return io.StringIO(texts[key])
+        return builtins.open(file, mode, *args, **kwargs)
+
+    with _lock:
+        config_module.open = overlay_open
+        try:
+            yield
+        finally:
+            del config_module.open
+
+
+def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
+    """``Config.fromfile(path).to_dict()`` as mmengine gives it, with ``texts`` overlaid."""
+    key = os.path.abspath(path)
+    text = texts[key] if key in texts else Path(key).read_text(encoding="utf-8")
+    with overlay(texts):
+        from mmengine.config import Config
+
+        try:
+            config = Config.fromfile(key, lazy_import=is_lazy_style(text), import_custom_modules=False)
+            return config.to_dict()
+        except Exception as exc:  # mmengine raises anything the config's own code raises
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigUnavailable(f"mmengine cannot load it: {type(exc).__name__}: {message}") from None
+
+
+def base_paths(path: Path, text: str) -> list[Path]:
+    """The files ``path`` inherits from directly (``_base_`` or ``read_base`` relative imports)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    folder = Path(os.path.abspath(path)).parent
+    found: list[Path] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            for base in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(base, str) and "::" not in base:
+                    found.append(Path(os.path.normpath(folder / base)))
+        elif isinstance(node, ast.With) and _READ_BASE.match(ast.unparse(node).split("\n")[0]):
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom) and statement.level and statement.module:
+                    anchor = folder
+                    for _ in range(statement.level - 1):
+                        anchor = anchor.parent
+                    found.append(Path(os.path.normpath(anchor.joinpath(*statement.module.split(".")))).with_suffix(".py"))
+    return found
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys to leaf values: ``{'a': {'b': [1]}}`` -> ``{'a.b[0]': 1}``; empty containers kept."""
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, (list, tuple)) and value:
+        out = {}
+        for index, item in enumerate(value):
+            out.update(flatten(item, f"{prefix}[{index}]"))
+        return out
+    return {prefix: value}
+
+
+def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Dotted keys whose effective value differs (added, removed or changed), sorted."""
+    flat_before, flat_after = flatten(before), flatten(after)
+    keys = set(flat_before) | set(flat_after)
+    missing = object()
+    return sorted(k for k in keys if flat_before.get(k, missing) != flat_after.get(k, missing))
+
+
+def get_path(config: Mapping[str, Any] | None, dotted: str) -> Any:
+    """``get_path(cfg, 'model.train_cfg.rpn_proposal')`` or None where any step is missing."""
+    value: Any = config
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
