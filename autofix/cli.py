@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -62,7 +63,9 @@ def _print_report(report: RunReport, dry_run: bool, out: Console, err: Console) 
 
 @app.command()
 def apply(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively for *.py).")],
+    paths: Annotated[
+        Optional[list[Path]], typer.Argument(help="Files or folders (searched recursively for *.py).")
+    ] = None,
     fix: Annotated[
         list[str],
         typer.Option("--fix", "-f", help="Transform or crash-fix id; comma-separated or repeated."),
@@ -70,19 +73,64 @@ def apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")] = False,
     diff_only: Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Resolve each changed config with mmengine before and after; refuse (exit 2) "
+                     "a fix that changes more than intended or does not take effect."),
+    ] = False,
+    split_thr: Annotated[
+        Optional[int],
+        typer.Option("--split-thr", min=1, help="split-thr: the value to set (default: computed from the RPN)."),
+    ] = None,
+    scale: Annotated[
+        Optional[str],
+        typer.Option("--scale", metavar="WxH", help="resize-down: the largest train size (default 1333x800)."),
+    ] = None,
+    mmcv: Annotated[
+        bool, typer.Option("--mmcv", help="Also process the installed mmcv's ops/nms.py (for nms-dtype-cast).")
+    ] = False,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
     try:
         transforms = resolve_fix_ids(fix)
-    except UnknownFixError as exc:
+        options = transform_options(split_thr=split_thr, scale=scale)
+        if mmcv:
+            paths = [*(paths or []), installed_mmcv_nms()]
+    except (UnknownFixError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    if not paths:
+        raise _fail("no PATH given (or pass --mmcv)")
     out, err = _consoles(no_color)
-    report = run(paths, transforms, {}, write=not (dry_run or diff_only))
+    report = run(paths, transforms, options, write=not (dry_run or diff_only), verify=verify)
     _print_report(report, dry_run or diff_only, out, err)
     if report.count("error"):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
         raise typer.Exit(EXIT_PENDING)
+
+
+def transform_options(split_thr: int | None, scale: str | None) -> dict[str, object]:
+    """The options transforms read (see each transform's ``option_help``), from the command line."""
+    options: dict[str, object] = {}
+    if split_thr is not None:
+        options["split_thr"] = split_thr
+    if scale is not None:
+        width, sep, height = scale.lower().partition("x")
+        if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+            raise ValueError(f"--scale {scale!r}: expected WIDTHxHEIGHT, e.g. 1333x800")
+        options["scale"] = (int(width), int(height))
+    return options
+
+
+def installed_mmcv_nms() -> Path:
+    """mmcv's ``ops/nms.py`` in this Python, found without importing mmcv (that loads its CUDA ops)."""
+    spec = importlib.util.find_spec("mmcv")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        nms = Path(location) / "ops" / "nms.py"
+        if nms.is_file():
+            return nms
+    raise ValueError("--mmcv: no mmcv with ops/nms.py is installed in this Python; pass the path to mmcv/ops/nms.py")
 
 
 @app.command("list")
@@ -98,7 +146,7 @@ def list_fixes() -> None:
             transform.summary,
             transform.crash,
             transform.tradeoff,
-            "yes" if transform.changes_results else "no",
+            "[bold red]yes[/bold red]" if transform.changes_results else "no",
         )
     out.print(table)
     crashes = Table(title="Crash fixes (--fix ID picks the default remedy)", show_lines=True)

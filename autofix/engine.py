@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import fnmatch
 import os
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,8 +15,8 @@ import libcst as cst
 from autofix.diffs import unified_diff
 from autofix.filekind import detect_kind
 from autofix.files import FileError, decode_source, display_path, find_python_files, replace_atomically
-from autofix.mmconfig import ConfigUnavailable, base_paths, changed_keys, resolve
-from autofix.transform import FileKind, Transform, TransformContext, no_config
+from autofix.mmconfig import ConfigUnavailable, base_paths, resolve, unexpected_changes
+from autofix.transform import FileKind, Transform, TransformContext, TransformFailed, no_config
 
 
 @dataclass(frozen=True)
@@ -90,12 +89,37 @@ def rewrite_source(
     applied: list[str] = []
     code = round_trip
     for transform in candidates:
-        module = transform.transform(module, context)
+        try:
+            module = transform.transform(module, context)
+        except TransformFailed as exc:
+            raise TransformFailed(f"{transform.id}: {exc}") from None
         new_code = module.code
         if new_code != code:
             applied.append(transform.id)
             code = new_code
+            context.resolve_config = _resolving_as(resolve_config, code)
     return Rewrite(code + lost_tail, tuple(applied), tuple(context.notes))
+
+
+def _resolving_as(
+    resolve_text: Callable[[str], Mapping[str, Any]], code: str
+) -> Callable[[str | None], Mapping[str, Any]]:
+    """A ``resolve_config`` for which the file holds ``code``; its own resolution is done once."""
+    current: list[Mapping[str, Any] | ConfigUnavailable] = []
+
+    def resolve_config(new_code: str | None = None) -> Mapping[str, Any]:
+        if new_code is not None:
+            return resolve_text(new_code)
+        if not current:
+            try:
+                current.append(resolve_text(code))
+            except ConfigUnavailable as exc:
+                current.append(exc)
+        if isinstance(current[0], ConfigUnavailable):
+            raise current[0]
+        return current[0]
+
+    return resolve_config
 
 
 class ConfigSession:
@@ -108,26 +132,28 @@ class ConfigSession:
     def __init__(self) -> None:
         self.fixed: dict[str, str] = {}
 
-    def resolver(self, path: Path) -> Callable[[str | None], Mapping[str, Any]]:
+    def resolver(self, path: Path, text: str) -> Callable[[str | None], Mapping[str, Any]]:
+        """``resolve_config`` for ``path`` holding ``text`` (or, when given, a candidate text)."""
         key = os.path.abspath(path)
-        current: list[Mapping[str, Any] | ConfigUnavailable] = []
-
-        def resolve_config(code: str | None = None) -> Mapping[str, Any]:
-            if code is not None:
-                return resolve(path, {**self.fixed, key: code})
-            if not current:
-                try:
-                    current.append(resolve(path, self.fixed))
-                except ConfigUnavailable as exc:
-                    current.append(exc)
-            if isinstance(current[0], ConfigUnavailable):
-                raise current[0]
-            return current[0]
-
-        return resolve_config
+        return _resolving_as(lambda code: resolve(path, {**self.fixed, key: code}), text)
 
     def record(self, path: Path, text: str) -> None:
         self.fixed[os.path.abspath(path)] = text
+
+
+def rewrite_at(
+    path: Path,
+    text: str,
+    transforms: Sequence[Transform],
+    options: Mapping[str, Any],
+    session: ConfigSession,
+    kind: FileKind | None = None,
+) -> Rewrite:
+    """``rewrite_source`` for ``text`` standing at ``path``: configs resolve against the files beside it."""
+    kind = kind or detect_kind(text)
+    # Only configs are ever executed by mmengine; model files are never run.
+    resolver = session.resolver(path, text) if kind is FileKind.CONFIG else no_config
+    return rewrite_source(text, transforms, options, kind, resolver)
 
 
 def verify_rewrite(
@@ -139,9 +165,7 @@ def verify_rewrite(
         after = resolve(path, {**session.fixed, os.path.abspath(path): new_text})
     except ConfigUnavailable as exc:
         return [], f"cannot resolve the config to verify it ({exc})"
-    changed = changed_keys(before, after)
-    allowed = [pattern for t in transforms for pattern in t.intended_keys]
-    unexpected = [k for k in changed if not any(fnmatch.fnmatchcase(k, p) for p in allowed)]
+    changed, unexpected = unexpected_changes(before, after, [p for t in transforms for p in t.intended_keys])
     if unexpected:
         return changed, f"the fix would also change {', '.join(unexpected[:5])}"
     for transform in transforms:
@@ -164,14 +188,11 @@ def process_file(
     try:
         original = path.read_bytes()
         source = decode_source(original)
-        kind = detect_kind(source.text)
-        # Only configs are ever executed by mmengine; model files are never run.
-        resolver = session.resolver(path) if kind is FileKind.CONFIG else no_config
-        rewrite = rewrite_source(source.text, transforms, options, kind, resolver)
+        rewrite = rewrite_at(path, source.text, transforms, options, session)
         if rewrite.text == source.text:
             return FileResult(shown, "unchanged")
         notes = list(rewrite.notes)
-        if verify and kind is FileKind.CONFIG:
+        if verify and detect_kind(source.text) is FileKind.CONFIG:
             changed, failure = verify_rewrite(path, rewrite.text, transforms, options, session)
             if failure:
                 raise FileError(f"--verify failed, file left unwritten: {failure}")
@@ -190,6 +211,10 @@ def process_file(
         return result
     except FileError as exc:
         return FileResult(shown, "error", error=str(exc))
+    except ConfigUnavailable as exc:
+        return FileResult(shown, "error", error=f"{exc}; fix the config or exclude the file")
+    except TransformFailed as exc:
+        return FileResult(shown, "error", error=f"cannot fix: {exc}")
     except OSError as exc:
         return FileResult(shown, "error", error=f"cannot read: {exc.strerror}")
     except RecursionError:

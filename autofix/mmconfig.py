@@ -10,11 +10,12 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import fnmatch
 import io
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,14 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[st
     keys = set(flat_before) | set(flat_after)
     missing = object()
     return sorted(k for k in keys if flat_before.get(k, missing) != flat_after.get(k, missing))
+
+
+def unexpected_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], intended: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The changed dotted keys, and those of them that match none of the ``intended`` patterns."""
+    changed = changed_keys(before, after)
+    return changed, [key for key in changed if not any(fnmatch.fnmatchcase(key, pattern) for pattern in intended)]
 
 
 def get_path(config: Mapping[str, Any] | None, dotted: str) -> Any:

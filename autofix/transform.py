@@ -26,15 +26,27 @@ class FileKind(str, enum.Enum):
     MODEL = "model"
 
 
+class TransformFailed(Exception):
+    """A transform found the crash's cause but no edit that fixes it; the text says why."""
+
+
 @dataclass(frozen=True)
 class Example:
-    """A before/after pair; ``after=None`` means the transform must leave ``before`` alone."""
+    """A before/after pair; ``after=None`` means the transform must leave ``before`` alone.
+
+    ``files`` are other files beside it (relative path -> text), e.g. the ``_base_`` configs it
+    inherits; the example itself is then ``config.py`` in that folder.
+    """
 
     before: str
     after: str | None = None
     kind: FileKind = FileKind.MODEL
     title: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    def files_dedented(self) -> dict[str, str]:
+        return {name: textwrap.dedent(text).lstrip("\n") for name, text in self.files.items()}
 
     @property
     def source(self) -> str:
@@ -83,6 +95,8 @@ class Transform:
 
     # For --verify: fnmatch patterns of the dotted config keys this transform may change.
     intended_keys: ClassVar[tuple[str, ...]] = ()
+    # Options this transform reads from TransformContext.options: name -> help text.
+    option_help: ClassVar[dict[str, str]] = {}
 
     def may_apply(self, text: str) -> bool:
         return any(marker in text for marker in self.prefilter)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from autofix.engine import rewrite_source
+from autofix.engine import ConfigSession, Rewrite, rewrite_at
 from autofix.registry import all_transforms
 
 EXAMPLES = [
@@ -14,16 +16,22 @@ EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize(("transform", "example"), EXAMPLES)
-def test_example(transform, example):
-    result = rewrite_source(example.source, [transform()], example.options, kind=example.kind)
-    assert result.text == example.expected
+def _rewrite(transform, example, text: str, folder: Path) -> Rewrite:
+    """Run the example as ``config.py`` in ``folder``, beside the files (bases) it declares."""
+    for name, content in example.files_dedented().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content)
+    return rewrite_at(folder / "config.py", text, [transform()], example.options, ConfigSession(), example.kind)
 
 
 @pytest.mark.parametrize(("transform", "example"), EXAMPLES)
-def test_example_is_idempotent(transform, example):
-    result = rewrite_source(example.expected, [transform()], example.options, kind=example.kind)
-    assert result.text == example.expected
+def test_example(transform, example, tmp_path: Path):
+    assert _rewrite(transform, example, example.source, tmp_path).text == example.expected
+
+
+@pytest.mark.parametrize(("transform", "example"), EXAMPLES)
+def test_example_is_idempotent(transform, example, tmp_path: Path):
+    assert _rewrite(transform, example, example.expected, tmp_path).text == example.expected
 
 
 @pytest.mark.parametrize("transform", all_transforms().values(), ids=list(all_transforms()))

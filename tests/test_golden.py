@@ -1,6 +1,8 @@
 """Golden files: tests/golden/<transform>/<case>.py must become <case>.expected.py, and stay so.
 
-An optional <case>.options.json passes transform options (as the CLI would)."""
+An optional <case>.options.json passes transform options (as the CLI would). Config cases resolve
+with mmengine at their own path, so the `_base_` files they inherit live in subfolders beside them
+(only files directly in tests/golden/<transform>/ are cases)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from autofix.engine import rewrite_source
+from autofix.engine import ConfigSession, rewrite_at
 from autofix.registry import all_transforms
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -41,7 +43,7 @@ def test_every_golden_case_has_an_expected_file_and_a_transform():
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_golden(case: Path):
     transform, options, expected = _load(case)
-    result = rewrite_source(case.read_text(encoding="utf-8"), [transform], options)
+    result = rewrite_at(case, case.read_text(encoding="utf-8"), [transform], options, ConfigSession())
     assert result.text == expected
     cst.parse_module(result.text)  # the output is still Python
 
@@ -49,4 +51,4 @@ def test_golden(case: Path):
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_golden_is_idempotent(case: Path):
     transform, options, expected = _load(case)
-    assert rewrite_source(expected, [transform], options).text == expected
+    assert rewrite_at(case, expected, [transform], options, ConfigSession()).text == expected

@@ -1,0 +1,191 @@
+"""Editing mmengine configs so that the *effective* config changes, proved by mmengine itself.
+
+A config transform proposes candidate texts in order of preference (edit the definition in this
+file, else append the smallest override this file's style honours) and keeps the first one whose
+resolved config passes its check and changes nothing beyond its intended keys. Nothing here
+re-implements mmengine's merge rules: every candidate is resolved by mmengine.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import libcst as cst
+
+from autofix.mmconfig import ConfigUnavailable, unexpected_changes
+from autofix.transform import TransformContext, TransformFailed
+
+
+class ConfigStyle(str, enum.Enum):
+    """How a config inherits, which decides which override forms mmengine honours."""
+
+    BASE = "base"  # `_base_ = ...` (mmengine old style, mmdet 2.x) or no inheritance at all
+    LAZY = "lazy"  # `with read_base(): from .x import *` (mmengine new style)
+
+
+def config_style(module: cst.Module) -> ConfigStyle:
+    for statement in module.body:
+        if isinstance(statement, cst.With) and any(
+            isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Name) and item.item.func.value == "read_base"
+            for item in statement.items
+        ):
+            return ConfigStyle.LAZY
+    return ConfigStyle.BASE
+
+
+def inherits(module: cst.Module) -> bool:
+    """True when the file has a ``_base_`` or ``read_base`` block (something to inherit from)."""
+    if config_style(module) is ConfigStyle.LAZY:
+        return True
+    return any(_assigned_name(statement) == "_base_" for statement in module.body)
+
+
+def _assigned_name(statement: cst.BaseStatement) -> str | None:
+    """``name`` for a top-level ``name = ...`` statement, else None."""
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        small = statement.body[0]
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+            return small.targets[0].target.value
+    return None
+
+
+def binds_name(statement: cst.BaseStatement, name: str) -> bool:
+    """Whether a top-level statement (re)binds ``name``: assignment, import, loop or with target."""
+    finder = _BindingFinder(name)
+    statement.visit(finder)
+    return finder.found
+
+
+class _BindingFinder(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found = False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        local = node.asname.name if node.asname else node.name
+        self.found |= isinstance(local, cst.Name) and local.value == self.name
+
+    def visit_ImportStar(self, node: cst.ImportStar) -> None:
+        self.found = True  # a star import may bind anything
+
+    def visit_For(self, node: cst.For) -> None:
+        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.found |= node.name.value == self.name
+        return False  # names bound inside a function are local to it
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.found |= node.name.value == self.name
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return False
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return False
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return False
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return False
+
+
+def last_assignment(module: cst.Module, name: str) -> tuple[int, cst.Assign] | None:
+    """The top-level ``name = <value>`` that gives ``name`` its final value, if that is the last binding."""
+    for index in range(len(module.body) - 1, -1, -1):
+        statement = module.body[index]
+        if binds_name(statement, name):
+            if _assigned_name(statement) == name:
+                return index, statement.body[0]
+            return None
+    return None
+
+
+def replace_assigned_value(module: cst.Module, index: int, value: cst.BaseExpression) -> cst.Module:
+    statement = module.body[index]
+    assign = statement.body[0]
+    new_statement = statement.with_changes(body=[assign.with_changes(value=value)])
+    return module.with_changes(body=[*module.body[:index], new_statement, *module.body[index + 1 :]])
+
+
+def append_statements(module: cst.Module, code: str, comment: str | None = None) -> cst.Module:
+    """Append ``code`` (one or more statements) after a blank line, optionally under a ``# comment``.
+
+    New lines take the file's newline style: libcst writes the module's default newline for them.
+    """
+    statements = list(cst.parse_module(code).body)
+    leading = [cst.EmptyLine()] if module.body else []
+    if comment:
+        leading.append(cst.EmptyLine(comment=cst.Comment(f"# {comment}")))
+    statements[0] = statements[0].with_changes(leading_lines=[*leading, *statements[0].leading_lines])
+    # module.footer (comments after the last statement) stays where it was, below the new code.
+    return module.with_changes(body=[*module.body, *statements], has_trailing_newline=True)
+
+
+def render(value: Any) -> str:
+    """Python source for a plain config value (what ``Config.to_dict()`` holds)."""
+    if isinstance(value, Mapping):
+        if all(isinstance(k, str) and k.isidentifier() for k in value):
+            return "dict(" + ", ".join(f"{k}={render(v)}" for k, v in value.items()) + ")"
+        return "{" + ", ".join(f"{render(k)}: {render(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(render(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(render(v) for v in value) + "]"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    raise TransformFailed(f"cannot write a value of type {type(value).__name__} into a config")
+
+
+def subscript_chain(root: str, keys: Sequence[str | int]) -> str:
+    """``model['train_cfg']['rpn_proposal']``: works on plain dicts and ConfigDicts alike."""
+    return root + "".join(f"[{key!r}]" for key in keys)
+
+
+def first_effective(
+    context: TransformContext,
+    candidates: Iterable[cst.Module | None],
+    problem: Callable[[Mapping[str, Any]], str | None],
+    intended: Sequence[str],
+) -> cst.Module:
+    """The first candidate whose resolved config has no ``problem`` and changes only ``intended`` keys.
+
+    Candidates are generated lazily (each costs one mmengine load); ``None`` entries are skipped.
+    Raises ``TransformFailed`` with the reason of the last rejection when none works.
+    """
+    before = context.resolve_config()
+    reason = "no edit that mmengine honours was found"
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        try:
+            after = context.resolve_config(candidate.code)
+        except ConfigUnavailable as exc:
+            reason = f"the edit would not load: {exc}"
+            continue
+        left = problem(after)
+        if left:
+            reason = f"the edit did not take effect ({left})"
+            continue
+        _, unexpected = unexpected_changes(before, after, intended)
+        if unexpected:
+            reason = f"the edit would also change {', '.join(unexpected[:5])}"
+            continue
+        return candidate
+    raise TransformFailed(reason)
