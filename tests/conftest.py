@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus import mmdet_configs
+from corpus import mmdet_configs, resolve_tree
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +20,9 @@ def corpus_copy(mmdet_corpus: Path, tmp_path: Path) -> Path:
     target = tmp_path / "configs"
     shutil.copytree(mmdet_corpus, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def mmdet_corpus_resolved(mmdet_corpus: Path) -> dict[str, dict | None]:
+    """Each corpus file's effective config as shipped (None: mmengine cannot load it), resolved once."""
+    return resolve_tree(mmdet_corpus)

@@ -29,3 +29,16 @@ def mmdet_configs() -> Path:
         members = [m for m in archive.namelist() if m.startswith("mmdet/.mim/configs/")]
         archive.extractall(root, members)
     return configs
+
+
+def resolve_tree(folder: Path) -> dict[str, dict | None]:
+    """Every ``*.py`` under ``folder`` (relative path) -> its effective config, or None where mmengine cannot load it."""
+    from autofix.mmconfig import ConfigUnavailable, resolve
+
+    resolved: dict[str, dict | None] = {}
+    for path in sorted(folder.rglob("*.py")):
+        try:
+            resolved[path.relative_to(folder).as_posix()] = resolve(path, {})
+        except ConfigUnavailable:
+            resolved[path.relative_to(folder).as_posix()] = None
+    return resolved

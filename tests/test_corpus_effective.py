@@ -1,0 +1,55 @@
+"""Each config transform applied to the whole mmdet 3.3.0 config tree, judged by mmengine.
+
+For every config that loads, the effective config after the run must differ from the shipped one
+only in the transform's intended keys, and the crash's cause must be gone (``problem``). Files
+that mmengine cannot load before the run are counted, not judged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autofix.engine import run
+from autofix.mmconfig import unexpected_changes
+from autofix.registry import all_transforms
+from corpus import resolve_tree
+
+CONFIG_TRANSFORMS = [t for t in all_transforms().values() if t.intended_keys]
+OPTIONS = {"resize-down": {"scale": (1333, 800)}}
+
+
+@pytest.mark.parametrize("transform", CONFIG_TRANSFORMS, ids=[t.id for t in CONFIG_TRANSFORMS])
+def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_copy: Path, mmdet_corpus_resolved):
+    options = OPTIONS.get(transform.id, {})
+    fixer = transform()
+    needing = [rel for rel, cfg in mmdet_corpus_resolved.items() if cfg is not None and fixer.problem(cfg, options)]
+    report = run([corpus_copy], [fixer], options, write=True)
+    after = resolve_tree(corpus_copy)
+
+    wrong: list[str] = []
+    changed_configs = 0
+    for rel, before in mmdet_corpus_resolved.items():
+        if before is None:
+            continue
+        fixed = after[rel]
+        if fixed is None:
+            wrong.append(f"{rel}: no longer loads")
+            continue
+        changed, unexpected = unexpected_changes(before, fixed, transform.intended_keys)
+        changed_configs += bool(changed)
+        if unexpected:
+            wrong.append(f"{rel}: also changed {unexpected[:3]}")
+        left = fixer.problem(fixed, options)
+        if left:
+            wrong.append(f"{rel}: still wrong: {left}")
+    files_written = report.count("changed")
+    unloadable = sum(cfg is None for cfg in mmdet_corpus_resolved.values())
+    print(
+        f"\n{transform.id}: {len(mmdet_corpus_resolved)} files, {unloadable} unloadable, {len(needing)} configs "
+        f"needed the fix, {files_written} files written, {changed_configs} effective configs changed, "
+        f"{len(wrong)} wrong"
+    )
+    assert not wrong, "\n".join(wrong[:20])
+    assert changed_configs >= len(needing)
