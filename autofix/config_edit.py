@@ -125,17 +125,19 @@ def replace_assigned_value(module: cst.Module, index: int, value: cst.BaseExpres
 
 
 def append_statements(module: cst.Module, code: str, comment: str | None = None) -> cst.Module:
-    """Append ``code`` (one or more statements) after a blank line, optionally under a ``# comment``.
+    """Append ``code`` (one or more statements) at the end, after a blank line and an optional ``# comment``.
 
-    New lines take the file's newline style: libcst writes the module's default newline for them.
+    Comments that ended the file stay above the new code. New lines take the file's newline
+    style: libcst writes the module's default newline for them.
     """
     statements = list(cst.parse_module(code).body)
-    leading = [cst.EmptyLine()] if module.body else []
+    leading = [*module.footer]
+    if module.body or leading:
+        leading.append(cst.EmptyLine())
     if comment:
         leading.append(cst.EmptyLine(comment=cst.Comment(f"# {comment}")))
     statements[0] = statements[0].with_changes(leading_lines=[*leading, *statements[0].leading_lines])
-    # module.footer (comments after the last statement) stays where it was, below the new code.
-    return module.with_changes(body=[*module.body, *statements], has_trailing_newline=True)
+    return module.with_changes(body=[*module.body, *statements], footer=[], has_trailing_newline=True)
 
 
 def render(value: Any) -> str:

@@ -1,0 +1,2 @@
+_base_ = './_base_/models/faster-rcnn_r50_fpn.py'
+model = dict(train_cfg=dict(rpn_proposal=dict(nms=dict(split_thr=100000))))

@@ -1,0 +1,1 @@
+_base_ = './_base_/models/faster-rcnn_r50_fpn.py'
