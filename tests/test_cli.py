@@ -128,3 +128,28 @@ def test_diff_shows_changes_writes_nothing_and_exits_0(tree: Path):
     assert result.exit_code == 0
     assert "+relu = nn.ReLU()" in result.stdout
     assert (tree / "pkg" / "a.py").read_text() == RELU
+
+
+def test_mmcv_option_patches_the_installed_mmcv_found_without_importing_it(tmp_path: Path):
+    site = tmp_path / "site"
+    (site / "mmcv" / "ops").mkdir(parents=True)
+    # Importing this mmcv would fail, as a real one without its CUDA ops can: --mmcv must not import it.
+    (site / "mmcv" / "__init__.py").write_text("raise ImportError('mmcv must not be imported')\n")
+    golden = Path(__file__).parent / "golden" / "nms-dtype-cast"
+    nms = site / "mmcv" / "ops" / "nms.py"
+    nms.write_bytes((golden / "mmcv_2_1_0.py").read_bytes())
+    env = {**os.environ, "PYTHONPATH": str(site), "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "autofix", "apply", "--fix", "amp-nms", "--mmcv"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "+            scores_after_nms[mask[keep]] = dets[:, -1].to(scores_after_nms.dtype)" in proc.stdout
+    assert nms.read_bytes() == (golden / "mmcv_2_1_0.expected.py").read_bytes()
+
+
+def test_bad_scale_is_a_usage_error(tree: Path):
+    result = invoke("apply", "--fix", "relu-no-inplace", "--scale", "1333", "pkg")
+    assert result.exit_code == 2
+    assert "--scale '1333': expected WIDTHxHEIGHT" in result.stderr
+    assert (tree / "pkg" / "a.py").read_text() == RELU
