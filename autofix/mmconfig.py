@@ -15,6 +15,7 @@ import io
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,9 @@ def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
     """``Config.fromfile(path).to_dict()`` as mmengine gives it, with ``texts`` overlaid."""
     key = os.path.abspath(path)
     text = texts[key] if key in texts else Path(key).read_text(encoding="utf-8")
-    with overlay(texts):
+    with overlay(texts), warnings.catch_warnings():
+        # mmengine imports pkg_resources for `pkg::` bases; its deprecation notice is not the user's concern.
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         from mmengine.config import Config
 
         try:
