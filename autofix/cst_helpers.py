@@ -91,12 +91,20 @@ def remove_arg(args: Sequence[cst.Arg], index: int) -> list[cst.Arg]:
     removed = kept.pop(index)
     if index == len(kept) and kept:  # removed the last argument: fix the new last one's comma
         last = kept[-1]
-        closing = removed.comma.whitespace_after if isinstance(removed.comma, cst.Comma) else removed.whitespace_after_arg
+        # Dict elements have no whitespace_after_arg: their closing brace keeps its own whitespace.
+        closing = (
+            removed.comma.whitespace_after
+            if isinstance(removed.comma, cst.Comma)
+            else getattr(removed, "whitespace_after_arg", None)
+        )
         if _ends_line(last.comma):
             # Keep the comma (and any comment after it); the closing bracket keeps its own indent.
             if isinstance(closing, cst.ParenthesizedWhitespace):
                 line_break = last.comma.whitespace_after.with_changes(indent=closing.indent, last_line=closing.last_line)
                 kept[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=line_break))
+            elif last.comma.whitespace_after.first_line.comment is None:
+                # The bracket closed on the removed argument's line (`b=2)`): close it on this one.
+                kept[-1] = last.with_changes(comma=removed.comma)
         else:  # a trailing comma moves onto the new last argument; otherwise none is left
             kept[-1] = last.with_changes(comma=removed.comma)
     return kept

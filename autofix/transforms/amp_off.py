@@ -152,7 +152,8 @@ def _sets_type(target: cst.BaseExpression) -> bool:
 
 
 class _ImportRetargeter(cst.CSTTransformer):
-    """Imports OptimWrapper in place of AmpOptimWrapper where nothing uses AmpOptimWrapper any more."""
+    """Imports OptimWrapper where AmpOptimWrapper was imported: in its place when nothing uses
+    AmpOptimWrapper any more, else beside it."""
 
     def __init__(self, renamed: set[str], still_used: set[str], has_wrapper: bool) -> None:
         self.renamed = renamed
@@ -169,7 +170,13 @@ class _ImportRetargeter(cst.CSTTransformer):
         for index in reversed(range(len(names))):
             alias = names[index]
             local = alias.evaluated_alias or alias.evaluated_name
-            if local not in self.renamed or local in self.still_used:
+            if local not in self.renamed:
+                continue
+            if local in self.still_used:  # e.g. isinstance(w, AmpOptimWrapper): keep it
+                if not self.has_wrapper and source in _EXPORTS_WRAPPER:
+                    names[index] = alias.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                    names.insert(index + 1, cst.ImportAlias(name=cst.Name(_WRAPPER), comma=alias.comma))
+                    self.has_wrapper = True
                 continue
             renamable = source in _EXPORTS_WRAPPER or (source == _AMP_MODULE and len(names) == 1)
             if self.has_wrapper or not renamable:
