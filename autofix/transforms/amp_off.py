@@ -6,7 +6,15 @@ from typing import Any
 
 import libcst as cst
 
-from autofix.config_edit import ConfigStyle, append_statements, config_style, first_effective, last_assignment, replace_assigned_value
+from autofix.config_edit import (
+    ConfigStyle,
+    append_statements,
+    config_style,
+    first_effective,
+    inherits,
+    last_assignment,
+    replace_assigned_value,
+)
 from autofix.cst_helpers import (
     add_from_import,
     dict_call_keys,
@@ -14,6 +22,7 @@ from autofix.cst_helpers import (
     dotted_name,
     has_star_args,
     import_aliases,
+    is_mapping_literal,
     qualified_name,
     referenced_names,
     remove_arg,
@@ -40,7 +49,7 @@ class _Section:
 
 
 _AMP_WRAPPER, _WRAPPER = "AmpOptimWrapper", "OptimWrapper"
-# mmengine 3.x: AmpOptimWrapper(loss_scale='dynamic', dtype=None, use_fsdp=False, **kwargs).
+# mmengine (mmdet 3.x): AmpOptimWrapper(loss_scale='dynamic', dtype=None, use_fsdp=False, **kwargs).
 _OPTIM_WRAPPER = _Section("optim_wrapper", {_AMP_WRAPPER: _WRAPPER}, ("loss_scale", "dtype", "use_fsdp"))
 # mmcv 1.x: Fp16OptimizerHook(grad_clip, coalesce, bucket_size_mb, loss_scale, distributed).
 _OPTIMIZER_HOOK = _Section(
@@ -115,6 +124,11 @@ class _Rewriter(cst.CSTTransformer):
         keys = dict_call_keys(updated)
         if keys and "type" in keys:
             return self._switch_mapping(updated, keys["type"].value)
+        if self.in_config and isinstance(updated.func, cst.Attribute) and updated.func.attr.value in ("update", "merge"):
+            section = _section_named(updated.func.value)  # optim_wrapper.update(dict(loss_scale=...))
+            if section and updated.args and is_mapping_literal(updated.args[0].value):
+                new_value = remove_mapping_keys(updated.args[0].value, section.amp_only)
+                return updated.with_changes(args=[updated.args[0].with_changes(value=new_value), *updated.args[1:]])
         return updated
 
     def leave_Dict(self, original: cst.Dict, updated: cst.Dict) -> cst.BaseExpression:
@@ -122,11 +136,16 @@ class _Rewriter(cst.CSTTransformer):
         return updated if element is None else self._switch_mapping(updated, element.value)
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
-        """``_base_.optim_wrapper.type = 'AmpOptimWrapper'`` (configs only: scripts such as
-        mmdet's tools/train.py set it this way to implement ``--amp``)."""
-        if not self.in_config or len(updated.targets) != 1 or not _sets_type(updated.targets[0].target):
+        """``_base_.optim_wrapper.type = 'AmpOptimWrapper'``, and ``optim_wrapper = dict(loss_scale=...)``
+        over an AMP base (configs only: scripts such as mmdet's tools/train.py set the type this
+        way to implement ``--amp``)."""
+        if not self.in_config or len(updated.targets) != 1:
             return updated
-        swap = self._swap(updated.value)
+        target = updated.targets[0].target
+        section = _section_named(target)
+        if section and is_mapping_literal(updated.value):
+            return updated.with_changes(value=remove_mapping_keys(updated.value, section.amp_only))
+        swap = self._swap(updated.value) if _sets_type(target) else None
         return updated if swap is None else updated.with_changes(value=swap[1])
 
     def _construction(self, call: cst.Call) -> cst.Call:
@@ -140,6 +159,11 @@ class _Rewriter(cst.CSTTransformer):
             if keyword is None or keyword.value in _OPTIM_WRAPPER.amp_only:
                 args = remove_arg(args, index)
         return call.with_changes(func=self._wrapper_reference(call.func), args=args)
+
+
+def _section_named(node: cst.BaseExpression) -> _Section | None:
+    """The section a top-level name holds: ``optim_wrapper`` -> its section, else None."""
+    return next((s for s in _SECTIONS if isinstance(node, cst.Name) and node.value == s.key), None)
 
 
 def _sets_type(target: cst.BaseExpression) -> bool:
@@ -422,6 +446,9 @@ class AmpOff(Transform):
         in_place = _edit_in_place(module)
         if in_place is not None:
             yield in_place
+        if not inherits(module):
+            return  # every setting comes from this file: overrides of a base have nothing to act on
+        if in_place is not None:
             try:
                 still = context.resolve_config(in_place.code)
             except ConfigUnavailable:
