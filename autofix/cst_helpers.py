@@ -91,12 +91,20 @@ def remove_arg(args: Sequence[cst.Arg], index: int) -> list[cst.Arg]:
     removed = kept.pop(index)
     if index == len(kept) and kept:  # removed the last argument: fix the new last one's comma
         last = kept[-1]
-        closing = removed.comma.whitespace_after if isinstance(removed.comma, cst.Comma) else removed.whitespace_after_arg
+        # Dict elements have no whitespace_after_arg: their closing brace keeps its own whitespace.
+        closing = (
+            removed.comma.whitespace_after
+            if isinstance(removed.comma, cst.Comma)
+            else getattr(removed, "whitespace_after_arg", None)
+        )
         if _ends_line(last.comma):
             # Keep the comma (and any comment after it); the closing bracket keeps its own indent.
             if isinstance(closing, cst.ParenthesizedWhitespace):
                 line_break = last.comma.whitespace_after.with_changes(indent=closing.indent, last_line=closing.last_line)
                 kept[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=line_break))
+            elif last.comma.whitespace_after.first_line.comment is None:
+                # The bracket closed on the removed argument's line (`b=2)`): close it on this one.
+                kept[-1] = last.with_changes(comma=removed.comma)
         else:  # a trailing comma moves onto the new last argument; otherwise none is left
             kept[-1] = last.with_changes(comma=removed.comma)
     return kept
@@ -240,3 +248,54 @@ def set_nested_value(
         return set_mapping_value(node, head, nested_dict_call(rest, value))
     child = set_nested_value(current, rest, value)
     return None if child is None else set_mapping_value(node, head, child)
+
+
+class _NameUses(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # in `a.b`, only `a` is a name in scope
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)  # in `f(k=v)`, `k` is no name in scope
+        return False
+
+
+def referenced_names(node: cst.CSTNode) -> set[str]:
+    """Every name the code uses or binds, leaving out import statements, ``.attr`` and ``keyword=``."""
+    uses = _NameUses()
+    node.visit(uses)
+    return uses.names
+
+
+def _is_import_line(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
+    )
+
+
+def _is_docstring(statement: cst.SimpleStatementLine) -> bool:
+    return isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.SimpleString)
+
+
+def add_from_import(module: cst.Module, package: str, name: str) -> cst.Module:
+    """Insert ``from package import name`` after the last top-level import (else at the top)."""
+    body = list(module.body)
+    docstring = int(bool(body) and isinstance(body[0], cst.SimpleStatementLine) and _is_docstring(body[0]))
+    position = max((i + 1 for i, statement in enumerate(body) if _is_import_line(statement)), default=docstring)
+    new = cst.parse_statement(f"from {package} import {name}\n")
+    if position == 0 and body:  # take over the first statement's blank lines and comments
+        new = new.with_changes(leading_lines=body[0].leading_lines)
+        body[0] = body[0].with_changes(leading_lines=[])
+    return module.with_changes(body=[*body[:position], new, *body[position:]])

@@ -9,6 +9,7 @@ the manner of Fixit's ``VALID``/``INVALID`` rule cases. It sees a parsed libcst 
 from __future__ import annotations
 
 import enum
+import inspect
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,4 +111,4 @@ class Transform:
 
     @classmethod
     def doc(cls) -> str:
-        return textwrap.dedent(cls.__doc__ or "").strip()
+        return inspect.cleandoc(cls.__doc__ or "")  # the summary line has no indent to dedent with the rest

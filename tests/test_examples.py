@@ -21,6 +21,7 @@ def _rewrite(transform, example, text: str, folder: Path) -> Rewrite:
     for name, content in example.files_dedented().items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(content)
+    # mmengine checks that a config exists on disk before it reads it (through the overlay).
     (folder / "config.py").write_text(text)
     return rewrite_at(folder / "config.py", text, [transform()], example.options, ConfigSession(), example.kind)
 

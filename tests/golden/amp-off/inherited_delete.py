@@ -1,0 +1,3 @@
+_base_ = './_base_/amp_delete.py'
+
+train_dataloader = dict(batch_size=2)

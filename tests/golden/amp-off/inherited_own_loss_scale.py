@@ -1,0 +1,6 @@
+_base_ = './_base_/mask_rcnn_amp.py'
+
+# a static loss scale for AMP
+optim_wrapper = dict(
+    optimizer=dict(lr=0.01),
+    loss_scale=512.)

@@ -1,0 +1,3 @@
+_base_ = './_base_/mask_rcnn_amp.py'
+
+train_dataloader = dict(batch_size=2)

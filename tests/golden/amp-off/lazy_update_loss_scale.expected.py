@@ -1,0 +1,11 @@
+from mmengine.config import read_base
+from mmengine.optim import OptimWrapper
+
+with read_base():
+    from ._base_.lazy_amp import *
+
+optim_wrapper.update(dict(clip_grad=dict(max_norm=1)))
+
+# autofix amp-off: train in full precision (a base config enables AMP)
+optim_wrapper.type = OptimWrapper
+optim_wrapper.pop('loss_scale', None)

@@ -1,0 +1,3 @@
+_base_ = './_base_/v2_schedule_1x.py'
+# fp16 settings
+fp16 = dict(loss_scale=512.)

@@ -1,0 +1,2 @@
+_base_ = './_base_/v2_fp16.py'
+optimizer = dict(lr=0.01)
