@@ -21,6 +21,7 @@ def _rewrite(transform, example, text: str, folder: Path) -> Rewrite:
     for name, content in example.files_dedented().items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(content)
+    (folder / "config.py").write_text(text)  # mmengine checks that the file it resolves exists
     return rewrite_at(folder / "config.py", text, [transform()], example.options, ConfigSession(), example.kind)
 
 
