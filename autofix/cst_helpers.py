@@ -255,10 +255,6 @@ def literal_value(node: cst.BaseExpression, default: object = _NOT_A_LITERAL) ->
         return default
 
 
-def is_literal(node: cst.BaseExpression) -> bool:
-    return literal_value(node) is not _NOT_A_LITERAL
-
-
 class _LoadCollector(cst.CSTVisitor):
     """Every ``Name`` that may read ``name``: stores, attribute names and keywords are not reads."""
 

@@ -279,6 +279,16 @@ def _written_path(node: cst.BaseExpression) -> KeyPath | None:
     return None
 
 
+def _base_reference(node: cst.BaseExpression) -> KeyPath | None:
+    """('_base_', 'train_pipeline') for ``_base_.train_pipeline`` or mmengine's ``{{_base_.train_pipeline}}``."""
+    if isinstance(node, cst.Set) and len(node.elements) == 1:
+        inner = node.elements[0].value
+        if isinstance(inner, cst.Set) and len(inner.elements) == 1:
+            node = inner.elements[0].value
+    path = _written_path(node)
+    return path if path and len(path) > 1 and path[0] == "_base_" else None
+
+
 def _item(value: Any, rest: KeyPath) -> Any:
     for key in rest:
         try:
@@ -299,6 +309,8 @@ class _SiteFinder:
         self.wanted = {oversize.path: oversize for oversize in oversizes}
         self.on_the_way = {oversize.path[:length] for oversize in oversizes for length in range(len(oversize.path))}
         self.sites: list[_Site] = []
+        # path -> the `_base_` value this file puts there (`pipeline={{_base_.train_pipeline}}`)
+        self.base_references: dict[KeyPath, KeyPath] = {}
         self.following: list[str] = []  # variables being followed (a guard against `a = b; b = a`)
 
     def find(self) -> list[_Site]:
@@ -336,6 +348,10 @@ class _SiteFinder:
                 self._site(node, path, _item(oversize.old, rest), _item(oversize.new, rest))
                 return
         if path not in self.on_the_way:
+            return
+        base_path = _base_reference(node)
+        if base_path is not None:
+            self.base_references[path] = base_path
             return
         for key, value in _items(node).items():
             self._walk(value, (*path, key))
@@ -422,6 +438,21 @@ def _override_units(oversizes: Sequence[_Oversize]) -> list[tuple[KeyPath, Any]]
     return units
 
 
+def _through_base_references(
+    units: Sequence[tuple[KeyPath, Any]], references: Mapping[KeyPath, KeyPath]
+) -> list[tuple[KeyPath, Any]]:
+    """The units re-addressed to where this file takes the value from: a pipeline written as
+    ``{{_base_.train_pipeline}}`` is only reachable as ``_base_.train_pipeline[...]``."""
+    found = []
+    for path, value in units:
+        for length in range(len(path), 0, -1):
+            if path[:length] in references:
+                path = (*references[path[:length]], *path[length:])
+                break
+        found.append((path, value))
+    return found
+
+
 def _overrides(units: Sequence[tuple[KeyPath, Any]], root: str | None, attributes: bool) -> str:
     """``_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)`` and the like."""
     lines = []
@@ -432,10 +463,11 @@ def _overrides(units: Sequence[tuple[KeyPath, Any]], root: str | None, attribute
     return "".join(lines)
 
 
-def _override_forms(module: cst.Module, roots: set[str]) -> list[tuple[str | None, bool]]:
+def _override_forms(module: cst.Module, units: Sequence[tuple[KeyPath, Any]]) -> list[tuple[str | None, bool]]:
     """(root, attribute form?) pairs mmengine may honour here, to be tried in this order."""
+    roots = {str(path[0]) for path, _ in units}
     forms: list[tuple[str | None, bool]] = []
-    if config_style(module) is ConfigStyle.BASE and inherits(module):
+    if "_base_" not in roots and config_style(module) is ConfigStyle.BASE and inherits(module):
         forms += [("_base_", True), ("_base_", False)]  # the inherited dicts are ConfigDicts
     if all(any(binds_name(statement, root) for statement in module.body) for root in roots):
         forms += [(None, True), (None, False)]  # an old-style file's own dicts are plain dicts
@@ -446,7 +478,8 @@ def _candidates(module: cst.Module, oversizes: Sequence[_Oversize], target: _Tar
     """Edits in order of preference, each to be proved by mmengine: change the sizes where this file
     writes them (a variable at its definition when only train resizes read it), appending an
     override for any size it inherits; else override every size."""
-    sites = _SiteFinder(module, oversizes).find()
+    finder = _SiteFinder(module, oversizes)
+    sites = finder.find()
     in_place = {site.node: _patched(site.node, site.old, site.new) for site in sites}
     shared = _shared_variables(module, sites)
     at_definitions = {
@@ -468,15 +501,21 @@ def _candidates(module: cst.Module, oversizes: Sequence[_Oversize], target: _Tar
             seen.add(candidate.code)
             yield candidate
 
+    def addressed(units: list[tuple[KeyPath, Any]]) -> list[list[tuple[KeyPath, Any]]]:
+        referenced = _through_base_references(units, finder.base_references)
+        return [referenced, units] if referenced != units else [units]
+
     for edits in (at_definitions, in_place):
         edited = module.visit(_ReplaceNodes(edits))
         if not inherited:
             yield from new(edited)
             continue
-        for root, attributes in _override_forms(module, {str(path[0]) for path, _ in inherited}):
-            yield from new(append_statements(edited, _overrides(inherited, root, attributes), comment))
-    for root, attributes in _override_forms(module, {str(path[0]) for path, _ in units}):
-        yield from new(append_statements(module, _overrides(units, root, attributes), comment))
+        for variant in addressed(inherited):
+            for root, attributes in _override_forms(module, variant):
+                yield from new(append_statements(edited, _overrides(variant, root, attributes), comment))
+    for variant in addressed(units):
+        for root, attributes in _override_forms(module, variant):
+            yield from new(append_statements(module, _overrides(variant, root, attributes), comment))
 
 
 # --- model files and scripts (never run) ------------------------------------------------------
