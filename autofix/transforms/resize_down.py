@@ -560,6 +560,8 @@ class _ScriptPipelines(cst.CSTVisitor):
             return
         for key, value in _items(node).items():
             self._scan(value, (*path, key))
+        for index, value in enumerate(_elements(node)):  # mmdet 2.x `train=[dict(...), ...]`
+            self._scan(value, (*path, index))
 
     def _pipeline(self, node: cst.List, path: KeyPath) -> None:
         for transform_path, items in _literal_transforms(node, path):

@@ -19,5 +19,14 @@ def main():
     Runner.from_cfg(cfg).train()
 
 
+def legacy_data():
+    """mmdet 2.x style, a list of train datasets."""
+    data = dict(
+        train=[dict(type='CocoDataset', pipeline=[dict(type='Resize', img_scale=[(1333, 640), (2000, 1200)])])],
+        test=dict(type='CocoDataset', pipeline=[dict(type='Resize', img_scale=(2000, 1200))]),
+    )
+    return data
+
+
 if __name__ == '__main__':
     main()
