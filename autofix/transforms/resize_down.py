@@ -501,9 +501,10 @@ def _candidates(module: cst.Module, oversizes: Sequence[_Oversize], target: _Tar
             seen.add(candidate.code)
             yield candidate
 
-    def addressed(units: list[tuple[KeyPath, Any]]) -> list[list[tuple[KeyPath, Any]]]:
-        referenced = _through_base_references(units, finder.base_references)
-        return [referenced, units] if referenced != units else [units]
+    def addressed(chosen: list[tuple[KeyPath, Any]]) -> list[list[tuple[KeyPath, Any]]]:
+        """Through a `_base_` reference first, where the file has one on the way."""
+        referenced = _through_base_references(chosen, finder.base_references)
+        return [referenced, chosen] if referenced != chosen else [chosen]
 
     for edits in (at_definitions, in_place):
         edited = module.visit(_ReplaceNodes(edits))
