@@ -9,6 +9,7 @@ re-implements mmengine's merge rules: every candidate is resolved by mmengine.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -164,7 +165,7 @@ def first_effective(
     context: TransformContext,
     candidates: Iterable[cst.Module | None],
     problem: Callable[[Mapping[str, Any]], str | None],
-    intended: Sequence[str],
+    intended: Sequence[str | re.Pattern[str]],
 ) -> cst.Module:
     """The first candidate whose resolved config has no ``problem`` and changes only ``intended`` keys.
 

@@ -3,6 +3,7 @@ adding or removing arguments without breaking commas, comments or layout."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 
 import libcst as cst
@@ -299,3 +300,47 @@ def add_from_import(module: cst.Module, package: str, name: str) -> cst.Module:
         new = new.with_changes(leading_lines=body[0].leading_lines)
         body[0] = body[0].with_changes(leading_lines=[])
     return module.with_changes(body=[*body[:position], new, *body[position:]])
+
+
+_NOT_A_LITERAL = object()
+
+
+def literal_value(node: cst.BaseExpression, default: object = _NOT_A_LITERAL) -> object:
+    """The Python value of a literal expression (numbers, strings, tuples, lists, dicts...), else ``default``."""
+    try:
+        return ast.literal_eval(cst.Module(body=[]).code_for_node(node).strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return default
+
+
+class _LoadCollector(cst.CSTVisitor):
+    """Every ``Name`` that may read ``name``: stores, attribute names and keywords are not reads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.loads: list[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name:
+            self.loads.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # `x.name` does not read `name`
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)  # `f(name=...)` does not read `name`
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        return not isinstance(node.target, cst.Name)  # `name = ...` stores; `name[0] = ...` reads
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> bool:
+        return False
+
+
+def name_loads(node: cst.CSTNode, name: str) -> list[cst.Name]:
+    """The ``Name`` nodes under ``node`` that read the variable ``name`` (conservative: when in doubt, a read)."""
+    collector = _LoadCollector(name)
+    node.visit(collector)
+    return collector.loads

@@ -126,11 +126,11 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[st
 
 
 def unexpected_changes(
-    before: Mapping[str, Any], after: Mapping[str, Any], intended: Sequence[str]
+    before: Mapping[str, Any], after: Mapping[str, Any], intended: Sequence[str | re.Pattern[str]]
 ) -> tuple[list[str], list[str]]:
     """The changed dotted keys, and those of them that match none of the ``intended`` patterns."""
     changed = changed_keys(before, after)
-    return changed, [key for key in changed if not any(fnmatch.fnmatchcase(key, pattern) for pattern in intended)]
+    return changed, [key for key in changed if not any(key_matches(key, pattern) for pattern in intended)]
 
 
 def get_path(config: Mapping[str, Any] | None, dotted: str) -> Any:
@@ -141,3 +141,13 @@ def get_path(config: Mapping[str, Any] | None, dotted: str) -> Any:
             return None
         value = value[part]
     return value
+
+
+def key_matches(key: str, pattern: str | re.Pattern[str]) -> bool:
+    """A dotted key against an fnmatch pattern, or a compiled regular expression that must match it whole.
+
+    Regular expressions say what fnmatch cannot, e.g. "a top-level name with no dot in it".
+    """
+    if isinstance(pattern, re.Pattern):
+        return pattern.fullmatch(key) is not None
+    return fnmatch.fnmatchcase(key, pattern)

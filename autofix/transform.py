@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,8 +95,9 @@ class Transform:
     prefilter: ClassVar[tuple[str, ...]]
     examples: ClassVar[tuple[Example, ...]]
 
-    # For --verify: fnmatch patterns of the dotted config keys this transform may change.
-    intended_keys: ClassVar[tuple[str, ...]] = ()
+    # For --verify: fnmatch patterns (or compiled regexes, matched whole) of the dotted config
+    # keys this transform may change.
+    intended_keys: ClassVar[tuple[str | re.Pattern[str], ...]] = ()
     # Options this transform reads from TransformContext.options: name -> help text.
     option_help: ClassVar[dict[str, str]] = {}
 

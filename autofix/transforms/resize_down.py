@@ -1,0 +1,850 @@
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import libcst as cst
+
+from autofix.config_edit import (
+    ConfigStyle,
+    append_statements,
+    binds_name,
+    config_style,
+    first_effective,
+    inherits,
+    last_assignment,
+    render,
+    subscript_chain,
+)
+from autofix.cst_helpers import dict_literal_keys, dotted_name, literal_value, name_loads, string_value
+from autofix.transform import Example, FileKind, Transform, TransformContext
+
+DEFAULT_SCALE = (1333, 800)
+_RESIZE_TYPES = frozenset({"Resize", "RandomResize", "RandomChoiceResize"})
+_SIZE_KEYS = ("scale", "scales", "img_scale")
+_NO_VALUE = object()
+_TRAIN_NAME = re.compile(r"(^|_)train(_|$)")
+_TEST_NAME = re.compile(r"(^|_)(test|val|tta)(_|$)")
+_SIZE_KEY = r"\.(?:scale|scales|img_scale)(?:\[\d+\])*"  # the end of a dotted key naming a size
+_NOT_TEST = r"(?!\w*(?:test|val|tta))"  # the top-level name is not a test/val/TTA one
+
+KeyPath = tuple[str | int, ...]  # a config key path: ('train_dataloader', 'dataset', 'pipeline', 2, 'scale')
+
+
+# --- sizes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    """``--scale WxH``: the long edge of a train image at most max(W, H), the short one min(W, H)."""
+
+    width: int
+    height: int
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> _Target:
+        width, height = options.get("scale", DEFAULT_SCALE)  # a tuple from the CLI, a list from JSON
+        return cls(int(width), int(height))
+
+    @property
+    def long(self) -> int:
+        return max(self.width, self.height)
+
+    @property
+    def short(self) -> int:
+        return min(self.width, self.height)
+
+    def caps_for(self, pair: Sequence[float]) -> tuple[int, int]:
+        """The edge caps in the pair's own order: (long, short) for (2666, 1600), (short, long) for (1600, 2666)."""
+        return (self.long, self.short) if pair[0] >= pair[1] else (self.short, self.long)
+
+    def factor(self, pair: Sequence[float]) -> Fraction:
+        """The one factor (at most 1) that fits an exact output size, aspect kept."""
+        return min(Fraction(1), Fraction(self.long) / Fraction(max(pair)), Fraction(self.short) / Fraction(min(pair)))
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+def _is_edge(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _is_pair(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_edge(edge) for edge in value)
+
+
+def _capped(pair: Sequence[float], caps: Sequence[int]) -> Sequence[float]:
+    return type(pair)(min(edge, cap) for edge, cap in zip(pair, caps))
+
+
+def _scaled(pair: Sequence[float], factor: Fraction) -> Sequence[float]:
+    return pair if factor >= 1 else type(pair)(math.floor(Fraction(edge) * factor) for edge in pair)
+
+
+def _fit_size(size: Any, keep_ratio: bool, target: _Target) -> Any:
+    """One size (an int n means (n, n)). keep_ratio: the pair bounds the long and short edges in
+    either order, so each edge is capped and no edge that fits shrinks; otherwise the pair is the
+    exact output size, scaled by one factor (rounded down) so that it fits, aspect kept."""
+    if _is_edge(size):
+        fitted = _fit_size((size, size), keep_ratio, target)
+        if fitted == (size, size):
+            return size
+        return fitted[0] if fitted[0] == fitted[1] else fitted
+    if not _is_pair(size):
+        return size
+    return _capped(size, target.caps_for(size)) if keep_ratio else _scaled(size, target.factor(size))
+
+
+def _fit_range(sizes: Sequence[Any], keep_ratio: bool, target: _Target) -> Sequence[Any]:
+    """RandomResize's ``[(w0, h0), (w1, h1)]`` draws each edge between its two ends, so the largest
+    draw is (max w, max h): fit that one, and shrink both ends alike."""
+    if not all(_is_pair(size) for size in sizes):
+        return sizes
+    largest = tuple(max(edges) for edges in zip(*sizes))
+    if keep_ratio:
+        caps = target.caps_for(largest)
+        return type(sizes)(_capped(size, caps) for size in sizes)
+    factor = target.factor(largest)
+    return type(sizes)(_scaled(size, factor) for size in sizes)
+
+
+def _type_name(transform: Mapping[str, Any]) -> str:
+    """``Resize`` for 'Resize', 'mmdet.Resize', 'mmdet.datasets.transforms.Resize' or the class itself."""
+    kind = transform.get("type")
+    name = kind if isinstance(kind, str) else getattr(kind, "__name__", "")
+    return name.rsplit(".", 1)[-1]
+
+
+def _fitted(transform: Mapping[str, Any], key: str, target: _Target) -> Any:
+    """``transform[key]`` made to fit ``target`` (equal to it where it already fits)."""
+    value = transform[key]
+    # mmdet 2.x Resize (the one with `img_scale`) keeps the ratio by default; mmcv 2.x transforms do not.
+    keep_ratio = bool(transform.get("keep_ratio", key == "img_scale"))
+    several = isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, (list, tuple)) for v in value)
+    if key == "scales" or (several and _type_name(transform) != "RandomResize"):
+        # RandomChoiceResize `scales`, mmdet 2.x `img_scale` lists: each size is used whole.
+        if not isinstance(value, (list, tuple)):
+            return value
+        return type(value)(_fit_size(size, keep_ratio, target) for size in value)
+    if several:
+        return _fit_range(value, keep_ratio, target)
+    return _fit_size(value, keep_ratio, target)
+
+
+# --- the effective config ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Oversize:
+    """A size in an effective train pipeline that is over the target, and what it becomes."""
+
+    path: KeyPath  # from the config root to the size value
+    old: Any
+    new: Any
+    transform: str  # Resize, RandomResize or RandomChoiceResize
+    ratio_range: Any = None
+
+    def describe(self) -> str:
+        return f"{self.transform} {self.path[-1]} {render(self.old)} at {_dotted(self.path[:-1])}"
+
+
+def _dotted(path: KeyPath) -> str:
+    """``train_dataloader.dataset.pipeline[2].scale``: readable, and Python for a config's names."""
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif key.isidentifier() and not keyword.iskeyword(key) and not hasattr(dict, key):
+            text += f".{key}" if text else key
+        else:
+            text += f"[{key!r}]"
+    return text
+
+
+def _train_pipelines(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
+    """The pipelines the train dataloader reads (mmdet 3.x) or ``data.train`` holds (2.x)."""
+    loader = config.get("train_dataloader")
+    if isinstance(loader, Mapping) and "dataset" in loader:
+        yield from _dataset_pipelines(loader["dataset"], ("train_dataloader", "dataset"))
+    data = config.get("data")
+    if isinstance(data, Mapping) and "train" in data:
+        yield from _dataset_pipelines(data["train"], ("data", "train"))
+
+
+def _dataset_pipelines(dataset: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
+    """A dataset's ``pipeline`` and those of the datasets it wraps (RepeatDataset, ConcatDataset...)."""
+    if isinstance(dataset, (list, tuple)):
+        for index, item in enumerate(dataset):
+            yield from _dataset_pipelines(item, (*path, index))
+    elif isinstance(dataset, Mapping):
+        if isinstance(dataset.get("pipeline"), (list, tuple)):
+            yield (*path, "pipeline"), dataset["pipeline"]
+        for key in ("dataset", "datasets"):
+            if key in dataset:
+                yield from _dataset_pipelines(dataset[key], (*path, key))
+
+
+def _resizes(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Mapping[str, Any]]]:
+    """Every resize in a pipeline, also those nested in RandomChoice, RandomApply, MultiBranch..."""
+    if isinstance(value, Mapping):
+        if _type_name(value) in _RESIZE_TYPES:
+            yield path, value
+        for key, item in value.items():
+            yield from _resizes(item, (*path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _resizes(item, (*path, index))
+
+
+def _sizes_over(transforms: Iterable[tuple[KeyPath, Mapping[str, Any]]], target: _Target) -> list[_Oversize]:
+    found = []
+    for path, transform in transforms:
+        for key in _SIZE_KEYS:
+            if key in transform:
+                new = _fitted(transform, key, target)
+                if new != transform[key]:
+                    kind, ratio_range = _type_name(transform), transform.get("ratio_range")
+                    found.append(_Oversize((*path, key), transform[key], new, kind, ratio_range))
+    return found
+
+
+def _oversizes(config: Mapping[str, Any], target: _Target) -> list[_Oversize]:
+    resizes = (found for path, pipeline in _train_pipelines(config) for found in _resizes(pipeline, path))
+    return _sizes_over(resizes, target)
+
+
+# --- where this file writes them --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Site:
+    """An expression in this file that mmengine puts at ``path`` (all or part of an oversized size)."""
+
+    node: cst.BaseExpression
+    path: KeyPath
+    old: Any
+    new: Any
+
+
+def _is_dict_call(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict"
+
+
+def _items(node: cst.BaseExpression) -> dict[str, cst.BaseExpression]:
+    """The keyword values of ``dict(k=v)`` or the string-keyed values of ``{'k': v}``; else empty."""
+    if _is_dict_call(node):
+        return {arg.keyword.value: arg.value for arg in node.args if arg.keyword is not None}
+    if isinstance(node, cst.Dict):
+        return {key: element.value for key, element in dict_literal_keys(node).items()}
+    return {}
+
+
+def _merged_in(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The mappings whose keys land at the same level: ``dict(base, **more)``, ``{**more}``."""
+    if _is_dict_call(node):
+        return [arg.value for arg in node.args if arg.keyword is None and arg.star in ("", "**")]
+    if isinstance(node, cst.Dict):
+        return [element.value for element in node.elements if isinstance(element, cst.StarredDictElement)]
+    return []
+
+
+def _elements(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """A list or tuple literal's items up to the first ``*splat`` (after it, indices are unknown)."""
+    found: list[cst.BaseExpression] = []
+    if isinstance(node, (cst.List, cst.Tuple)):
+        for element in node.elements:
+            if isinstance(element, cst.StarredElement):
+                break
+            found.append(element.value)
+    return found
+
+
+def _written_path(node: cst.BaseExpression) -> KeyPath | None:
+    """The key path an assignment target writes: ``a.b[0]`` and ``a['b'][0]`` both give ('a', 'b', 0)."""
+    if isinstance(node, cst.Name):
+        return (node.value,)
+    if isinstance(node, cst.Attribute):
+        parent = _written_path(node.value)
+        return None if parent is None else (*parent, node.attr.value)
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        parent, index = _written_path(node.value), node.slice[0].slice.value
+        key = index.evaluated_value if isinstance(index, cst.Integer) else string_value(index)
+        return None if parent is None or key is None else (*parent, key)
+    return None
+
+
+def _base_reference(node: cst.BaseExpression) -> KeyPath | None:
+    """('_base_', 'train_pipeline') for ``_base_.train_pipeline`` or mmengine's ``{{_base_.train_pipeline}}``."""
+    if isinstance(node, cst.Set) and len(node.elements) == 1:
+        inner = node.elements[0].value
+        if isinstance(inner, cst.Set) and len(inner.elements) == 1:
+            node = inner.elements[0].value
+    path = _written_path(node)
+    return path if path and len(path) > 1 and path[0] == "_base_" else None
+
+
+def _item(value: Any, rest: KeyPath) -> Any:
+    for key in rest:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return _NO_VALUE
+    return value
+
+
+class _SiteFinder:
+    """Follows the key paths mmengine resolves through this file's statements to the expressions
+    that give the oversized sizes their values: ``train_dataloader = dict(dataset=dict(
+    pipeline=train_pipeline))`` leads into the ``train_pipeline = [...]`` list, and
+    ``_base_.train_dataloader.dataset.pipeline[2].scale = ...`` writes that key directly."""
+
+    def __init__(self, module: cst.Module, oversizes: Sequence[_Oversize]) -> None:
+        self.module = module
+        self.wanted = {oversize.path: oversize for oversize in oversizes}
+        self.on_the_way = {oversize.path[:length] for oversize in oversizes for length in range(len(oversize.path))}
+        self.sites: list[_Site] = []
+        # path -> the `_base_` value this file puts there (`pipeline={{_base_.train_pipeline}}`)
+        self.base_references: dict[KeyPath, KeyPath] = {}
+        self.following: list[str] = []  # variables being followed (a guard against `a = b; b = a`)
+
+    def find(self) -> list[_Site]:
+        for statement in self.module.body:
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    self._statement(small)
+        return self.sites
+
+    def _statement(self, small: cst.BaseSmallStatement) -> None:
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            self._walk_written(small.targets[0].target, small.value)
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value  # `train_dataloader.update(dict(...))` or `.merge(...)` deep-merges
+            if (
+                isinstance(call.func, cst.Attribute)
+                and call.func.attr.value in ("update", "merge")
+                and len(call.args) == 1
+                and call.args[0].keyword is None
+            ):
+                self._walk_written(call.func.value, call.args[0].value)
+
+    def _walk_written(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        path = _written_path(target)
+        if path and path[0] == "_base_":  # old style: `_base_.x = ...` changes the inherited x
+            path = path[1:]
+        if path:
+            self._walk(value, path)
+
+    def _walk(self, node: cst.BaseExpression, path: KeyPath) -> None:
+        for length in range(len(path), 0, -1):
+            oversize = self.wanted.get(path[:length])
+            if oversize is not None:
+                rest = path[length:]
+                self._site(node, path, _item(oversize.old, rest), _item(oversize.new, rest))
+                return
+        if path not in self.on_the_way:
+            return
+        base_path = _base_reference(node)
+        if base_path is not None:
+            self.base_references[path] = base_path
+            return
+        for key, value in _items(node).items():
+            self._walk(value, (*path, key))
+        for value in _merged_in(node):
+            self._walk(value, path)
+        for index, value in enumerate(_elements(node)):
+            self._walk(value, (*path, index))
+        if isinstance(node, cst.Name) and node.value not in self.following:
+            found = last_assignment(self.module, node.value)
+            if found is not None:
+                self.following.append(node.value)
+                self._walk(found[1].value, path)
+                self.following.pop()
+
+    def _site(self, node: cst.BaseExpression, path: KeyPath, old: Any, new: Any) -> None:
+        if old is _NO_VALUE or old == new:
+            return
+        written = literal_value(node, _NO_VALUE)
+        if written is _NO_VALUE or written == old:  # a literal of another value is not what mmengine kept
+            self.sites.append(_Site(node, path, old, new))
+
+
+def _patched(node: cst.BaseExpression, old: Any, new: Any) -> cst.BaseExpression:
+    """``node`` (worth ``old``) rewritten to ``new``: a literal keeps its layout and unchanged parts;
+    anything else (a variable, ``_base_.x``, an expression) becomes the new literal."""
+    if old == new:
+        return node
+    if (
+        isinstance(node, (cst.List, cst.Tuple))
+        and isinstance(old, (tuple, list))
+        and isinstance(new, (tuple, list))
+        and len(_elements(node)) == len(node.elements) == len(old) == len(new)
+        and literal_value(node, _NO_VALUE) == old
+    ):
+        return node.with_changes(
+            elements=[
+                element.with_changes(value=_patched(element.value, item_old, item_new))
+                for element, item_old, item_new in zip(node.elements, old, new)
+            ]
+        )
+    return cst.parse_expression(render(new))
+
+
+def _shared_variables(module: cst.Module, sites: Sequence[_Site]) -> dict[str, tuple[cst.BaseExpression, _Site]]:
+    """Variables (``scale=img_scale``) whose every reader in the file is a train resize needing the
+    same new size: name -> (the literal in its definition, one of its sites)."""
+    readers: dict[str, list[_Site]] = {}
+    for site in sites:
+        if isinstance(site.node, cst.Name):
+            readers.setdefault(site.node.value, []).append(site)
+    chosen = {}
+    for name, sites_of_name in readers.items():
+        first = sites_of_name[0]
+        if any((site.old, site.new) != (first.old, first.new) for site in sites_of_name):
+            continue
+        if {id(node) for node in name_loads(module, name)} != {id(site.node) for site in sites_of_name}:
+            continue  # also read by RandomCrop, Pad, a test pipeline...
+        found = last_assignment(module, name)
+        if found is not None and literal_value(found[1].value, _NO_VALUE) == first.old:
+            chosen[name] = (found[1].value, first)
+    return chosen
+
+
+class _ReplaceNodes(cst.CSTTransformer):
+    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
+        self.replacements = replacements
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:
+        return self.replacements.get(original_node, updated_node)
+
+
+def _override_units(oversizes: Sequence[_Oversize]) -> list[tuple[KeyPath, Any]]:
+    """The assignments that set the new sizes: a whole tuple, or only the changed items of a list."""
+    units: list[tuple[KeyPath, Any]] = []
+    for oversize in oversizes:
+        if isinstance(oversize.old, list) and len(oversize.old) == len(oversize.new):
+            units += [
+                ((*oversize.path, index), new)
+                for index, (old, new) in enumerate(zip(oversize.old, oversize.new))
+                if old != new
+            ]
+        else:
+            units.append((oversize.path, oversize.new))
+    return units
+
+
+def _through_base_references(
+    units: Sequence[tuple[KeyPath, Any]], references: Mapping[KeyPath, KeyPath]
+) -> list[tuple[KeyPath, Any]]:
+    """The units re-addressed to where this file takes the value from: a pipeline written as
+    ``{{_base_.train_pipeline}}`` is only reachable as ``_base_.train_pipeline[...]``."""
+    found = []
+    for path, value in units:
+        for length in range(len(path), 0, -1):
+            if path[:length] in references:
+                path = (*references[path[:length]], *path[length:])
+                break
+        found.append((path, value))
+    return found
+
+
+def _overrides(units: Sequence[tuple[KeyPath, Any]], root: str | None, attributes: bool) -> str:
+    """``_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)`` and the like."""
+    lines = []
+    for path, value in units:
+        keys = path if root is None else (root, *path)
+        target = _dotted(keys) if attributes else subscript_chain(str(keys[0]), keys[1:])
+        lines.append(f"{target} = {render(value)}\n")
+    return "".join(lines)
+
+
+def _override_forms(module: cst.Module, units: Sequence[tuple[KeyPath, Any]]) -> list[tuple[str | None, bool]]:
+    """(root, attribute form?) pairs mmengine may honour here, to be tried in this order."""
+    roots = {str(path[0]) for path, _ in units}
+    forms: list[tuple[str | None, bool]] = []
+    if "_base_" not in roots and config_style(module) is ConfigStyle.BASE and inherits(module):
+        forms += [("_base_", True), ("_base_", False)]  # the inherited dicts are ConfigDicts
+    if all(any(binds_name(statement, root) for statement in module.body) for root in roots):
+        forms += [(None, True), (None, False)]  # an old-style file's own dicts are plain dicts
+    return forms
+
+
+def _candidates(module: cst.Module, oversizes: Sequence[_Oversize], target: _Target) -> Iterator[cst.Module]:
+    """Edits in order of preference, each to be proved by mmengine: change the sizes where this file
+    writes them (a variable at its definition when only train resizes read it), appending an
+    override for any size it inherits; else override every size."""
+    finder = _SiteFinder(module, oversizes)
+    sites = finder.find()
+    in_place = {site.node: _patched(site.node, site.old, site.new) for site in sites}
+    shared = _shared_variables(module, sites)
+    at_definitions = {
+        node: edit for node, edit in in_place.items() if not (isinstance(node, cst.Name) and node.value in shared)
+    }
+    at_definitions.update({value: _patched(value, site.old, site.new) for value, site in shared.values()})
+
+    units = _override_units(oversizes)
+    inherited = [
+        (path, value)
+        for path, value in units
+        if not any(site.path[: len(path)] == path or path[: len(site.path)] == site.path for site in sites)
+    ]
+    comment = f"autofix resize-down: train sizes at most {target}"
+    seen = {module.code}
+
+    def new(candidate: cst.Module) -> Iterator[cst.Module]:
+        if candidate.code not in seen:
+            seen.add(candidate.code)
+            yield candidate
+
+    def addressed(chosen: list[tuple[KeyPath, Any]]) -> list[list[tuple[KeyPath, Any]]]:
+        """Through a `_base_` reference first, where the file has one on the way."""
+        referenced = _through_base_references(chosen, finder.base_references)
+        return [referenced, chosen] if referenced != chosen else [chosen]
+
+    for edits in (at_definitions, in_place):
+        edited = module.visit(_ReplaceNodes(edits))
+        if not inherited:
+            yield from new(edited)
+            continue
+        for variant in addressed(inherited):
+            for root, attributes in _override_forms(module, variant):
+                yield from new(append_statements(edited, _overrides(variant, root, attributes), comment))
+    for variant in addressed(units):
+        for root, attributes in _override_forms(module, variant):
+            yield from new(append_statements(module, _overrides(variant, root, attributes), comment))
+
+
+# --- model files and scripts (never run) ------------------------------------------------------
+
+
+def _literal_transforms(node: cst.BaseExpression, path: KeyPath) -> Iterator[tuple[KeyPath, dict[str, cst.BaseExpression]]]:
+    """The ``dict(type=...)`` literals in a pipeline literal, nested ones included, with their paths."""
+    items = _items(node)
+    if "type" in items:
+        yield path, items
+    for key, value in items.items():
+        yield from _literal_transforms(value, (*path, key))
+    for index, value in enumerate(_elements(node)):
+        yield from _literal_transforms(value, (*path, index))
+
+
+class _ScriptPipelines(cst.CSTVisitor):
+    """Train pipelines written out as literals in ordinary Python: a list assigned to a name like
+    ``train_pipeline``/``cfg.train_dataloader.dataset.pipeline``, or under a ``pipeline`` key inside
+    a dict assigned to such a name (``data = dict(train=dict(pipeline=[...]))``)."""
+
+    def __init__(self, target: _Target) -> None:
+        self.target = target
+        self.edits: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.oversizes: list[_Oversize] = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1:
+            path = _written_path(node.targets[0].target)
+            if path:
+                self._scan(node.value, path)
+
+    def _scan(self, node: cst.BaseExpression, path: KeyPath) -> None:
+        names = [key for key in path if isinstance(key, str)]
+        if (
+            isinstance(node, cst.List)
+            and names[-1].endswith("pipeline")
+            and any(_TRAIN_NAME.search(name) for name in names)
+            and not any(_TEST_NAME.search(name) for name in names)
+        ):
+            self._pipeline(node, path)
+            return
+        for key, value in _items(node).items():
+            self._scan(value, (*path, key))
+        for index, value in enumerate(_elements(node)):  # mmdet 2.x `train=[dict(...), ...]`
+            self._scan(value, (*path, index))
+
+    def _pipeline(self, node: cst.List, path: KeyPath) -> None:
+        for transform_path, items in _literal_transforms(node, path):
+            kind = string_value(items["type"]) or dotted_name(items["type"]) or ""
+            if kind.rsplit(".", 1)[-1] not in _RESIZE_TYPES:
+                continue
+            values = {key: literal_value(value, _NO_VALUE) for key, value in items.items() if key != "type"}
+            if values.get("keep_ratio") is _NO_VALUE:
+                continue  # keep_ratio held in a variable: the sizes' meaning is not known from the file
+            known = {key: value for key, value in values.items() if value is not _NO_VALUE}
+            oversizes = _sizes_over([(transform_path, {**known, "type": kind})], self.target)
+            for oversize in oversizes:
+                size_node = items[str(oversize.path[-1])]
+                self.edits[size_node] = _patched(size_node, oversize.old, oversize.new)
+            self.oversizes += oversizes
+
+
+def _note_costs(context: TransformContext, oversizes: Sequence[_Oversize], target: _Target) -> None:
+    context.note(
+        f"resize-down changes training results: train images are now at most {target} "
+        f"(long edge {target.long}, short edge {target.short}); expect lower accuracy on small objects"
+    )
+    for oversize in oversizes:
+        if isinstance(oversize.ratio_range, (list, tuple)) and oversize.ratio_range:
+            most = max(oversize.ratio_range)
+            reach = f"{render(oversize.new)} x {most}"
+            if _is_pair(oversize.new):
+                reach += f" = {render(tuple(int(edge * most) for edge in oversize.new))}"
+            context.note(
+                f"{oversize.transform} at {_dotted(oversize.path[:-1])} keeps ratio_range "
+                f"{render(oversize.ratio_range)}: images can still reach {reach}"
+            )
+
+
+_EXAMPLE_BASE = """
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800), keep_ratio=True)]
+train_dataloader = dict(batch_size=2, dataset=dict(type='CocoDataset', pipeline=train_pipeline))
+test_dataloader = dict(batch_size=1, dataset=dict(type='CocoDataset', pipeline=test_pipeline))
+"""
+
+# --- the transform ----------------------------------------------------------------------------
+
+
+_SUMMARY = (
+    "Shrinks the train pipeline's Resize/RandomResize/RandomChoiceResize sizes (and mmdet 2.x img_scale) "
+    "to fit --scale WxH (default 1333x800); RandomResize ratio_range is kept, so images can still reach "
+    "scale x its max"
+)
+
+
+class ResizeDown(Transform):
+    """Shrink the train pipeline's resize sizes to fit ``--scale WxH`` (default 1333x800).
+
+    What it does: in every pipeline the train dataloader reads (``train_dataloader.dataset`` and the
+    datasets it wraps, or mmdet 2.x ``data.train``), finds the ``Resize`` ``scale``, ``RandomResize``
+    ``scale`` (one size or a ``[low, high]`` range), ``RandomChoiceResize`` ``scales``, mmdet 2.x
+    ``img_scale``, also inside ``RandomChoice``/``RandomApply``/``MultiBranch``, and shrinks the
+    sizes that are over the target:
+
+    - ``keep_ratio=True``: a pair bounds the image's long and short edges, in either order, so each
+      edge is capped (long at max(W, H), short at min(W, H)) and the order is kept: (2666, 1600) ->
+      (1333, 800), (1600, 2666) -> (800, 1333), DETR's (600, 4200) -> (600, 1333). An edge that
+      fits never shrinks.
+    - ``keep_ratio=False`` (mmcv 2.x's default): the pair is the exact output size; both edges are
+      scaled by one factor, rounded down, so that the long edge fits max(W, H) and the short edge
+      min(W, H).
+
+    Sizes that fit stay exactly as written; test and val pipelines are never touched.
+    ``RandomResize`` ``ratio_range`` stays as it is: images can still reach scale x its max (a
+    note says so). The resolved config (mmengine) decides what is over and where it comes from. The
+    file's own literal is edited where the train dataloader reads it (``train_pipeline = [...]``,
+    an inline ``pipeline=[...]``, ``_base_.train_dataloader.dataset.pipeline[2].scale = ...``). A
+    variable (``scale=img_scale``) changes at its definition only when every reader of it in the file
+    is such a resize; otherwise (it also feeds ``RandomCrop``, ``Pad`` or a test pipeline) the new
+    size is written at the resize. A size inherited from a base gets the smallest override this
+    file's style honours, e.g. ``_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)``,
+    in this file; the base, shared by other configs, is left alone (process the folder to change it
+    there). Every edit is resolved with mmengine before it is kept: it must remove the oversize and
+    change no other key. Model files and scripts are never run: there only train-pipeline lists
+    written as literals (``train_pipeline = [...]``, ``...train...pipeline=[...]``) are edited.
+
+    Why: training Faster R-CNN under AMP with the train ``Resize`` raised from (1333, 800) to
+    (2666, 1600) gives the RPN 10000 boxes or more, which sends mmcv's ``batched_nms`` down its
+    per-class path, where fp16 scores meet fp32 boxes: "Index put requires the source and destination
+    dtypes match, got Half for the destination and Float for the source". Smaller train images give
+    fewer boxes.
+
+    Fix safety: unsafe, it changes training results. Smaller images cost accuracy, most on small
+    objects, and change memory use and speed; the test pipeline keeps its sizes, so train and test
+    scales may now differ. Prefer ``split-thr`` or ``nms-dtype-cast``, which fix the crash without
+    changing results; this transform is never a default remedy.
+    """
+
+    id = "resize-down"
+    summary = _SUMMARY
+    crash = (
+        "Index put requires the source and destination dtypes match, "
+        "got Half for the destination and Float for the source (mmcv batched_nms)"
+    )
+    tradeoff = (
+        "Changes training results: smaller train images, fewer RPN boxes; expect lower accuracy on small "
+        "objects (RandomResize ratio_range is kept, so images can reach scale x its max)"
+    )
+    changes_results = True
+    prefilter = ("_base_", "read_base", "scale")
+    option_help = {"scale": "WxH: the largest train image, long edge max(W, H), short edge min(W, H) (default 1333x800)"}
+
+    # Sizes in the pipelines of the train dataloader, of 2.x `data.train` and of top-level dataset
+    # variables (`labeled_dataset = dict(...)`), however they nest; top-level variables holding a
+    # train pipeline or a size (changed where they are defined). Regexes, because fnmatch's `*`
+    # crosses dots: none of these matches a test, val or TTA key (test_dataloader..., data.test...,
+    # val_dataloader..., test_pipeline[1].scale, tta_pipeline...).
+    intended_keys = (
+        re.compile(
+            rf"{_NOT_TEST}\w+(?:\.train)?(?:\[\d+\])?(?:\.dataset|\.datasets\[\d+\])*"
+            rf"\.pipeline\[\d+\](?:\.\w+|\[\d+\])*{_SIZE_KEY}"
+        ),
+        re.compile(rf"{_NOT_TEST}\w*pipeline\w*\[\d+\](?:\.\w+|\[\d+\])*{_SIZE_KEY}"),
+        re.compile(rf"{_NOT_TEST}\w*(?:scale|size)\w*(?:\[\d+\])*"),
+    )
+
+    examples = (
+        Example(
+            kind=FileKind.CONFIG,
+            title="the report: train Resize raised to (2666, 1600)",
+            before="""
+            _base_ = './coco_detection.py'
+            train_pipeline = [
+                dict(type='LoadImageFromFile'),
+                dict(type='Resize', scale=(2666, 1600), keep_ratio=True),
+                dict(type='PackDetInputs'),
+            ]
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            """,
+            after="""
+            _base_ = './coco_detection.py'
+            train_pipeline = [
+                dict(type='LoadImageFromFile'),
+                dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+                dict(type='PackDetInputs'),
+            ]
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            """,
+            files={"coco_detection.py": _EXAMPLE_BASE},
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="inherited from a shared base: the smallest override goes into this file",
+            before="""
+            _base_ = './large.py'
+            train_cfg = dict(max_epochs=12)
+            """,
+            after="""
+            _base_ = './large.py'
+            train_cfg = dict(max_epochs=12)
+
+            # autofix resize-down: train sizes at most 1333x800
+            _base_.train_dataloader.dataset.pipeline[1].scale = (1333, 800)
+            """,
+            files={
+                "coco_detection.py": _EXAMPLE_BASE,
+                "large.py": """
+                _base_ = './coco_detection.py'
+                _base_.train_dataloader.dataset.pipeline[1].scale = (2666, 1600)
+                """,
+            },
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="DETR scales: only the edge that is over shrinks; a portrait pair keeps its order",
+            before="""
+            train_dataloader = dict(dataset=dict(pipeline=[
+                dict(type='RandomChoice', transforms=[
+                    [dict(type='RandomChoiceResize', scales=[(480, 1333), (800, 1333)], keep_ratio=True)],
+                    [dict(type='RandomChoiceResize', scales=[(400, 4200), (600, 4200)], keep_ratio=True)],
+                ]),
+                dict(type='Resize', scale=(1600, 2666), keep_ratio=True),
+            ]))
+            """,
+            after="""
+            train_dataloader = dict(dataset=dict(pipeline=[
+                dict(type='RandomChoice', transforms=[
+                    [dict(type='RandomChoiceResize', scales=[(480, 1333), (800, 1333)], keep_ratio=True)],
+                    [dict(type='RandomChoiceResize', scales=[(400, 1333), (600, 1333)], keep_ratio=True)],
+                ]),
+                dict(type='Resize', scale=(800, 1333), keep_ratio=True),
+            ]))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="a variable also read by RandomCrop: the new size is written at the resize",
+            before="""
+            image_size = (1024, 1024)
+            train_pipeline = [
+                dict(type='RandomResize', scale=image_size, ratio_range=(0.1, 2.0), keep_ratio=True),
+                dict(type='RandomCrop', crop_size=image_size),
+            ]
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            """,
+            after="""
+            image_size = (1024, 1024)
+            train_pipeline = [
+                dict(type='RandomResize', scale=(1024, 800), ratio_range=(0.1, 2.0), keep_ratio=True),
+                dict(type='RandomCrop', crop_size=image_size),
+            ]
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="keep_ratio=False: the exact output size shrinks by one factor; mmdet 2.x img_scale",
+            before="""
+            data = dict(train=dict(pipeline=[
+                dict(type='Resize', img_scale=(2000, 1000), keep_ratio=False),
+                dict(type='Resize', img_scale=(2666, 1600)),
+            ]))
+            """,
+            after="""
+            data = dict(train=dict(pipeline=[
+                dict(type='Resize', img_scale=(1333, 666), keep_ratio=False),
+                dict(type='Resize', img_scale=(1333, 800)),
+            ]))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="train sizes that fit; test sizes never count",
+            before="""
+            train_dataloader = dict(dataset=dict(pipeline=[
+                dict(type='RandomResize', scale=[(1333, 640), (1333, 800)], keep_ratio=True),
+            ]))
+            test_dataloader = dict(dataset=dict(pipeline=[
+                dict(type='Resize', scale=(2666, 1600), keep_ratio=True),
+            ]))
+            """,
+        ),
+        Example(
+            title="a training script: only literal train pipelines",
+            before="""
+            def main(cfg):
+                cfg.train_dataloader.dataset.pipeline = [dict(type='Resize', scale=(2666, 1600), keep_ratio=True)]
+                cfg.test_dataloader.dataset.pipeline = [dict(type='Resize', scale=(2666, 1600), keep_ratio=True)]
+            """,
+            after="""
+            def main(cfg):
+                cfg.train_dataloader.dataset.pipeline = [dict(type='Resize', scale=(1333, 800), keep_ratio=True)]
+                cfg.test_dataloader.dataset.pipeline = [dict(type='Resize', scale=(2666, 1600), keep_ratio=True)]
+            """,
+        ),
+    )
+
+    def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
+        target = _Target.from_options(options)
+        oversizes = _oversizes(config, target)
+        if not oversizes:
+            return None
+        more = f" (and {len(oversizes) - 1} more)" if len(oversizes) > 1 else ""
+        return f"train {oversizes[0].describe()} is over {target}{more}"
+
+    def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
+        target = _Target.from_options(context.options)
+        if context.kind is not FileKind.CONFIG:
+            scripts = _ScriptPipelines(target)
+            module.visit(scripts)
+            if not scripts.edits:
+                return module
+            _note_costs(context, scripts.oversizes, target)
+            return module.visit(_ReplaceNodes(scripts.edits))
+        oversizes = _oversizes(context.resolve_config(), target)
+        if not oversizes:
+            return module
+        fixed = first_effective(
+            context,
+            _candidates(module, oversizes, target),
+            lambda config: self.problem(config, context.options),
+            self.intended_keys,
+        )
+        _note_costs(context, oversizes, target)
+        return fixed

@@ -1,0 +1,15 @@
+# One dataset inherited (oversized in the base), one written here: each is fixed where it comes from.
+_base_ = './_base_/large_train.py'
+
+extra_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+]
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='ConcatDataset',
+        datasets=[{{_base_.train_dataloader.dataset}}, dict(type='CocoDataset', pipeline=extra_pipeline)]))
+
+# autofix resize-down: train sizes at most 1333x800
+_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)

@@ -1,0 +1,10 @@
+# --scale 1000x600: only the sizes over it shrink.
+_base_ = './_base_/coco_detection.py'
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomChoiceResize', scales=[(480, 1000), (512, 1000), (600, 1000), (600, 1000)], keep_ratio=True),
+    dict(type='Resize', scale=(1000, 600), keep_ratio=True),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -1,0 +1,32 @@
+"""A training script: never run by autofix; its literal train pipeline is edited, its test one is not."""
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+
+def main():
+    cfg = Config.fromfile('configs/faster-rcnn_r50_fpn_1x_coco.py')
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+        dict(type='PackDetInputs'),
+    ]
+    cfg.test_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(2666, 1600), keep_ratio=True),
+        dict(type='PackDetInputs'),
+    ]
+    Runner.from_cfg(cfg).train()
+
+
+def legacy_data():
+    """mmdet 2.x style, a list of train datasets."""
+    data = dict(
+        train=[dict(type='CocoDataset', pipeline=[dict(type='Resize', img_scale=[(1333, 640), (1333, 800)])])],
+        test=dict(type='CocoDataset', pipeline=[dict(type='Resize', img_scale=(2000, 1200))]),
+    )
+    return data
+
+
+if __name__ == '__main__':
+    main()
