@@ -15,7 +15,7 @@ import libcst as cst
 
 from autofix.diffs import unified_diff
 from autofix.filekind import detect_kind
-from autofix.files import FileError, decode_source, display_path, find_python_files, replace_atomically
+from autofix.files import FileError, decode_source, display_path, find_python_files, read_source, replace_atomically
 from autofix.mmconfig import ConfigUnavailable, base_paths, changed_keys, resolve
 from autofix.transform import FileKind, Transform, TransformContext, no_config
 
@@ -48,14 +48,35 @@ class RunReport:
         return sum(1 for r in self.results if r.status == status)
 
 
-def _check_syntax(text: str) -> None:
-    """CPython's own parser: ~10x cheaper than libcst for a file no transform needs."""
+# libcst's native parser overflows its stack (a segfault that ends the whole run) a few
+# thousand levels down; its visitors give up (RecursionError) far sooner, at ~150 levels.
+MAX_NESTING = 1000
+
+
+def _parse_python(text: str) -> ast.Module:
+    """CPython's own parser: ~10x cheaper than libcst, and it refuses pathological nesting cleanly."""
     try:
-        ast.parse(text)
+        return ast.parse(text)
     except SyntaxError as exc:
         raise FileError(f"syntax error at line {exc.lineno}: {exc.msg}; fix it or exclude the file") from None
     except (RecursionError, MemoryError):
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
+
+
+def _check_nesting(tree: ast.Module) -> None:
+    """Refuse trees libcst would nest deeper than ``MAX_NESTING`` before libcst sees them.
+
+    CPython keeps ``a and b and ...`` as one flat node, libcst as one level per operator, so a
+    long chain that CPython accepts would still crash libcst.
+    """
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.BoolOp):
+            depth += len(node.values) - 1
+        if depth > MAX_NESTING:
+            raise FileError(f"expressions nested more than {MAX_NESTING} levels deep; exclude the file")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def rewrite_source(
@@ -67,16 +88,17 @@ def rewrite_source(
 ) -> Rewrite:
     """Parse once, run every selected transform whose prefilter matches, and return the new text.
 
-    Raises ``FileError`` for text that is not valid Python.
+    Raises ``FileError`` for text that is not valid Python or that libcst cannot handle.
     """
+    tree = _parse_python(text)  # errors are reported even where nothing would change
     candidates = [t for t in transforms if t.may_apply(text)]
     if not candidates:
-        _check_syntax(text)  # errors are reported even where nothing would change
         return Rewrite(text)
+    _check_nesting(tree)
     try:
         module = cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        raise FileError(f"syntax error at line {exc.raw_line}: {exc.message}; fix it or exclude the file") from None
+    except cst.ParserSyntaxError as exc:  # CPython accepted it, so this is libcst's limit
+        raise FileError(f"libcst cannot parse line {exc.raw_line} ({exc.message}); exclude the file") from None
     except RecursionError:
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
     # libcst drops a final lone "\r"; anything else it cannot reproduce must not be written back.
@@ -151,6 +173,11 @@ def verify_rewrite(
     return changed, None
 
 
+def _first_line(exc: Exception) -> str:
+    """Errors are reported one line per file; an exception's first line names its cause."""
+    return next(iter(str(exc).splitlines()), "")
+
+
 def process_file(
     path: Path,
     transforms: Sequence[Transform],
@@ -162,7 +189,7 @@ def process_file(
     shown = display_path(path)
     session = session or ConfigSession()
     try:
-        original = path.read_bytes()
+        original = read_source(path)
         source = decode_source(original)
         kind = detect_kind(source.text)
         # Only configs are ever executed by mmengine; model files are never run.
@@ -183,17 +210,23 @@ def process_file(
             applied=rewrite.applied,
             notes=tuple(notes),
         )
-        session.record(path, rewrite.text)
         if write:
             replace_atomically(path, source.encode(rewrite.text), original)
             result.written = True
+        # Only now: configs that inherit from this one must not count on a fix that failed to land.
+        session.record(path, rewrite.text)
         return result
     except FileError as exc:
         return FileResult(shown, "error", error=str(exc))
+    except ConfigUnavailable as exc:
+        return FileResult(shown, "error", error=f"cannot resolve the config: {_first_line(exc)}")
     except OSError as exc:
         return FileResult(shown, "error", error=f"cannot read: {exc.strerror}")
     except RecursionError:
         return FileResult(shown, "error", error="expressions nested too deeply to transform; exclude the file")
+    except Exception as exc:  # a bug must cost one file, not the rest of the batch
+        cause = ": ".join(filter(None, (type(exc).__name__, _first_line(exc))))
+        return FileResult(shown, "error", error=f"internal error, file left as it was ({cause}); please report it")
 
 
 def _inheritance(files: list[Path]) -> tuple[list[Path], dict[Path, int]]:
@@ -202,9 +235,9 @@ def _inheritance(files: list[Path]) -> tuple[list[Path], dict[Path, int]]:
     parents: dict[Path, list[Path]] = {}
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
+            text = read_source(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError, FileError):
+            text = ""  # process_file reports it
         bases = base_paths(path, text) if "_base_" in text or "read_base" in text else []
         parents[path] = [index[str(b)] for b in bases if str(b) in index]
     ancestors: dict[Path, set[Path]] = {}
