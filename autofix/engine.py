@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import io
 import os
-
+import tokenize
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +65,12 @@ def _parse_python(text: str) -> ast.Module:
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
 
 
+def comments(text: str) -> Counter[str]:
+    """Every comment in valid Python ``text``, counted: no fix may drop one."""
+    tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+    return Counter(token.string for token in tokens if token.type == tokenize.COMMENT)
+
+
 def _check_nesting(tree: ast.Module) -> None:
     """Refuse trees libcst would nest deeper than ``MAX_NESTING`` before libcst sees them.
 
@@ -117,6 +125,12 @@ def rewrite_source(
         if new_code != code:
             applied.append(transform.id)
             code = new_code
+    if applied:
+        dropped = comments(text) - comments(code)
+        if dropped:
+            raise FileError(
+                f"the fix would drop the comment {next(iter(dropped))!r}, so the file is left alone; please report it"
+            )
     return Rewrite(code + lost_tail, tuple(applied), tuple(context.notes))
 
 

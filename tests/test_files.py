@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from autofix import engine
 from autofix.engine import process_file, run
 from autofix.files import TEMP_SUFFIX, FileError, decode_source, find_python_files, replace_atomically
 from autofix.registry import resolve_fix_ids
+from testing_transforms import DropsComments
 
 RELU = resolve_fix_ids(["relu-no-inplace"])
 
@@ -237,3 +239,30 @@ def test_stop_signal_during_the_write_waits_until_the_file_is_whole(
         replace_atomically(path, b"new\n", original=b"old\n")
     assert path.read_bytes() == b"new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["m.py"]
+
+
+def test_file_edited_between_read_and_write_is_reported_and_keeps_the_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path = tmp_path / "m.py"
+    path.write_text("r = nn.ReLU(inplace=True)\n")
+    real_rewrite = engine.rewrite_source
+
+    def someone_edits_while_autofix_transforms(*args, **kwargs):
+        path.write_text("their edit\n")
+        return real_rewrite(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "rewrite_source", someone_edits_while_autofix_transforms)
+    result = process_file(path, RELU, {}, write=True)
+    assert (result.status, result.error) == ("error", "file changed while autofix was running; run autofix again")
+    assert path.read_text() == "their edit\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.py"]
+
+
+def test_fix_that_would_drop_a_comment_leaves_the_file_alone(tmp_path: Path):
+    path = tmp_path / "m.py"
+    path.write_text("r = nn.ReLU(inplace=True)  # why it is here\n")
+    result = process_file(path, [*RELU, DropsComments()], {}, write=True)
+    assert result.status == "error"
+    assert result.error == "the fix would drop the comment '# why it is here', so the file is left alone; please report it"
+    assert path.read_text() == "r = nn.ReLU(inplace=True)  # why it is here\n"

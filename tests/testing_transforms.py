@@ -69,3 +69,19 @@ class TurnsFlagOff(UndocumentedTransform):
         if context.resolve_config().get("flag") is not True:
             return module
         return module.with_changes(body=[*module.body, cst.parse_statement("flag = False\n")])
+
+
+class _StripTrailingComments(cst.CSTTransformer):
+    def leave_TrailingWhitespace(
+        self, original: cst.TrailingWhitespace, updated: cst.TrailingWhitespace
+    ) -> cst.TrailingWhitespace:
+        return updated.with_changes(comment=None, whitespace=cst.SimpleWhitespace(""))
+
+
+class DropsComments(UndocumentedTransform):
+    """Deletes every end-of-line comment, as a careless argument removal can."""
+
+    id = "test-drops-comments"
+
+    def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
+        return module.visit(_StripTrailingComments())
