@@ -57,8 +57,14 @@ def decode_source(data: bytes) -> DecodedSource:
 
 
 def read_source(path: Path) -> bytes:
-    """The file's bytes, refusing (before reading them) files too large to transform."""
-    size = path.stat().st_size
+    """The file's bytes, refusing (before reading them) files too large to transform.
+
+    A FIFO or device named ``*.py`` is refused too: reading it could block or never end.
+    """
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):
+        raise FileError("not a regular file (a FIFO, socket or device); exclude it")
+    size = status.st_size
     if size > MAX_SOURCE_BYTES:
         raise FileError(
             f"file is {size / 1e6:.1f} MB, over the {MAX_SOURCE_BYTES // 1024} KiB limit for source files; exclude it"

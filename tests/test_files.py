@@ -266,3 +266,12 @@ def test_fix_that_would_drop_a_comment_leaves_the_file_alone(tmp_path: Path):
     assert result.status == "error"
     assert result.error == "the fix would drop the comment '# why it is here', so the file is left alone; please report it"
     assert path.read_text() == "r = nn.ReLU(inplace=True)  # why it is here\n"
+
+
+def test_added_keyword_does_not_copy_the_comment_of_the_line_above(tmp_path: Path):
+    path = tmp_path / "m.py"
+    path.write_text("from mmcv.cnn import ConvModule\nc = ConvModule(\n    3,  # in\n    8,  # out\n    3)\n")
+    assert process_file(path, RELU, {}, write=True).written
+    assert path.read_text() == (
+        "from mmcv.cnn import ConvModule\nc = ConvModule(\n    3,  # in\n    8,  # out\n    3,\n    inplace=False)\n"
+    )

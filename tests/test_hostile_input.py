@@ -90,6 +90,20 @@ def test_all_hostile_files_in_one_process_cost_one_line_each(batch: Path):
     _assert_good_files_fixed(batch)
 
 
+def test_fifo_or_device_named_py_is_refused_without_reading_it(batch: Path):
+    """Reading either would block or never end: the whole run would hang."""
+    os.mkfifo(batch / "pkg" / "m_fifo.py")
+    (batch / "pkg" / "m_zeros.py").symlink_to("/dev/zero")
+    proc = subprocess.run(
+        [sys.executable, "-m", "autofix", "apply", "--fix", "relu-no-inplace", "pkg"],
+        capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"}, timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    for name in ("m_fifo.py", "m_zeros.py"):
+        assert f"error: pkg/{name}: not a regular file (a FIFO, socket or device); exclude it" in proc.stderr
+    _assert_good_files_fixed(batch)
+
+
 def test_empty_file_is_valid_python_and_left_alone(batch: Path):
     empty = batch / "pkg" / "empty.py"
     empty.write_bytes(b"")
