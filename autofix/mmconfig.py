@@ -59,6 +59,10 @@ def overlay(texts: Mapping[str, str]) -> Iterator[None]:
 def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
     """``Config.fromfile(path).to_dict()`` as mmengine gives it, with ``texts`` overlaid."""
     key = os.path.abspath(path)
+    # mmengine follows a circular _base_ to Python's recursion limit: ~10 s, then a RecursionError.
+    cycle = _circular_bases(Path(key), texts)
+    if cycle:
+        raise ConfigUnavailable(f"circular _base_: {' -> '.join(cycle)}")
     with overlay(texts):
         from mmengine.config import Config
 
@@ -67,30 +71,31 @@ def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
             config = Config.fromfile(key, lazy_import=is_lazy_style(text), import_custom_modules=False)
             return config.to_dict()
         except Exception as exc:  # mmengine raises anything the config's own code raises
-            cycle = _circular_bases(Path(key), texts) if isinstance(exc, RecursionError) else None
-            if cycle:  # mmengine follows a circular _base_ until Python's recursion limit
-                raise ConfigUnavailable(f"mmengine cannot load it: circular _base_: {' -> '.join(cycle)}") from None
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigUnavailable(f"mmengine cannot load it: {type(exc).__name__}: {message}") from None
 
 
 def _circular_bases(path: Path, texts: Mapping[str, str]) -> list[str] | None:
     """The first chain of bases from ``path`` that comes back to one of its files, else None."""
+    cleared: set[Path] = set()  # bases already followed to the end: no cycle through them
 
     def follow(current: Path, chain: list[Path]) -> list[Path] | None:
         if current in chain:
             return [*chain[chain.index(current):], current]
+        if current in cleared:
+            return None
         try:
             text = texts[str(current)] if str(current) in texts else current.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            return None
-        for base in base_paths(current, text):
+            text = ""  # mmengine will say what is wrong with it
+        for base in base_paths(current, text) if "_base_" in text or "read_base" in text else []:
             found = follow(base, [*chain, current])
             if found:
                 return found
+        cleared.add(current)
         return None
 
-    cycle = follow(Path(os.path.abspath(path)), [])
+    cycle = follow(path, [])
     return [os.path.relpath(p, path.parent) for p in cycle] if cycle else None
 
 

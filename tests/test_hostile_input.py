@@ -155,7 +155,7 @@ def test_configs_mmengine_cannot_resolve_are_one_line_errors_and_others_are_fixe
     assert (tmp_path / "good.py").read_text() == "_base_ = './base.py'\n" + ACT_CFG_FIXED
     for name, (data, cause) in BROKEN_CONFIGS.items():
         result = outcome[name]
-        assert result.status == "error" and result.error.startswith("cannot resolve the config: mmengine cannot load it")
+        assert result.status == "error" and result.error.startswith("cannot resolve the config: ")
         assert cause in result.error and "\n" not in result.error
         assert (tmp_path / name).read_bytes() == data
 
