@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -61,6 +65,41 @@ def _print_report(report: RunReport, dry_run: bool, out: Console, err: Console) 
     err.print(", ".join(parts) + ".", markup=False)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where SIGINT raises KeyboardInterrupt, so both stop the same orderly way."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+@contextlib.contextmanager
+def _orderly_stop() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into a one-line message and exit 130/143 (128 + the signal).
+
+    Files are replaced atomically and the write itself holds both signals until the file is
+    whole (see files.replace_atomically), so a stop leaves each file as it was or fully fixed.
+    A SIGTERM already ignored by whoever started us stays ignored.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    install = previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread()
+    if install:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+        message = (
+            f"autofix: interrupted by {signum.name}; each file is either as it was or fully fixed, "
+            "so running the same command again finishes the job"
+        )
+        Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+        raise typer.Exit(128 + signum) from None
+    finally:
+        if install:
+            signal.signal(signal.SIGTERM, previous)
+
+
 @app.command()
 def apply(
     paths: Annotated[
@@ -101,8 +140,9 @@ def apply(
     if not paths:
         raise _fail("no PATH given (or pass --mmcv)")
     out, err = _consoles(no_color)
-    report = run(paths, transforms, options, write=not (dry_run or diff_only), verify=verify)
-    _print_report(report, dry_run or diff_only, out, err)
+    with _orderly_stop():
+        report = run(paths, transforms, options, write=not (dry_run or diff_only), verify=verify)
+        _print_report(report, dry_run or diff_only, out, err)
     if report.count("error"):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):

@@ -179,6 +179,10 @@ def _append_element(elements: Sequence, new: cst.BaseElement | cst.Arg) -> list:
         if len(kept) > 1 and isinstance(kept[-2].comma, cst.Comma)
         else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     )
+    if isinstance(separator.whitespace_after, cst.ParenthesizedWhitespace):
+        # Copy the line break, not the comment (or comment lines) that came with it.
+        line_break = separator.whitespace_after.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+        separator = separator.with_changes(whitespace_after=line_break)
     if isinstance(last.comma, cst.Comma):  # trailing comma: the new item inherits it
         new = new.with_changes(comma=last.comma)
     kept[-1] = last.with_changes(comma=separator)

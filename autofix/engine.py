@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import io
 import os
-
+import tokenize
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ import libcst as cst
 
 from autofix.diffs import unified_diff
 from autofix.filekind import detect_kind
-from autofix.files import FileError, decode_source, display_path, find_python_files, replace_atomically
+from autofix.files import FileError, decode_source, display_path, find_python_files, read_source, replace_atomically
 from autofix.mmconfig import ConfigUnavailable, base_paths, resolve, unexpected_changes
 from autofix.transform import FileKind, Transform, TransformContext, TransformFailed, no_config
 
@@ -47,14 +49,41 @@ class RunReport:
         return sum(1 for r in self.results if r.status == status)
 
 
-def _check_syntax(text: str) -> None:
-    """CPython's own parser: ~10x cheaper than libcst for a file no transform needs."""
+# libcst's native parser overflows its stack (a segfault that ends the whole run) a few
+# thousand levels down; its visitors give up (RecursionError) far sooner, at ~150 levels.
+MAX_NESTING = 1000
+
+
+def _parse_python(text: str) -> ast.Module:
+    """CPython's own parser: ~10x cheaper than libcst, and it refuses pathological nesting cleanly."""
     try:
-        ast.parse(text)
+        return ast.parse(text)
     except SyntaxError as exc:
         raise FileError(f"syntax error at line {exc.lineno}: {exc.msg}; fix it or exclude the file") from None
     except (RecursionError, MemoryError):
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
+
+
+def comments(text: str) -> Counter[str]:
+    """Every comment in valid Python ``text``, counted: no fix may drop one."""
+    tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+    return Counter(token.string for token in tokens if token.type == tokenize.COMMENT)
+
+
+def _check_nesting(tree: ast.Module) -> None:
+    """Refuse trees libcst would nest deeper than ``MAX_NESTING`` before libcst sees them.
+
+    CPython keeps ``a and b and ...`` as one flat node, libcst as one level per operator, so a
+    long chain that CPython accepts would still crash libcst.
+    """
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.BoolOp):
+            depth += len(node.values) - 1
+        if depth > MAX_NESTING:
+            raise FileError(f"expressions nested more than {MAX_NESTING} levels deep; exclude the file")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def rewrite_source(
@@ -66,16 +95,17 @@ def rewrite_source(
 ) -> Rewrite:
     """Parse once, run every selected transform whose prefilter matches, and return the new text.
 
-    Raises ``FileError`` for text that is not valid Python.
+    Raises ``FileError`` for text that is not valid Python or that libcst cannot handle.
     """
+    tree = _parse_python(text)  # errors are reported even where nothing would change
     candidates = [t for t in transforms if t.may_apply(text)]
     if not candidates:
-        _check_syntax(text)  # errors are reported even where nothing would change
         return Rewrite(text)
+    _check_nesting(tree)
     try:
         module = cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        raise FileError(f"syntax error at line {exc.raw_line}: {exc.message}; fix it or exclude the file") from None
+    except cst.ParserSyntaxError as exc:  # CPython accepted it, so this is libcst's limit
+        raise FileError(f"libcst cannot parse line {exc.raw_line} ({exc.message}); exclude the file") from None
     except RecursionError:
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
     # libcst drops a final lone "\r"; anything else it cannot reproduce must not be written back.
@@ -98,6 +128,12 @@ def rewrite_source(
             applied.append(transform.id)
             code = new_code
             context.resolve_config = _resolving_as(resolve_config, code)
+    if applied:
+        dropped = comments(text) - comments(code)
+        if dropped:
+            raise FileError(
+                f"the fix would drop the comment {next(iter(dropped))!r}, so the file is left alone; please report it"
+            )
     return Rewrite(code + lost_tail, tuple(applied), tuple(context.notes))
 
 
@@ -175,6 +211,11 @@ def verify_rewrite(
     return changed, None
 
 
+def _first_line(exc: Exception) -> str:
+    """Errors are reported one line per file; an exception's first line names its cause."""
+    return next(iter(str(exc).splitlines()), "")
+
+
 def process_file(
     path: Path,
     transforms: Sequence[Transform],
@@ -186,7 +227,7 @@ def process_file(
     shown = display_path(path)
     session = session or ConfigSession()
     try:
-        original = path.read_bytes()
+        original = read_source(path)
         source = decode_source(original)
         rewrite = rewrite_at(path, source.text, transforms, options, session)
         if rewrite.text == source.text:
@@ -204,21 +245,25 @@ def process_file(
             applied=rewrite.applied,
             notes=tuple(notes),
         )
-        session.record(path, rewrite.text)
         if write:
             replace_atomically(path, source.encode(rewrite.text), original)
             result.written = True
+        # Only now: configs that inherit from this one must not count on a fix that failed to land.
+        session.record(path, rewrite.text)
         return result
     except FileError as exc:
         return FileResult(shown, "error", error=str(exc))
     except ConfigUnavailable as exc:
-        return FileResult(shown, "error", error=f"{exc}; fix the config or exclude the file")
+        return FileResult(shown, "error", error=f"{_first_line(exc)}; fix the config or exclude the file")
     except TransformFailed as exc:
         return FileResult(shown, "error", error=f"cannot fix: {exc}")
     except OSError as exc:
         return FileResult(shown, "error", error=f"cannot read: {exc.strerror}")
     except RecursionError:
         return FileResult(shown, "error", error="expressions nested too deeply to transform; exclude the file")
+    except Exception as exc:  # a bug must cost one file, not the rest of the batch
+        cause = ": ".join(filter(None, (type(exc).__name__, _first_line(exc))))
+        return FileResult(shown, "error", error=f"internal error, file left as it was ({cause}); please report it")
 
 
 def _inheritance(files: list[Path]) -> tuple[list[Path], dict[Path, int]]:
@@ -227,9 +272,9 @@ def _inheritance(files: list[Path]) -> tuple[list[Path], dict[Path, int]]:
     parents: dict[Path, list[Path]] = {}
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
+            text = read_source(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError, FileError):
+            text = ""  # process_file reports it
         bases = base_paths(path, text) if "_base_" in text or "read_base" in text else []
         parents[path] = [index[str(b)] for b in bases if str(b) in index]
     ancestors: dict[Path, set[Path]] = {}

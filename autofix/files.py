@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import stat
 import tempfile
+import threading
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages"}
 TEMP_SUFFIX = ".autofix-tmp"
+# libcst needs ~30 s and ~0.8 GB per MiB of source (5 MB: 200 s, 3.5 GB); no hand-written
+# config or model file comes near this, so anything larger is refused, not ground through.
+MAX_SOURCE_BYTES = 1024 * 1024
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class FileError(Exception):
@@ -49,6 +56,22 @@ def decode_source(data: bytes) -> DecodedSource:
         raise FileError(f"not valid {codec} ({exc}); declare its encoding (PEP 263)") from None
 
 
+def read_source(path: Path) -> bytes:
+    """The file's bytes, refusing (before reading them) files too large to transform.
+
+    A FIFO or device named ``*.py`` is refused too: reading it could block or never end.
+    """
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):
+        raise FileError("not a regular file (a FIFO, socket or device); exclude it")
+    size = status.st_size
+    if size > MAX_SOURCE_BYTES:
+        raise FileError(
+            f"file is {size / 1e6:.1f} MB, over the {MAX_SOURCE_BYTES // 1024} KiB limit for source files; exclude it"
+        )
+    return path.read_bytes()
+
+
 def _is_virtualenv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file()
 
@@ -69,6 +92,8 @@ def _walk_python_files(folder: Path) -> Iterable[Path]:
 def find_python_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Expand files and folders (recursively, ``*.py``) into a sorted, duplicate-free list.
 
+    Paths that lead to one file (symlinks to it, or a link and its target) count once, under
+    the name that sorts first, so the file is read, shown and written once.
     Returns the files and, separately, the given paths that do not exist.
     """
     found: dict[str, Path] = {}
@@ -83,7 +108,10 @@ def find_python_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Pat
             continue
         for candidate in candidates:
             found.setdefault(os.path.normpath(candidate), candidate)
-    return [found[key] for key in sorted(found)], missing
+    by_real_path: dict[str, Path] = {}
+    for key in sorted(found):
+        by_real_path.setdefault(os.path.realpath(found[key]), found[key])
+    return list(by_real_path.values()), missing
 
 
 def display_path(path: Path) -> str:
@@ -95,31 +123,78 @@ def display_path(path: Path) -> str:
         return absolute.as_posix()
 
 
-def replace_atomically(path: Path, data: bytes, original: bytes) -> None:
-    """Replace the file's bytes with ``data`` via a temp file in the same folder and a rename.
+@contextlib.contextmanager
+def _stop_signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while the block runs, then act on them as their handlers would.
 
-    Writes through symlinks to their target, keeps the permission bits, and refuses when the
-    file is read-only or no longer holds ``original`` (someone changed it since it was read).
+    A stop that lands between creating the temp file and the rename (or in the cleanup after
+    a failed write) would otherwise leave a temp file behind. Handlers can only be swapped in
+    the main thread; elsewhere the block runs unguarded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {}
+    for signum in _STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler is not None and handler != signal.SIG_IGN:  # None: set outside Python; leave it
+            previous[signum] = signal.signal(signum, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)  # the restored handler runs now: KeyboardInterrupt, exit...
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable; some file systems cannot fsync a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_atomically(path: Path, data: bytes, original: bytes) -> None:
+    """Replace the file's bytes with ``data`` via a temp file in the same folder, fsync and a rename.
+
+    Writes through symlinks to their target, keeps the permission bits and (where allowed) the
+    owner, and refuses when the file is read-only or no longer holds ``original`` (someone
+    changed it since it was read). SIGINT/SIGTERM wait until the file is whole again.
     """
     target = path.resolve()
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-        if not mode & stat.S_IWUSR:
-            raise FileError("file is read-only; make it writable (chmod u+w) to fix it")
-        if target.read_bytes() != original:
-            raise FileError("file changed while autofix was running; run autofix again")
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
-    except OSError as exc:
-        raise FileError(f"cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, target)
-    except BaseException as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
+    with _stop_signals_deferred():
+        try:
+            status = target.stat()
+            mode = stat.S_IMODE(status.st_mode)
+            if not mode & stat.S_IWUSR:
+                raise FileError("file is read-only; make it writable (chmod u+w) to fix it")
+            fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+        except OSError as exc:
             raise FileError(f"cannot write: {exc.strerror}") from None
-        raise
+        try:
+            with os.fdopen(fd, "wb") as temp:
+                temp.write(data)
+                temp.flush()
+                os.fsync(temp.fileno())
+            os.chmod(temp_name, mode)
+            with contextlib.suppress(PermissionError):  # only root may give a file to someone else
+                os.chown(temp_name, status.st_uid, status.st_gid)
+            # Compared as late as possible: an edit made while the temp file was written counts too.
+            if target.read_bytes() != original:
+                raise FileError("file changed while autofix was running; run autofix again")
+            os.replace(temp_name, target)
+        except BaseException as exc:
+            Path(temp_name).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise FileError(f"cannot write: {exc.strerror}") from None
+            raise
+        _fsync_folder(target.parent)

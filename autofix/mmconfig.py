@@ -61,13 +61,17 @@ def overlay(texts: Mapping[str, str]) -> Iterator[None]:
 def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
     """``Config.fromfile(path).to_dict()`` as mmengine gives it, with ``texts`` overlaid."""
     key = os.path.abspath(path)
-    text = texts[key] if key in texts else Path(key).read_text(encoding="utf-8")
+    # mmengine follows a circular _base_ to Python's recursion limit: ~10 s, then a RecursionError.
+    cycle = _circular_bases(Path(key), texts)
+    if cycle:
+        raise ConfigUnavailable(f"circular _base_: {' -> '.join(cycle)}")
     with overlay(texts), warnings.catch_warnings():
         # mmengine imports pkg_resources for `pkg::` bases; its deprecation notice is not the user's concern.
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         from mmengine.config import Config
 
-        try:
+        try:  # reading too: a config that is not UTF-8 is one mmengine cannot load either
+            text = texts[key] if key in texts else Path(key).read_text(encoding="utf-8")
             config = Config.fromfile(key, lazy_import=is_lazy_style(text), import_custom_modules=False)
             return config.to_dict()
         except Exception as exc:  # mmengine raises anything the config's own code raises
@@ -75,11 +79,35 @@ def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
             raise ConfigUnavailable(f"mmengine cannot load it: {type(exc).__name__}: {message}") from None
 
 
+def _circular_bases(path: Path, texts: Mapping[str, str]) -> list[str] | None:
+    """The first chain of bases from ``path`` that comes back to one of its files, else None."""
+    cleared: set[Path] = set()  # bases already followed to the end: no cycle through them
+
+    def follow(current: Path, chain: list[Path]) -> list[Path] | None:
+        if current in chain:
+            return [*chain[chain.index(current):], current]
+        if current in cleared:
+            return None
+        try:
+            text = texts[str(current)] if str(current) in texts else current.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""  # mmengine will say what is wrong with it
+        for base in base_paths(current, text) if "_base_" in text or "read_base" in text else []:
+            found = follow(base, [*chain, current])
+            if found:
+                return found
+        cleared.add(current)
+        return None
+
+    cycle = follow(path, [])
+    return [os.path.relpath(p, path.parent) for p in cycle] if cycle else None
+
+
 def base_paths(path: Path, text: str) -> list[Path]:
     """The files ``path`` inherits from directly (``_base_`` or ``read_base`` relative imports)."""
     try:
         tree = ast.parse(text)
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):  # hostile files are process_file's to report
         return []
     folder = Path(os.path.abspath(path)).parent
     found: list[Path] = []
@@ -87,7 +115,7 @@ def base_paths(path: Path, text: str) -> list[Path]:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets):
             try:
                 value = ast.literal_eval(node.value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 continue
             for base in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(base, str) and "::" not in base:
