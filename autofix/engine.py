@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import io
 import os
 import tokenize
@@ -64,10 +65,40 @@ def _parse_python(text: str) -> ast.Module:
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
 
 
-def comments(text: str) -> Counter[str]:
-    """Every comment in valid Python ``text``, counted: no fix may drop one."""
+def _comments_by_line(text: str) -> dict[int, tuple[str, int]]:
+    """Line index -> (comment, its column) for valid Python ``text``."""
     tokens = tokenize.generate_tokens(io.StringIO(text).readline)
-    return Counter(token.string for token in tokens if token.type == tokenize.COMMENT)
+    return {t.start[0] - 1: (t.string, t.start[1]) for t in tokens if t.type == tokenize.COMMENT}
+
+
+def lost_comment(before: str, after: str) -> str | None:
+    """A comment of ``before`` that ``after`` lost from a line it kept (or a comment-only line), if any.
+
+    A trailing comment may go with the code it annotated (``loss_scale='dynamic',  # AMP only``);
+    it must not vanish from a line that is still there, changed or not. Lines are paired on their
+    code: equal lines, and in a changed block each new line with the most similar old line.
+    """
+    old_comments, new_comments = _comments_by_line(before), _comments_by_line(after)
+    missing = Counter(c for c, _ in old_comments.values()) - Counter(c for c, _ in new_comments.values())
+    if not missing:
+        return None
+
+    def code_lines(text: str, comments: dict[int, tuple[str, int]]) -> list[str]:
+        lines = text.splitlines()
+        return [line[: comments[i][1]].strip() if i in comments else line.strip() for i, line in enumerate(lines)]
+
+    old_code, new_code = code_lines(before, old_comments), code_lines(after, new_comments)
+    kept: set[int] = set()
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_code, new_code, autojunk=False).get_opcodes():
+        if tag == "equal":
+            kept.update(range(i1, i2))
+        elif tag == "replace":
+            for new_line in new_code[j1:j2]:
+                kept.add(max(range(i1, i2), key=lambda i: difflib.SequenceMatcher(None, old_code[i], new_line).ratio()))
+    for index, (comment, _) in sorted(old_comments.items()):
+        if comment in missing and (index in kept or not old_code[index]):
+            return comment
+    return None
 
 
 def _check_nesting(tree: ast.Module) -> None:
@@ -128,12 +159,9 @@ def rewrite_source(
             applied.append(transform.id)
             code = new_code
             context.resolve_config = _resolving_as(resolve_config, code)
-    if applied:
-        dropped = comments(text) - comments(code)
-        if dropped:
-            raise FileError(
-                f"the fix would drop the comment {next(iter(dropped))!r}, so the file is left alone; please report it"
-            )
+    dropped = lost_comment(text, code) if applied else None
+    if dropped:
+        raise FileError(f"the fix would drop the comment {dropped!r}, so the file is left alone; please report it")
     return Rewrite(code + lost_tail, tuple(applied), tuple(context.notes))
 
 
@@ -254,7 +282,7 @@ def process_file(
     except FileError as exc:
         return FileResult(shown, "error", error=str(exc))
     except ConfigUnavailable as exc:
-        return FileResult(shown, "error", error=f"{_first_line(exc)}; fix the config or exclude the file")
+        return FileResult(shown, "error", error=f"cannot resolve the config: {_first_line(exc)}; fix it or exclude the file")
     except TransformFailed as exc:
         return FileResult(shown, "error", error=f"cannot fix: {exc}")
     except OSError as exc:

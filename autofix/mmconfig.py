@@ -70,8 +70,9 @@ def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         from mmengine.config import Config
 
-        try:  # reading too: a config that is not UTF-8 is one mmengine cannot load either
-            text = texts[key] if key in texts else Path(key).read_text(encoding="utf-8")
+        try:  # reading the file too: mmengine reads it as UTF-8, so one that is not can never load
+            on_disk = Path(key).read_text(encoding="utf-8")
+            text = texts.get(key, on_disk)
             config = Config.fromfile(key, lazy_import=is_lazy_style(text), import_custom_modules=False)
             return config.to_dict()
         except Exception as exc:  # mmengine raises anything the config's own code raises
