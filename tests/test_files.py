@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autofix import engine
-from autofix.engine import process_file, run
+from autofix.engine import lost_comment, process_file, run
 from autofix.files import TEMP_SUFFIX, FileError, decode_source, find_python_files, replace_atomically
 from autofix.registry import resolve_fix_ids
 from testing_transforms import DropsComments
@@ -275,3 +275,21 @@ def test_added_keyword_does_not_copy_the_comment_of_the_line_above(tmp_path: Pat
     assert path.read_text() == (
         "from mmcv.cnn import ConvModule\nc = ConvModule(\n    3,  # in\n    8,  # out\n    3,\n    inplace=False)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "lost"),
+    [
+        ("d = dict(\n    a=1,  # AMP only\n    b=2)\n", "d = dict(\n    b=2)\n", None),  # left with its line
+        ("r = nn.ReLU(inplace=True)  # why\n", "r = nn.ReLU()\n", "# why"),  # the line was kept, changed
+        ("x = 1  # one\ny = 2\n", "x = 1\ny = 2\n", "# one"),
+        ("# a note\nx = 1\n", "x = 1\n", "# a note"),  # a comment-only line never goes
+        (
+            "d = dict(\n    type='AmpOptimWrapper',  # the wrapper\n    loss_scale=512.,  # scale\n)\n",
+            "d = dict(\n    type='OptimWrapper',\n)\n",
+            "# the wrapper",
+        ),
+    ],
+)
+def test_lost_comment_allows_only_comments_that_leave_with_their_code(before: str, after: str, lost: str | None):
+    assert lost_comment(before, after) == lost
