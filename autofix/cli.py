@@ -18,6 +18,7 @@ from autofix import __version__
 from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
 from autofix.files import display_path
+from autofix.check import check_paths, summary
 from autofix.diagnose import LogUnreadable, describe_crash, diagnose_text, diagnosis_json, read_log, render_match, render_no_match
 from autofix.registry import UnknownFixError, all_transforms, crash_fixes, resolve_fix_ids
 
@@ -264,4 +265,29 @@ def diagnose(
     if report is not None and report.count("error"):
         raise typer.Exit(EXIT_ERROR)
     if not diagnosis.matches:
+        raise typer.Exit(EXIT_PENDING)
+
+
+@app.command()
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Configs, model files or folders (searched recursively for *.py).")],
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")] = OutputFormat.text,
+    assume_amp: Annotated[bool, typer.Option("--amp", help="Treat every config as trained with AMP (tools/train.py --amp).")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+) -> None:
+    """Find the known crashes' causes before training; exit 1 when a risk is found, 0 when clean, 2 on errors."""
+    report = check_paths(paths, assume_amp=assume_amp)
+    out, err = _consoles(no_color)
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        for finding in report.findings:
+            out.print(finding.as_line(), markup=False)
+        sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
+        for shown, error in report.errors:
+            err.print(f"error: {shown}: {error}", style="bold red", markup=False)
+        err.print(summary(report), markup=False)
+    if report.errors:
+        raise typer.Exit(EXIT_ERROR)
+    if report.findings:
         raise typer.Exit(EXIT_PENDING)

@@ -240,3 +240,35 @@ def set_nested_value(
         return set_mapping_value(node, head, nested_dict_call(rest, value))
     child = set_nested_value(current, rest, value)
     return None if child is None else set_mapping_value(node, head, child)
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(self, root: cst.CSTNode, kinds: tuple[type, ...], skip: tuple[type, ...], post_order: bool) -> None:
+        self.root, self.kinds, self.skip, self.post_order = root, kinds, skip, post_order
+        self.found: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if node is not self.root and isinstance(node, self.skip):
+            if isinstance(node, self.kinds):
+                self.found.append(node)
+            return False
+        if not self.post_order and isinstance(node, self.kinds):
+            self.found.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.post_order and isinstance(original_node, self.kinds) and not (
+            original_node is not self.root and isinstance(original_node, self.skip)
+        ):
+            self.found.append(original_node)
+
+
+def descendants(
+    root: cst.CSTNode, kinds: tuple[type, ...], skip: tuple[type, ...] = (), post_order: bool = False
+) -> list[cst.CSTNode]:
+    """Nodes of ``kinds`` under ``root`` (itself included) in one traversal, without entering nodes of
+    ``skip`` below the root (those are still returned when they are of ``kinds``). ``post_order`` lists a
+    node after its children: a call after its arguments, as Python evaluates them."""
+    collector = _Collector(root, kinds, skip, post_order)
+    root.visit(collector)
+    return collector.found

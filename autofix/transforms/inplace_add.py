@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from autofix.cst_helpers import dotted_name, import_aliases, qualified_name
+from autofix.cst_helpers import descendants, dotted_name, import_aliases, qualified_name
 from autofix.transform import Example, Transform, TransformContext
+from autofix.transforms.relu_no_inplace import CONVENTIONAL_ALIASES
 
 # Bases that make a class an nn.Module: torch's, and the OpenMMLab model packages' (whose classes all are).
 _MODULE_BASE_PREFIXES = (
@@ -14,7 +15,6 @@ _MODULE_BASE_PREFIXES = (
     "mmdet.models.", "mmdet3d.models.", "mmseg.models.", "mmpose.models.", "mmpretrain.models.",
     "mmcls.models.", "mmrotate.models.", "mmyolo.models.", "mmocr.models.", "mmaction.models.",
 )
-_CONVENTIONAL_ALIASES = {"nn": "torch.nn", "torch": "torch"}
 # Calls whose result is a Python number (or sequence of them), never a tensor.
 _NUMBER_FUNCTIONS = {"len", "int", "float", "round", "bool", "str"}
 _NUMBER_METHODS = {"size", "dim", "numel", "item", "ndimension", "nelement", "element_size", "tolist"}
@@ -75,7 +75,7 @@ def _out_of_place(target: cst.BaseExpression, operator: cst.BaseAugOp, value: cs
 def module_class_names(module: cst.Module, aliases: dict[str, str]) -> set[str]:
     """Classes of this file that subclass nn.Module: directly, via an OpenMMLab model package, or via
     another such class of the file."""
-    classes = [node for node in _walk(module) if isinstance(node, cst.ClassDef)]
+    classes = descendants(module, (cst.ClassDef,))
     found: set[str] = set()
     changed = True
     while changed:
@@ -97,23 +97,13 @@ def _is_module_base(base: cst.BaseExpression, aliases: dict[str, str], module_cl
     return qualified is not None and qualified.startswith(_MODULE_BASE_PREFIXES)
 
 
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    yield node
-    for child in node.children:
-        yield from _walk(child)
+_NEW_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
-def _own_scope(function: cst.FunctionDef) -> Iterator[cst.CSTNode]:
-    """Every node of the function's body that belongs to its own scope (not to nested functions,
-    classes, lambdas or comprehensions)."""
-    stack: list[cst.CSTNode] = [function.body]
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in node.children:
-            if not isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp,
-                                      cst.DictComp, cst.GeneratorExp)):
-                stack.append(child)
+def _own_scope(function: cst.FunctionDef, kinds: tuple[type, ...]) -> list[cst.CSTNode]:
+    """Nodes of ``kinds`` in the function's own scope (not in nested functions, classes, lambdas or
+    comprehensions)."""
+    return [node for node in descendants(function.body, kinds, skip=_NEW_SCOPES) if not isinstance(node, _NEW_SCOPES)]
 
 
 def _is_number_literal(node: cst.BaseExpression | None) -> bool:
@@ -174,7 +164,7 @@ class NonTensorNames:
 def _bindings(function: cst.FunctionDef) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression | None]]:
     """(target, value) for each assignment of the function's own scope; tuple targets paired with
     tuple values item by item."""
-    for node in _own_scope(function):
+    for node in _own_scope(function, (cst.Assign, cst.AnnAssign, cst.NamedExpr)):
         if isinstance(node, cst.Assign):
             for target in node.targets:
                 yield from _paired(target.target, node.value)
@@ -202,7 +192,7 @@ def non_tensor_names(function: cst.FunctionDef) -> NonTensorNames:
         annotation = dotted_name(param.annotation.annotation) if param.annotation else None
         if _is_number_literal(param.default) or (annotation and annotation.split(".")[-1] in _NUMBER_ANNOTATIONS):
             numbers.add(param.name.value)
-    for node in _own_scope(function):
+    for node in _own_scope(function, (cst.AnnAssign, cst.For, cst.Global, cst.Nonlocal)):
         if isinstance(node, cst.AnnAssign):
             annotation = dotted_name(node.annotation.annotation)
             if annotation and annotation.split(".")[-1] in _NUMBER_ANNOTATIONS:
@@ -234,7 +224,7 @@ _NOTHING_KNOWN = NonTensorNames(frozenset(), frozenset())
 
 def _simple_index(node: cst.CSTNode) -> bool:
     """An index that can be evaluated twice with the same result: no calls, awaits, yields or walrus."""
-    return not any(isinstance(n, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr)) for n in _walk(node))
+    return not descendants(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr))
 
 
 @dataclass(frozen=True)
@@ -436,7 +426,7 @@ class InplaceAdd(Transform):
     )
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
-        aliases = import_aliases(module, _CONVENTIONAL_ALIASES)
+        aliases = import_aliases(module, CONVENTIONAL_ALIASES)
         module_classes = module_class_names(module, aliases)
         if not module_classes:
             return module
