@@ -217,3 +217,30 @@ def test_crash_fix_points_at_transforms_and_states_costs(crash):
     assert crash.default_transforms[0] == crash.remedies[0].fix  # the default is the first remedy
     assert all(remedy.cost for remedy in crash.remedies)
     assert crash.what_happened and crash.signatures
+
+
+def test_explain_a_crash_fix_lists_its_remedies_even_those_not_installed():
+    result = CliRunner().invoke(app, ["explain", "amp-nms"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    order = [out.index(f"{n}. {fix}") for n, fix in enumerate(["split-thr", "nms-dtype-cast", "resize-down", "amp-off"], 1)]
+    assert order == sorted(order)
+    for missing in ("resize-down", "amp-off"):
+        if missing not in all_transforms():
+            assert f"{missing} (not in this version of autofix yet)" in out
+    assert "Log example 1" in out and "in batched_nms" in out
+    assert "Raise ``split_thr``" in out  # the default transforms' own documentation follows
+
+
+def test_explain_inplace_add_shows_its_examples():
+    out = CliRunner().invoke(app, ["explain", "inplace-add"]).stdout
+    assert "out = out + identity" in out and "Fix safety" in out
+    assert "laterals[i - 1] = laterals[i - 1] + F.interpolate" in out
+
+
+def test_crash_fixes_are_found_in_their_own_modules():
+    from autofix.transforms.amp_nms import AMP_NMS
+    from autofix.transforms.inplace_relu import INPLACE_RELU
+
+    assert crash_fixes()["amp-nms"] is AMP_NMS and crash_fixes()["inplace-relu"] is INPLACE_RELU
+    assert "inplace-add" not in {t for crash in crash_fixes().values() for t in crash.default_transforms}
