@@ -63,10 +63,6 @@ class Match:
     sighting: Sighting
     occurrences: int
 
-    @property
-    def place_seen(self) -> bool:
-        return self.sighting.raised_in is not None
-
 
 @dataclass(frozen=True)
 class NearMiss:
@@ -172,11 +168,11 @@ def _sightings(log: _Log, signature: LogSignature) -> list[Sighting]:
     return sightings
 
 
-def diagnose_text(text: str, fixes: Iterable[CrashFix] | None = None) -> Diagnosis:
+def diagnose_text(text: str) -> Diagnosis:
     """Every known crash the log shows (each once), and the look-alikes it shows instead."""
     log = _Log(text)
     diagnosis = Diagnosis()
-    for crash in fixes if fixes is not None else crash_fixes().values():
+    for crash in crash_fixes().values():
         sightings = [s for signature in crash.signatures for s in _sightings(log, signature)]
         with_frames = [s for s in sightings if s.frames]
         confirmed = [s for s in with_frames if s.raised_in is not None]

@@ -26,7 +26,6 @@ from autofix.cst_helpers import descendants, dotted_name, import_aliases, is_tru
 from autofix.transforms.inplace_add import NonTensorNames, module_class_names, non_tensor_names, rewritable
 from autofix.transforms.relu_no_inplace import (
     CONV_ACT_CFG_POSITION,
-    CONV_INPLACE_POSITION,
     CONVENTIONAL_ALIASES,
     RELU_FUNCTIONS,
     RELU_MODULES,
@@ -42,7 +41,7 @@ _INPLACE_POSITION = {
     "Dropout3d": 1, "AlphaDropout": 1,
 }
 # Trailing-underscore tensor methods that do not write the tensor's data.
-_NOT_WRITES = {"requires_grad_", "share_memory_", "retain_grad_"}
+_NOT_WRITES = {"requires_grad_", "share_memory_", "detach_"}
 
 
 @dataclass(frozen=True)
@@ -257,8 +256,7 @@ class _FunctionFlow:
                 return None
             if qualified in RELU_FUNCTIONS and _inplace_flag(call, 1):
                 return _Write(call, first, "in-place ReLU", True)
-            torch_function = qualified.startswith(("torch.nn.functional.", "torch."))
-            if torch_function and qualified.endswith("_") and not qualified.endswith("__"):  # F.relu_, torch.sigmoid_
+            if qualified.startswith("torch.") and qualified.endswith("_") and not qualified.endswith("__"):  # F.relu_, torch.sigmoid_
                 is_relu = qualified.endswith(".relu_")
                 return _Write(call, first, "in-place ReLU" if is_relu else "in-place op", is_relu)
             if qualified.startswith("torch.nn.functional.") and is_true(keyword_value(call.args, "inplace")):
