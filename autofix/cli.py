@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from autofix import __version__
+from autofix.check import check_paths, summary
+from autofix.diagnose import LogUnreadable, describe_crash, diagnose_text, diagnosis_json, read_log, render_match, render_no_match
 from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
 from autofix.files import display_path
-from autofix.check import check_paths, summary
-from autofix.diagnose import LogUnreadable, describe_crash, diagnose_text, diagnosis_json, read_log, render_match, render_no_match
 from autofix.registry import UnknownFixError, all_transforms, crash_fixes, resolve_fix_ids
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
@@ -234,7 +234,8 @@ def diagnose(
 ) -> None:
     """Recognise a known crash in a log: what happened, the remedies and their costs, the command to run.
 
-    Exit 0 when a known crash matched, 1 when nothing known did, 2 when the input cannot be read.
+    Exit 0 when a known crash matched, 1 when nothing known did, 2 when the input cannot be read
+    (or the remedy cannot be applied to CFG).
     """
     if apply_fix and config is None:
         raise _fail("--apply needs --config CFG (the config to fix)")

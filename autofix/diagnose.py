@@ -111,9 +111,10 @@ def decode_log(data: bytes, shown: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """Plain lines: no colours, no carriage returns (progress bars), no per-rank prefixes."""
-    text = _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-    return _RANK_PREFIX.sub("", text)
+    """Plain lines, as many as the file has: no colours, no per-rank prefixes, and of a line that
+    carriage returns overwrite (progress bars) only what a terminal would show last."""
+    lines = _ANSI.sub("", text).replace("\r\n", "\n").split("\n")
+    return _RANK_PREFIX.sub("", "\n".join(line.rsplit("\r", 1)[-1] for line in lines))
 
 
 class _Log:

@@ -36,9 +36,6 @@ class Size:
     height: int
     scale: Any = None  # the `scale`/`scales` value of the resize that produced it
 
-    def rotated(self) -> Size:
-        return Size(self.height, self.width, self.scale)
-
 
 @dataclass(frozen=True)
 class RpnLoad:

@@ -22,7 +22,18 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from autofix.cst_helpers import descendants, dotted_name, import_aliases, is_true, keyword_value, mapping_value, positional_count, qualified_name, string_value
+from autofix.cst_helpers import (
+    descendants,
+    dotted_name,
+    import_aliases,
+    is_true,
+    keyword_value,
+    mapping_value,
+    positional_count,
+    qualified_name,
+    string_value,
+    walk_statements,
+)
 from autofix.transforms.inplace_add import NonTensorNames, module_class_names, non_tensor_names, rewritable
 from autofix.transforms.relu_no_inplace import (
     CONV_ACT_CFG_POSITION,
@@ -148,7 +159,7 @@ def _class_layers(node: cst.ClassDef, aliases: dict[str, str], inherited: dict[s
     for statement in node.body.body:
         if not isinstance(statement, cst.FunctionDef):
             continue
-        for inner in descendants(statement, (cst.Assign, cst.AnnAssign)):
+        for inner in walk_statements(statement, enter_definitions=True):
             if isinstance(inner, cst.Assign):
                 targets, value = [t.target for t in inner.targets], inner.value
             elif isinstance(inner, cst.AnnAssign) and inner.value is not None:
@@ -417,13 +428,13 @@ class _FileFlow:
             elif isinstance(node, cst.FunctionDef):
                 forward = in_forward or (in_module_class and node.name.value == "forward")
                 yield node, f"{scope}{node.name.value}", layers, forward
-                yield from self.functions(_definitions(node.body), f"{scope}{node.name.value}.", layers, classes,
+                yield from self.functions(_definitions(node), f"{scope}{node.name.value}.", layers, classes,
                                           False, forward)
 
 
-def _definitions(body: cst.CSTNode) -> list[cst.CSTNode]:
+def _definitions(node: cst.CSTNode) -> list[cst.CSTNode]:
     """Function and class definitions anywhere in a body (inside ifs, loops, withs), not inside other defs."""
-    return descendants(body, (cst.FunctionDef, cst.ClassDef), skip=(cst.FunctionDef, cst.ClassDef, cst.Lambda))
+    return [child for child in walk_statements(node) if isinstance(child, (cst.FunctionDef, cst.ClassDef))]
 
 
 def inplace_relu_overwrites(module: cst.Module) -> list[InplaceOverwrite]:

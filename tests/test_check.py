@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from autofix.check import model_findings
 from autofix.cli import app
 from autofix.mmconfig import resolve
-from autofix.nms_boxes import Size, anchors_per_cell, pipeline_sizes, rpn_loads, train_pipelines
+from autofix.nms_boxes import anchors_per_cell, pipeline_sizes, rpn_loads, train_pipelines
 from autofix.relu_flow import inplace_relu_overwrites
 
 FASTER_AMP = "faster_rcnn/faster-rcnn_r50_fpn_amp-1x_coco.py"
@@ -195,7 +195,6 @@ def test_anchors_per_cell():
     assert anchors_per_cell(dict(scales=[2, 4, 8, 16, 32], ratios=[0.5, 1.0, 2.0])) == 15
     assert anchors_per_cell(dict(octave_base_scale=4, scales_per_octave=3, ratios=[0.5, 1.0, 2.0])) == 9
     assert anchors_per_cell(dict(type="MlvlPointGenerator")) is None
-    assert Size(2, 1).rotated() == Size(1, 2)
 
 
 # --- inplace-relu: the dataflow, proved by autograd -----------------------------------------------

@@ -244,3 +244,10 @@ def test_crash_fixes_are_found_in_their_own_modules():
 
     assert crash_fixes()["amp-nms"] is AMP_NMS and crash_fixes()["inplace-relu"] is INPLACE_RELU
     assert "inplace-add" not in {t for crash in crash_fixes().values() for t in crash.default_transforms}
+
+
+def test_line_numbers_are_the_files_even_with_progress_bars():
+    traceback = (LOGS / "inplace_relu_torch213_py311.log").read_text(encoding="utf-8")
+    progress = "Epoch 1:  10%|#         | 1/10\r Epoch 1:  50%|#####     | 5/10\r Epoch 1: 100%|##########| 10/10\n"
+    [match] = diagnose_text(progress + traceback).matches
+    assert match.sighting.line == 22  # one line of progress bar, then the traceback's line 21

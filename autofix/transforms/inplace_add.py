@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from autofix.cst_helpers import descendants, dotted_name, import_aliases, qualified_name
+from autofix.cst_helpers import descendants, dotted_name, import_aliases, qualified_name, walk_statements
 from autofix.transform import Example, Transform, TransformContext
 from autofix.transforms.relu_no_inplace import CONVENTIONAL_ALIASES
 
@@ -75,7 +75,7 @@ def _out_of_place(target: cst.BaseExpression, operator: cst.BaseAugOp, value: cs
 def module_class_names(module: cst.Module, aliases: dict[str, str]) -> set[str]:
     """Classes of this file that subclass nn.Module: directly, via an OpenMMLab model package, or via
     another such class of the file."""
-    classes = descendants(module, (cst.ClassDef,))
+    classes = [node for node in walk_statements(module, enter_definitions=True) if isinstance(node, cst.ClassDef)]
     found: set[str] = set()
     changed = True
     while changed:
@@ -97,13 +97,9 @@ def _is_module_base(base: cst.BaseExpression, aliases: dict[str, str], module_cl
     return qualified is not None and qualified.startswith(_MODULE_BASE_PREFIXES)
 
 
-_NEW_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-
-
 def _own_scope(function: cst.FunctionDef, kinds: tuple[type, ...]) -> list[cst.CSTNode]:
-    """Nodes of ``kinds`` in the function's own scope (not in nested functions, classes, lambdas or
-    comprehensions)."""
-    return [node for node in descendants(function.body, kinds, skip=_NEW_SCOPES) if not isinstance(node, _NEW_SCOPES)]
+    """Statements of ``kinds`` in the function's own scope (not in nested functions or classes)."""
+    return [node for node in walk_statements(function) if isinstance(node, kinds)]
 
 
 def _is_number_literal(node: cst.BaseExpression | None) -> bool:
@@ -164,11 +160,11 @@ class NonTensorNames:
 def _bindings(function: cst.FunctionDef) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression | None]]:
     """(target, value) for each assignment of the function's own scope; tuple targets paired with
     tuple values item by item."""
-    for node in _own_scope(function, (cst.Assign, cst.AnnAssign, cst.NamedExpr)):
+    for node in _own_scope(function, (cst.Assign, cst.AnnAssign)):
         if isinstance(node, cst.Assign):
             for target in node.targets:
                 yield from _paired(target.target, node.value)
-        elif isinstance(node, (cst.AnnAssign, cst.NamedExpr)):
+        else:
             yield from _paired(node.target, node.value)
 
 
