@@ -247,7 +247,10 @@ def diagnose(
     shown_config = None if config is None else display_path(config)
     report = None
     if diagnosis.matches and config is not None:
-        transforms = resolve_fix_ids([match.crash.id for match in diagnosis.matches])
+        try:
+            transforms = resolve_fix_ids([match.crash.id for match in diagnosis.matches])
+        except UnknownFixError as exc:
+            raise _fail(str(exc)) from None
         report = run([config], transforms, {}, write=apply_fix)
     out, err = _consoles(no_color)
     if output_format is OutputFormat.json:
@@ -271,7 +274,9 @@ def diagnose(
 
 @app.command()
 def check(
-    paths: Annotated[list[Path], typer.Argument(help="Configs, model files or folders (searched recursively for *.py).")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py).")
+    ],
     output_format: Annotated[OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")] = OutputFormat.text,
     assume_amp: Annotated[bool, typer.Option("--amp", help="Treat every config as trained with AMP (tools/train.py --amp).")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
