@@ -53,6 +53,8 @@ def _flexible(pattern: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class CrashFix:
+    """A known crash: how to recognise it, why it happens, and how to fix it (best remedy first)."""
+
     id: str
     crash: str  # the error message, as users search for it
     what_happened: str  # one paragraph: the cause, in the user's terms
