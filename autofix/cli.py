@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import importlib.util
+import json
 import os
 import signal
 import sys
@@ -17,8 +19,11 @@ from rich.console import Console
 from rich.table import Table
 
 from autofix import __version__
+from autofix.check import check_paths, summary
+from autofix.diagnose import LogUnreadable, describe_crash, diagnose_text, diagnosis_json, read_log, render_match, render_no_match
 from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
+from autofix.files import display_path
 from autofix.registry import UnknownFixError, all_transforms, crash_fixes, resolve_fix_ids
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
@@ -194,18 +199,18 @@ def list_fixes() -> None:
         crashes.add_column(column, overflow="fold")
     for crash in crash_fixes().values():
         available = [t if t in all_transforms() else f"{t} (not available yet)" for t in crash.default_transforms]
-        crashes.add_row(crash.id, crash.crash, ", ".join(available), crash.remedies)
+        crashes.add_row(crash.id, crash.crash, ", ".join(available), ", ".join(r.fix for r in crash.remedies))
     out.print(crashes)
 
 
 @app.command()
 def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A transform or crash-fix id.")]) -> None:
     """A transform's or crash fix's documentation, with its before/after examples."""
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     transforms, crashes = all_transforms(), crash_fixes()
     if fix_id in crashes:
         crash = crashes[fix_id]
-        out.print(f"[bold]{crash.id}[/bold] (crash fix)\n\nCrash: {crash.crash}\nRemedies: {crash.remedies}\n")
+        out.print(describe_crash(crash))
         fix_ids = [t for t in crash.default_transforms if t in transforms]
     elif fix_id in transforms:
         fix_ids = [fix_id]
@@ -245,3 +250,90 @@ def _main(
 
 def main() -> None:
     app()
+
+
+# --- from a crash log to the fix, and risks before training ---------------------------------------
+
+
+class OutputFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def diagnose(
+    log: Annotated[
+        Optional[str], typer.Argument(metavar="[LOG|-]", help="A training log or pasted traceback; - or none: standard input.")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", metavar="CFG", help="Show the default remedy's diff for this config (dry run).")
+    ] = None,
+    apply_fix: Annotated[bool, typer.Option("--apply", help="With --config: write the default remedy instead of showing it.")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="text, or one JSON document.")] = OutputFormat.text,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+) -> None:
+    """Recognise a known crash in a log: what happened, the remedies and their costs, the command to run.
+
+    Exit 0 when a known crash matched, 1 when nothing known did, 2 when the input cannot be read
+    (or the remedy cannot be applied to CFG).
+    """
+    if apply_fix and config is None:
+        raise _fail("--apply needs --config CFG (the config to fix)")
+    try:
+        text, log_name = read_log(log)
+    except LogUnreadable as exc:
+        raise _fail(str(exc)) from None
+    diagnosis = diagnose_text(text)
+    shown_config = None if config is None else display_path(config)
+    report = None
+    if diagnosis.matches and config is not None:
+        try:
+            transforms = resolve_fix_ids([match.crash.id for match in diagnosis.matches])
+        except UnknownFixError as exc:
+            raise _fail(str(exc)) from None
+        report = run([config], transforms, {}, write=apply_fix)
+    out, err = _consoles(no_color)
+    if output_format is OutputFormat.json:
+        document = diagnosis_json(diagnosis, log_name, shown_config, report, applied=apply_fix)
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    elif diagnosis.matches:
+        for index, match in enumerate(diagnosis.matches):
+            out.print(("\n" if index else "") + "Recognised ", end="")
+            out.print(render_match(match, log_name, shown_config), end="")
+        if report is not None:
+            verb = "Applied" if apply_fix else "Dry run of"
+            err.print(f"\n{verb} the default remedy on {shown_config}:", markup=False)
+            _print_report(report, not apply_fix, out, err)
+    else:
+        out.print(render_no_match(diagnosis, log_name), end="")
+    if report is not None and report.count("error"):
+        raise typer.Exit(EXIT_ERROR)
+    if not diagnosis.matches:
+        raise typer.Exit(EXIT_PENDING)
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py).")
+    ],
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")] = OutputFormat.text,
+    assume_amp: Annotated[bool, typer.Option("--amp", help="Treat every config as trained with AMP (tools/train.py --amp).")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+) -> None:
+    """Find the known crashes' causes before training; exit 1 when a risk is found, 0 when clean, 2 on errors."""
+    report = check_paths(paths, assume_amp=assume_amp)
+    out, err = _consoles(no_color)
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        for finding in report.findings:
+            out.print(finding.as_line(), markup=False)
+        sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
+        for shown, error in report.errors:
+            err.print(f"error: {shown}: {error}", style="bold red", markup=False)
+        err.print(summary(report), markup=False)
+    if report.errors:
+        raise typer.Exit(EXIT_ERROR)
+    if report.findings:
+        raise typer.Exit(EXIT_PENDING)

@@ -1,32 +1,74 @@
-"""Crash fixes: a known crash, named by id, and the transforms that fix it by default."""
+"""Crash fixes: a known crash, named by id, how to recognise it in a log, and its remedies.
+
+Each crash fix is a ``CrashFix`` declared in its own module of :mod:`autofix.transforms`, beside the
+transforms it points at; :mod:`autofix.registry` finds it there. That one declaration feeds
+``--fix ID``, ``autofix list``/``explain`` and ``autofix diagnose``.
+"""
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Remedy:
+    """One way to make a crash go away, run as ``autofix apply --fix <fix> <target>``."""
+
+    fix: str  # a transform (or crash-fix) id; it may not be registered in this install yet
+    summary: str
+    cost: str
+    # What `autofix apply` runs on: "{path}" is the user's file (or the crash's path hint).
+    target: str = "{path}"
+
+    def command(self, path_argument: str) -> str:
+        return f"autofix apply --fix {self.fix} {self.target.format(path=path_argument)}"
+
+
+@dataclass(frozen=True)
+class LogSignature:
+    """A crash as a log shows it: its error message and the function it is raised from.
+
+    ``message`` and ``family`` are regular expressions in which each space matches any run of
+    whitespace, so a message wrapped over several lines still matches. ``family`` is looser: text
+    that matches it but not ``message`` is reported as a near miss, never as this crash.
+    """
+
+    message: str
+    raised_in: tuple[str, ...]  # function names of the traceback frame it is raised from
+    place: str  # that place in words, for the user
+    family: str = ""
+
+    def message_pattern(self) -> re.Pattern[str]:
+        return _flexible(self.message)
+
+    def family_pattern(self) -> re.Pattern[str] | None:
+        return _flexible(self.family) if self.family else None
+
+
+def _flexible(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern.replace(" ", r"\s+"))
+
+
+@dataclass(frozen=True)
 class CrashFix:
+    """A known crash: how to recognise it, why it happens, and how to fix it (best remedy first)."""
+
     id: str
-    crash: str
-    default_transforms: tuple[str, ...]
-    remedies: str
+    crash: str  # the error message, as users search for it
+    what_happened: str  # one paragraph: the cause, in the user's terms
+    default_transforms: tuple[str, ...]  # what `--fix ID` runs
+    remedies: tuple[Remedy, ...]  # in the order a user should prefer them
+    signatures: tuple[LogSignature, ...]
+    path_hint: str  # what to pass as PATH in the printed commands when no file is known
+    # Log excerpts `autofix diagnose` must recognise as this crash (they are tests, and `explain` shows them).
+    log_examples: tuple[str, ...] = ()
 
+    def path_argument(self, path: str | None) -> str:
+        """``path`` quoted for a shell, or the placeholder users replace when no file is known."""
+        return shlex.quote(path) if path else self.path_hint
 
-CRASH_FIXES: tuple[CrashFix, ...] = (
-    CrashFix(
-        id="amp-nms",
-        crash="RuntimeError: Index put requires the source and destination dtypes match, "
-        "got Half for the destination and Float for the source (mmcv batched_nms under AMP)",
-        default_transforms=("split-thr", "nms-dtype-cast"),
-        remedies="split-thr on configs, nms-dtype-cast on mmcv's ops/nms.py; "
-        "amp-off and resize-down are one --fix away but change training results",
-    ),
-    CrashFix(
-        id="inplace-relu",
-        crash="RuntimeError: one of the variables needed for gradient computation has been "
-        "modified by an inplace operation ... ReluBackward",
-        default_transforms=("relu-no-inplace",),
-        remedies="relu-no-inplace",
-    ),
-)
+    def command(self, path: str | None = None) -> str:
+        """The command that runs the default remedy on ``path``."""
+        return f"autofix apply --fix {self.id} {self.path_argument(path)}"

@@ -4,7 +4,7 @@ adding or removing arguments without breaking commas, comments or layout."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
@@ -149,7 +149,9 @@ class _ImportCollector(cst.CSTVisitor):
 def import_aliases(module: cst.Module, defaults: dict[str, str] | None = None) -> dict[str, str]:
     """Map each imported local name to what it names (``nn`` -> ``torch.nn``), over ``defaults``."""
     collector = _ImportCollector()
-    module.visit(collector)
+    for statement in walk_statements(module, enter_definitions=True):  # imports are statements: no full visit
+        if isinstance(statement, (cst.Import, cst.ImportFrom)):
+            statement.visit(collector)
     return {**(defaults or {}), **collector.aliases}
 
 
@@ -348,3 +350,78 @@ def name_loads(node: cst.CSTNode, name: str) -> list[cst.Name]:
     collector = _LoadCollector(name)
     node.visit(collector)
     return collector.loads
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# Whitespace, punctuation and operator tokens: nothing to find below them.
+_TOKENS = (
+    cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment,
+    cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen,
+    cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace,
+    cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
+)
+
+
+def _child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """A node's children (tokens left out) read straight from its fields: libcst's own ``children``
+    and ``visit`` rebuild every node they pass and are several times slower."""
+    names = _CHILD_FIELDS.get(type(node))
+    if names is None:
+        names = _CHILD_FIELDS[type(node)] = tuple(node.__dataclass_fields__)
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            if not isinstance(value, _TOKENS):
+                yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode) and not isinstance(item, _TOKENS):
+                    yield item
+
+
+def descendants(
+    root: cst.CSTNode, kinds: tuple[type, ...], skip: tuple[type, ...] = (), post_order: bool = False
+) -> list[cst.CSTNode]:
+    """Nodes of ``kinds`` under ``root`` (itself included), without entering nodes of ``skip`` below
+    the root (those are still returned when they are of ``kinds``). ``post_order`` lists a node after
+    its children: a call after its arguments, as Python evaluates them."""
+    found: list[cst.CSTNode] = []
+
+    def collect(node: cst.CSTNode, is_root: bool) -> None:
+        if not is_root and isinstance(node, skip):
+            if isinstance(node, kinds):
+                found.append(node)
+            return
+        if not post_order and isinstance(node, kinds):
+            found.append(node)
+        for child in _child_nodes(node):
+            collect(child, False)
+        if post_order and isinstance(node, kinds):
+            found.append(node)
+
+    collect(root, True)
+    return found
+
+
+_STATEMENT_BODIES = ("body", "orelse", "handlers", "finalbody", "cases")
+
+
+def walk_statements(node: cst.CSTNode, enter_definitions: bool = False) -> Iterator[cst.CSTNode]:
+    """Every statement below ``node`` (a module, block or compound statement) in source order, small
+    statements (``x = 1``) included, without visiting expressions: much cheaper than a libcst visit.
+    Nested ``def``/``class`` statements are yielded, and entered only with ``enter_definitions``."""
+    for field_name in _STATEMENT_BODIES:
+        value = getattr(node, field_name, None)
+        if value is None or isinstance(value, cst.BaseExpression):  # Lambda.body, IfExp.orelse
+            continue
+        for child in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(child, (cst.BaseSuite, cst.Else, cst.Finally, cst.ExceptHandler, cst.ExceptStarHandler,
+                                  cst.MatchCase)):
+                yield from walk_statements(child, enter_definitions)
+                continue
+            if not isinstance(child, (cst.BaseStatement, cst.BaseSmallStatement)):
+                continue
+            yield child
+            if isinstance(child, (cst.FunctionDef, cst.ClassDef)) and not enter_definitions:
+                continue
+            yield from walk_statements(child, enter_definitions)

@@ -1,13 +1,14 @@
-"""Finds the transforms (one module each in autofix.transforms) and resolves ``--fix`` ids."""
+"""Finds the transforms and crash fixes (one module each in autofix.transforms) and resolves ``--fix`` ids."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from functools import cache
+from types import ModuleType
 
 import autofix.transforms
-from autofix.crashes import CRASH_FIXES, CrashFix
+from autofix.crashes import CrashFix
 from autofix.transform import Transform
 
 
@@ -16,10 +17,17 @@ class UnknownFixError(ValueError):
 
 
 @cache
+def _fix_modules() -> tuple[ModuleType, ...]:
+    return tuple(
+        importlib.import_module(f"autofix.transforms.{info.name}")
+        for info in pkgutil.iter_modules(autofix.transforms.__path__)
+    )
+
+
+@cache
 def all_transforms() -> dict[str, type[Transform]]:
     found: dict[str, type[Transform]] = {}
-    for info in pkgutil.iter_modules(autofix.transforms.__path__):
-        module = importlib.import_module(f"autofix.transforms.{info.name}")
+    for module in _fix_modules():
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Transform) and value.__module__ == module.__name__:
                 if value.id in found:
@@ -28,8 +36,18 @@ def all_transforms() -> dict[str, type[Transform]]:
     return dict(sorted(found.items()))
 
 
+@cache
 def crash_fixes() -> dict[str, CrashFix]:
-    return {fix.id: fix for fix in CRASH_FIXES}
+    """Every ``CrashFix`` declared at the top level of a module in autofix.transforms."""
+    found: dict[str, CrashFix] = {}
+    for module in _fix_modules():
+        for value in vars(module).values():
+            if not isinstance(value, CrashFix) or found.get(value.id) is value:
+                continue  # the same object imported into another module is one declaration
+            if value.id in found or value.id in all_transforms():
+                raise RuntimeError(f"crash-fix id {value.id!r} is declared twice")
+            found[value.id] = value
+    return dict(sorted(found.items()))
 
 
 def resolve_fix_ids(ids: list[str]) -> list[Transform]:

@@ -53,3 +53,19 @@ def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_copy
     )
     assert not wrong, "\n".join(wrong[:20])
     assert changed_configs >= len(needing)
+
+
+def test_no_stock_amp_config_hands_batched_nms_split_thr_boxes(mmdet_corpus_resolved):
+    """`autofix check`'s count over the shipped configs: every one that trains with AMP and has an RPN
+    (20 in mmdet 3.3.0: 1x, multi-scale crop and large-scale-jitter schedules) stays below split_thr."""
+    from autofix.nms_boxes import rpn_loads, uses_amp
+
+    loads = {
+        rel: rpn_loads(config)
+        for rel, config in mmdet_corpus_resolved.items()
+        if config is not None and uses_amp(config)
+    }
+    with_rpn = {rel: found for rel, found in loads.items() if found}
+    assert len(with_rpn) == 20
+    assert {rel: [load.boxes for load in found] for rel, found in with_rpn.items() if any(l.at_risk for l in found)} == {}
+    assert sorted({load.boxes for found in with_rpn.values() for load in found}) == [8768, 8819]

@@ -19,23 +19,23 @@ from autofix.cst_helpers import (
 )
 from autofix.transform import Example, FileKind, Transform, TransformContext
 
-_RELU_MODULES = {"torch.nn.ReLU", "torch.nn.modules.activation.ReLU"}
-_RELU_FUNCTIONS = {"torch.nn.functional.relu"}
+RELU_MODULES = {"torch.nn.ReLU", "torch.nn.modules.activation.ReLU"}
+RELU_FUNCTIONS = {"torch.nn.functional.relu"}
 # Names a file may use without importing them itself (snippets, star imports).
-_CONVENTIONAL_ALIASES = {"nn": "torch.nn", "F": "torch.nn.functional", "torch": "torch"}
+CONVENTIONAL_ALIASES = {"nn": "torch.nn", "F": "torch.nn.functional", "torch": "torch"}
 # mmcv ConvModule(in, out, kernel, stride, padding, dilation, groups, bias, conv_cfg, norm_cfg, act_cfg, inplace)
-_CONV_ACT_CFG_POSITION, _CONV_INPLACE_POSITION = 10, 11
+CONV_ACT_CFG_POSITION, CONV_INPLACE_POSITION = 10, 11
 _FALSE = cst.Name("False")
 
 
-def _is_relu_type(node: cst.BaseExpression | None, aliases: dict[str, str]) -> bool:
+def is_relu_type(node: cst.BaseExpression | None, aliases: dict[str, str]) -> bool:
     """``'ReLU'`` in a config dict, or the class itself in new-style (lazy import) configs."""
     if string_value(node) == "ReLU":
         return True
-    return node is not None and qualified_name(node, aliases) in _RELU_MODULES
+    return node is not None and qualified_name(node, aliases) in RELU_MODULES
 
 
-def _is_conv_module(name: str | None) -> bool:
+def is_conv_module(name: str | None) -> bool:
     return name is not None and name.startswith("mmcv.") and name.endswith(".ConvModule")
 
 
@@ -49,14 +49,14 @@ class _Rewriter(cst.CSTTransformer):
         name = qualified_name(updated.func, self.aliases)
         if name in ("torch.nn.functional.relu_", "torch.relu_"):
             return updated.with_changes(func=updated.func.with_changes(attr=cst.Name("relu")))
-        if name in _RELU_MODULES:
+        if name in RELU_MODULES:
             return self._drop_true_flag(updated, position=0)
-        if name in _RELU_FUNCTIONS:
+        if name in RELU_FUNCTIONS:
             return self._drop_true_flag(updated, position=1)
-        if _is_conv_module(name):
+        if is_conv_module(name):
             return self._conv_module(updated)
         keys = dict_call_keys(updated)
-        if keys and _is_relu_type(keys.get("type") and keys["type"].value, self.aliases):
+        if keys and is_relu_type(keys.get("type") and keys["type"].value, self.aliases):
             flag = keys.get("inplace")
             if flag is not None and is_true(flag.value):
                 return updated.with_changes(
@@ -66,7 +66,7 @@ class _Rewriter(cst.CSTTransformer):
 
     def leave_Dict(self, original: cst.Dict, updated: cst.Dict) -> cst.BaseExpression:
         keys = dict_literal_keys(updated)
-        if "type" in keys and _is_relu_type(keys["type"].value, self.aliases):
+        if "type" in keys and is_relu_type(keys["type"].value, self.aliases):
             flag = keys.get("inplace")
             if flag is not None and is_true(flag.value):
                 return updated.with_changes(
@@ -88,8 +88,8 @@ class _Rewriter(cst.CSTTransformer):
         """ConvModule passes ``inplace`` (default True) into its act_cfg, so say False explicitly."""
         args = list(call.args)
         index = keyword_index(args, "inplace")
-        if index is None and positional_count(args) > _CONV_INPLACE_POSITION:
-            index = _CONV_INPLACE_POSITION
+        if index is None and positional_count(args) > CONV_INPLACE_POSITION:
+            index = CONV_INPLACE_POSITION
         if index is not None:
             if is_true(args[index].value):
                 args[index] = args[index].with_changes(value=_FALSE)
@@ -98,12 +98,12 @@ class _Rewriter(cst.CSTTransformer):
         if has_star_args(args):
             return call  # `**kwargs` may carry inplace; nothing can be known
         act_cfg = keyword_value(args, "act_cfg")
-        if act_cfg is None and positional_count(args) > _CONV_ACT_CFG_POSITION:
-            act_cfg = args[_CONV_ACT_CFG_POSITION].value
+        if act_cfg is None and positional_count(args) > CONV_ACT_CFG_POSITION:
+            act_cfg = args[CONV_ACT_CFG_POSITION].value
         relu_by_default = act_cfg is None
         relu_without_flag = (
             act_cfg is not None
-            and _is_relu_type(mapping_value(act_cfg, "type"), self.aliases)
+            and is_relu_type(mapping_value(act_cfg, "type"), self.aliases)
             and mapping_value(act_cfg, "inplace") is None
         )
         if relu_by_default or relu_without_flag:
@@ -208,4 +208,4 @@ class ReluNoInplace(Transform):
     )
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
-        return module.visit(_Rewriter(import_aliases(module, _CONVENTIONAL_ALIASES)))
+        return module.visit(_Rewriter(import_aliases(module, CONVENTIONAL_ALIASES)))

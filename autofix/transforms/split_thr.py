@@ -32,6 +32,7 @@ class RpnProposal:
     nms_pre: int | None  # boxes kept per level before NMS (None: unbounded or not a number)
     levels: int  # anchor strides (feature levels) of the RPN head
     split_thr: int  # the effective value (mmcv's default when unset)
+    anchor_generator: Mapping[str, Any] | None = None  # the RPN head's, when it has one
 
     @property
     def max_boxes(self) -> int | None:
@@ -70,6 +71,21 @@ def _strides_levels(value: Any) -> int:
     return 0
 
 
+def _anchor_generator(head: Any) -> Mapping[str, Any] | None:
+    """The head's ``anchor_generator`` (searched breadth first: a cascade RPN's first stage has it)."""
+    level = [head]
+    while level:
+        for value in level:
+            if isinstance(value, Mapping) and isinstance(value.get("anchor_generator"), Mapping):
+                return value["anchor_generator"]
+        level = [
+            item
+            for value in level
+            for item in (value.values() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ())
+        ]
+    return None
+
+
 def rpn_proposals(config: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iterator[RpnProposal]:
     """Every ``train_cfg.rpn_proposal`` in a resolved config (under ``model``, a nested detector, or 2.x top level)."""
     train_cfg = config.get("train_cfg")
@@ -84,6 +100,7 @@ def rpn_proposals(config: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iter
             nms_pre=nms_pre if isinstance(nms_pre, int) and not isinstance(nms_pre, bool) and nms_pre > 0 else None,
             levels=_strides_levels(owner) or FPN_LEVELS,
             split_thr=int(nms.get("split_thr", MMCV_DEFAULT_SPLIT_THR)),
+            anchor_generator=_anchor_generator(owner),
         )
     for key, value in config.items():
         if isinstance(value, Mapping) and key != "train_cfg":
