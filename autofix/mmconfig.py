@@ -180,3 +180,11 @@ def key_matches(key: str, pattern: str | re.Pattern[str]) -> bool:
     if isinstance(pattern, re.Pattern):
         return pattern.fullmatch(key) is not None
     return fnmatch.fnmatchcase(key, pattern)
+
+
+def registry_name(value: Any) -> str | None:
+    """The name a config ``type`` registers: ``Resize`` for ``'Resize'``, ``'mmdet.Resize'``, a lazy
+    import's ``'mmdet.datasets.transforms.Resize'`` or the class itself; None when there is none."""
+    if isinstance(value, str):
+        return value.rpartition(".")[2]
+    return getattr(value, "__name__", None)

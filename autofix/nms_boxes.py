@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autofix.mmconfig import get_path
+from autofix.mmconfig import get_path, registry_name
 from autofix.transforms.split_thr import RpnProposal, rpn_proposals
 
 _RESIZES = ("Resize", "RandomResize", "RandomChoiceResize", "FixShapeResize")
@@ -54,11 +54,6 @@ class RpnLoad:
         return self.boxes is None or self.boxes >= self.proposal.split_thr
 
 
-def _type_name(transform: Mapping[str, Any]) -> str:
-    name = transform.get("type")
-    return str(name).rsplit(".", 1)[-1] if name is not None else ""
-
-
 def _pair(value: Any) -> tuple[int, int] | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value), int(value)
@@ -79,7 +74,7 @@ def _resized(scale: tuple[int, int], keep_ratio: bool, origin: Any) -> list[Size
 
 def _resize_sizes(transform: Mapping[str, Any]) -> list[Size] | None:
     """The largest sizes one resize transform can produce (None: it cannot be told from the config)."""
-    kind = _type_name(transform)
+    kind = registry_name(transform.get("type"))
     keep_ratio = bool(transform.get("keep_ratio", False))
     if kind == "FixShapeResize":
         pair = _pair((transform.get("width"), transform.get("height")))
@@ -149,7 +144,7 @@ def pipeline_sizes(pipeline: Sequence[Any], sizes: list[Size] | None = None) -> 
     for transform in pipeline:
         if not isinstance(transform, Mapping):
             continue
-        kind = _type_name(transform)
+        kind = registry_name(transform.get("type"))
         if kind in _RESIZES:
             sizes = _resize_sizes(transform)
         elif kind == "RandomChoice":
@@ -227,7 +222,7 @@ def _padded_batch(width: int, height: int, preprocessor: Mapping[str, Any]) -> t
     divisor = preprocessor.get("pad_size_divisor") or 1
     width, height = _round_up(width, divisor), _round_up(height, divisor)
     for augment in preprocessor.get("batch_augments") or []:
-        if isinstance(augment, Mapping) and _type_name(augment) == "BatchFixedSizePad":
+        if isinstance(augment, Mapping) and registry_name(augment.get("type")) == "BatchFixedSizePad":
             fixed = _pair(augment.get("size"))  # (h, w)
             if fixed:
                 width, height = max(width, fixed[1]), max(height, fixed[0])
@@ -290,4 +285,4 @@ def rpn_loads(config: Mapping[str, Any]) -> list[RpnLoad]:
 def uses_amp(config: Mapping[str, Any]) -> bool:
     """Mixed precision in mmengine: ``optim_wrapper.type`` AmpOptimWrapper (a dotted name in new-style configs)."""
     wrapper_type = get_path(config, "optim_wrapper.type")
-    return isinstance(wrapper_type, str) and wrapper_type.rsplit(".", 1)[-1] == "AmpOptimWrapper"
+    return registry_name(wrapper_type) == "AmpOptimWrapper"

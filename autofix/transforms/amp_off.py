@@ -30,7 +30,7 @@ from autofix.cst_helpers import (
     set_mapping_value,
     string_value,
 )
-from autofix.mmconfig import ConfigUnavailable
+from autofix.mmconfig import ConfigUnavailable, registry_name
 from autofix.transform import Example, FileKind, Transform, TransformContext
 
 
@@ -68,14 +68,6 @@ _AMP_FLAG_NOTE = (
     "mmdet's tools/train.py --amp turns AMP back on at run time (it sets AmpOptimWrapper after "
     "loading the config): train without --amp"
 )
-
-
-def _type_name(value: Any) -> str | None:
-    """``AmpOptimWrapper`` for ``'AmpOptimWrapper'``, ``'mmengine.AmpOptimWrapper'``, a lazy import's
-    ``'mmengine.optim.optimizer.amp_optimizer_wrapper.AmpOptimWrapper'`` or the class itself."""
-    if isinstance(value, str):
-        return value.rpartition(".")[2]
-    return getattr(value, "__name__", None)
 
 
 def _is_amp_class(qualified: str | None) -> bool:
@@ -404,7 +396,7 @@ class AmpOff(Transform):
             settings = config.get(section.key)
             if not isinstance(settings, Mapping):
                 continue
-            kind = _type_name(settings.get("type"))
+            kind = registry_name(settings.get("type"))
             if kind in section.amp_types:
                 return f"{section.key}.type is {kind} (mixed precision)"
             if kind is None or kind in section.amp_types.values():
@@ -478,7 +470,7 @@ def _with_overrides(module: cst.Module, config: Mapping[str, Any]) -> cst.Module
         # Old style: `_base_.x` is the merged base, which this file's own `x` is merged into later.
         target = section.key if lazy else f"_base_.{section.key}"
         value = settings.get("type")
-        kind = _type_name(value)
+        kind = registry_name(value)
         if kind in section.amp_types:
             switches_type = True
             new_kind = section.amp_types[kind]

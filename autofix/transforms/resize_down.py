@@ -22,6 +22,7 @@ from autofix.config_edit import (
     subscript_chain,
 )
 from autofix.cst_helpers import dict_literal_keys, dotted_name, literal_value, name_loads, string_value
+from autofix.mmconfig import registry_name
 from autofix.transform import Example, FileKind, Transform, TransformContext
 
 DEFAULT_SCALE = (1333, 800)
@@ -114,20 +115,13 @@ def _fit_range(sizes: Sequence[Any], keep_ratio: bool, target: _Target) -> Seque
     return type(sizes)(_scaled(size, factor) for size in sizes)
 
 
-def _type_name(transform: Mapping[str, Any]) -> str:
-    """``Resize`` for 'Resize', 'mmdet.Resize', 'mmdet.datasets.transforms.Resize' or the class itself."""
-    kind = transform.get("type")
-    name = kind if isinstance(kind, str) else getattr(kind, "__name__", "")
-    return name.rsplit(".", 1)[-1]
-
-
 def _fitted(transform: Mapping[str, Any], key: str, target: _Target) -> Any:
     """``transform[key]`` made to fit ``target`` (equal to it where it already fits)."""
     value = transform[key]
     # mmdet 2.x Resize (the one with `img_scale`) keeps the ratio by default; mmcv 2.x transforms do not.
     keep_ratio = bool(transform.get("keep_ratio", key == "img_scale"))
     several = isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, (list, tuple)) for v in value)
-    if key == "scales" or (several and _type_name(transform) != "RandomResize"):
+    if key == "scales" or (several and registry_name(transform.get("type")) != "RandomResize"):
         # RandomChoiceResize `scales`, mmdet 2.x `img_scale` lists: each size is used whole.
         if not isinstance(value, (list, tuple)):
             return value
@@ -193,7 +187,7 @@ def _dataset_pipelines(dataset: Any, path: KeyPath) -> Iterator[tuple[KeyPath, S
 def _resizes(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Mapping[str, Any]]]:
     """Every resize in a pipeline, also those nested in RandomChoice, RandomApply, MultiBranch..."""
     if isinstance(value, Mapping):
-        if _type_name(value) in _RESIZE_TYPES:
+        if registry_name(value.get("type")) in _RESIZE_TYPES:
             yield path, value
         for key, item in value.items():
             yield from _resizes(item, (*path, key))
@@ -209,7 +203,7 @@ def _sizes_over(transforms: Iterable[tuple[KeyPath, Mapping[str, Any]]], target:
             if key in transform:
                 new = _fitted(transform, key, target)
                 if new != transform[key]:
-                    kind, ratio_range = _type_name(transform), transform.get("ratio_range")
+                    kind, ratio_range = registry_name(transform.get("type")), transform.get("ratio_range")
                     found.append(_Oversize((*path, key), transform[key], new, kind, ratio_range))
     return found
 
@@ -566,8 +560,8 @@ class _ScriptPipelines(cst.CSTVisitor):
 
     def _pipeline(self, node: cst.List, path: KeyPath) -> None:
         for transform_path, items in _literal_transforms(node, path):
-            kind = string_value(items["type"]) or dotted_name(items["type"]) or ""
-            if kind.rsplit(".", 1)[-1] not in _RESIZE_TYPES:
+            kind = registry_name(string_value(items["type"]) or dotted_name(items["type"]))
+            if kind not in _RESIZE_TYPES:
                 continue
             values = {key: literal_value(value, _NO_VALUE) for key, value in items.items() if key != "type"}
             if values.get("keep_ratio") is _NO_VALUE:
