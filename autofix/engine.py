@@ -65,9 +65,14 @@ def _parse_python(text: str) -> ast.Module:
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
 
 
-def _comments_by_line(text: str) -> dict[int, tuple[str, int]]:
-    """Line index -> (comment, its column) for valid Python ``text``."""
-    tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+def _lines(text: str) -> list[str]:
+    """Lines as Python's tokenizer counts them: ``\n``, ``\r\n`` and a lone ``\r`` all end one."""
+    return io.StringIO(text, newline=None).readlines()
+
+
+def _comments_by_line(lines: list[str]) -> dict[int, tuple[str, int]]:
+    """Line index -> (comment, its column) for the lines of valid Python."""
+    tokens = tokenize.generate_tokens(iter(lines).__next__)
     return {t.start[0] - 1: (t.string, t.start[1]) for t in tokens if t.type == tokenize.COMMENT}
 
 
@@ -78,16 +83,16 @@ def lost_comment(before: str, after: str) -> str | None:
     it must not vanish from a line that is still there, changed or not. Lines are paired on their
     code: equal lines, and in a changed block each new line with the most similar old line.
     """
-    old_comments, new_comments = _comments_by_line(before), _comments_by_line(after)
+    old_lines, new_lines = _lines(before), _lines(after)
+    old_comments, new_comments = _comments_by_line(old_lines), _comments_by_line(new_lines)
     missing = Counter(c for c, _ in old_comments.values()) - Counter(c for c, _ in new_comments.values())
     if not missing:
         return None
 
-    def code_lines(text: str, comments: dict[int, tuple[str, int]]) -> list[str]:
-        lines = text.splitlines()
+    def code_lines(lines: list[str], comments: dict[int, tuple[str, int]]) -> list[str]:
         return [line[: comments[i][1]].strip() if i in comments else line.strip() for i, line in enumerate(lines)]
 
-    old_code, new_code = code_lines(before, old_comments), code_lines(after, new_comments)
+    old_code, new_code = code_lines(old_lines, old_comments), code_lines(new_lines, new_comments)
     kept: set[int] = set()
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_code, new_code, autojunk=False).get_opcodes():
         if tag == "equal":

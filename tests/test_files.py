@@ -281,6 +281,7 @@ def test_added_keyword_does_not_copy_the_comment_of_the_line_above(tmp_path: Pat
     ("before", "after", "lost"),
     [
         ("d = dict(\n    a=1,  # AMP only\n    b=2)\n", "d = dict(\n    b=2)\n", None),  # left with its line
+        ("f(\r    x,\r    inplace=True,  # c\r)  # c\r", "f(\r    x,\r)  # c\r", None),  # CR-only lines
         ("r = nn.ReLU(inplace=True)  # why\n", "r = nn.ReLU()\n", "# why"),  # the line was kept, changed
         ("x = 1  # one\ny = 2\n", "x = 1\ny = 2\n", "# one"),
         ("# a note\nx = 1\n", "x = 1\n", "# a note"),  # a comment-only line never goes
