@@ -82,6 +82,7 @@ def lost_comment(before: str, after: str) -> str | None:
     A trailing comment may go with the code it annotated (``loss_scale='dynamic',  # AMP only``);
     it must not vanish from a line that is still there, changed or not. Lines are paired on their
     code: equal lines, and in a changed block each new line with the most similar old line.
+    Comments are counted, so one that only moved is not lost.
     """
     old_lines, new_lines = _lines(before), _lines(after)
     old_comments, new_comments = _comments_by_line(old_lines), _comments_by_line(new_lines)
@@ -93,15 +94,20 @@ def lost_comment(before: str, after: str) -> str | None:
         return [line[: comments[i][1]].strip() if i in comments else line.strip() for i, line in enumerate(lines)]
 
     old_code, new_code = code_lines(old_lines, old_comments), code_lines(new_lines, new_comments)
-    kept: set[int] = set()
+    paired: dict[int, int] = {}  # old line -> the new line it became
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_code, new_code, autojunk=False).get_opcodes():
         if tag == "equal":
-            kept.update(range(i1, i2))
+            paired.update(zip(range(i1, i2), range(j1, j2)))
         elif tag == "replace":
-            for new_line in new_code[j1:j2]:
-                kept.add(max(range(i1, i2), key=lambda i: difflib.SequenceMatcher(None, old_code[i], new_line).ratio()))
+            for j in range(j1, j2):
+                i = max(range(i1, i2), key=lambda i: difflib.SequenceMatcher(None, old_code[i], new_code[j]).ratio())
+                paired.setdefault(i, j)
     for index, (comment, _) in sorted(old_comments.items()):
-        if comment in missing and (index in kept or not old_code[index]):
+        if comment not in missing:
+            continue  # still in the file, if moved
+        if index in paired and new_comments.get(paired[index], ("",))[0] != comment:
+            return comment
+        if index not in paired and not old_code[index]:  # a comment-only line was removed
             return comment
     return None
 
