@@ -1,10 +1,17 @@
-"""find files -> read -> transform -> diff -> write. Knows nothing of any one transform."""
+"""find files -> read -> plan -> transform -> diff -> verify -> write. Knows nothing of any one transform.
+
+A run plans every file first (read once, prefilters, ``# autofix: skip`` at the top, the
+inheritance graph), then processes the files that some transform may change level by level:
+bases before the configs that inherit them, each file seeing the fixes of the levels below it.
+A level's files are independent of each other, so a process pool may take them in any order and
+the results are those of ``--jobs 1``.
+"""
 
 from __future__ import annotations
 
 import ast
+import multiprocessing
 import os
-
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +21,16 @@ import libcst as cst
 
 from autofix.diffs import unified_diff
 from autofix.filekind import detect_kind
-from autofix.files import FileError, decode_source, display_path, find_python_files, replace_atomically
-from autofix.mmconfig import ConfigUnavailable, base_paths, resolve, unexpected_changes
+from autofix.files import DecodedSource, FileError, decode_source, display_path, find_python_files, replace_atomically
+from autofix.mmconfig import ConfigUnavailable, FileLoadCache, direct_bases, resolve, unexpected_changes
+from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
 from autofix.transform import FileKind, Transform, TransformContext, TransformFailed, no_config
+
+# Fewer candidate files than this are done in this process: a pool's start-up would cost more.
+# Measured on 2 cores: a forked pool of 2 starts in ~0.05 s, a spawned one in ~1.4 s (each worker
+# imports autofix, libcst and typer), and a candidate file costs ~10-50 ms (parse, transform, resolve).
+POOL_MIN_CANDIDATES_FORKED = 16
+POOL_MIN_CANDIDATES_SPAWNED = 256
 
 
 @dataclass(frozen=True)
@@ -26,17 +40,20 @@ class Rewrite:
     text: str
     applied: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    suppressed: tuple[str, ...] = ()  # a transform id for each change a `# autofix: skip` comment undid
 
 
 @dataclass
 class FileResult:
     shown: str
-    status: str  # "changed", "unchanged" or "error"
+    status: str  # "changed", "unchanged", "skipped" (`# autofix: skip` at its top) or "error"
     diff: str = ""
     applied: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     error: str = ""
     written: bool = False
+    examined: tuple[str, ...] = ()  # the transforms whose prefilters matched, so that they looked at it
+    suppressed: tuple[str, ...] = ()
 
 
 @dataclass
@@ -47,14 +64,22 @@ class RunReport:
         return sum(1 for r in self.results if r.status == status)
 
 
-def _check_syntax(text: str) -> None:
+def _check_syntax(text: str) -> ast.Module:
     """CPython's own parser: ~10x cheaper than libcst for a file no transform needs."""
     try:
-        ast.parse(text)
+        return ast.parse(text)
     except SyntaxError as exc:
         raise FileError(f"syntax error at line {exc.lineno}: {exc.msg}; fix it or exclude the file") from None
     except (RecursionError, MemoryError):
         raise FileError("expressions nested too deeply to parse; exclude the file") from None
+
+
+def _round_trip(module: cst.Module, text: str) -> str:
+    """The module's code, which must be ``text``: libcst drops a final lone "\r" and nothing else."""
+    code = module.code
+    if code != text and not (text.startswith(code) and text[len(code):].isspace()):
+        raise FileError("libcst cannot reproduce this file byte for byte, so it is left alone; please report it")
+    return code
 
 
 def rewrite_source(
@@ -66,39 +91,64 @@ def rewrite_source(
 ) -> Rewrite:
     """Parse once, run every selected transform whose prefilter matches, and return the new text.
 
-    Raises ``FileError`` for text that is not valid Python.
+    The text is parsed only when a transform needs the tree (a config transform that
+    ``only_fixes_problems`` is first asked about the resolved config), and code is generated only
+    once a transform returns a new tree (one that changes nothing returns the module it was given).
+    Statements carrying ``# autofix: skip`` are put back after each transform. Raises
+    ``FileError`` for text that is not valid Python.
     """
+    _check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
     candidates = [t for t in transforms if t.may_apply(text)]
-    if not candidates:
-        _check_syntax(text)  # errors are reported even where nothing would change
-        return Rewrite(text)
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        raise FileError(f"syntax error at line {exc.raw_line}: {exc.message}; fix it or exclude the file") from None
-    except RecursionError:
-        raise FileError("expressions nested too deeply to parse; exclude the file") from None
-    # libcst drops a final lone "\r"; anything else it cannot reproduce must not be written back.
-    round_trip = module.code
-    if round_trip != text and not (text.startswith(round_trip) and text[len(round_trip):].isspace()):
-        raise FileError("libcst cannot reproduce this file byte for byte, so it is left alone; please report it")
-    lost_tail = text[len(round_trip):]
     context = TransformContext(
         kind=kind or detect_kind(text), options=options or {}, resolve_config=resolve_config
     )
+    skip_comments = has_skip_comments(text)
+    module: cst.Module | None = None  # parsed when the first transform needs the tree
     applied: list[str] = []
-    code = round_trip
+    suppressed: list[str] = []
+    round_trip: str | None = None
     for transform in candidates:
+        if (
+            transform.only_fixes_problems
+            and context.kind is FileKind.CONFIG
+            and transform.problem(context.resolve_config(), context.options) is None
+        ):
+            continue
+        if module is None:
+            module = parsed = _parse(text)
+        notes_before = len(context.notes)
         try:
-            module = transform.transform(module, context)
+            new_module = transform.transform(module, context)
         except TransformFailed as exc:
             raise TransformFailed(f"{transform.id}: {exc}") from None
+        if skip_comments and new_module is not module:
+            new_module, restored = restore_skipped(module, new_module, transform.id)
+            suppressed += [transform.id] * restored
+            if restored and new_module.deep_equals(module):
+                del context.notes[notes_before:]  # its notes are about the changes that were undone
+                continue
+        if new_module is module:
+            continue
+        if round_trip is None:
+            round_trip = code = _round_trip(parsed, text)  # checked only for files that may be written
+        module = new_module
         new_code = module.code
         if new_code != code:
             applied.append(transform.id)
             code = new_code
             context.resolve_config = _resolving_as(resolve_config, code)
-    return Rewrite(code + lost_tail, tuple(applied), tuple(context.notes))
+    if not applied:
+        return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed))
+    return Rewrite(code + text[len(round_trip):], tuple(applied), tuple(context.notes), tuple(suppressed))
+
+
+def _parse(text: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise FileError(f"syntax error at line {exc.raw_line}: {exc.message}; fix it or exclude the file") from None
+    except RecursionError:
+        raise FileError("expressions nested too deeply to parse; exclude the file") from None
 
 
 def _resolving_as(
@@ -127,15 +177,17 @@ class ConfigSession:
 
     Files are processed bases first, so a config whose base was fixed earlier in the run sees
     that fix (and needs no override of its own) even with --dry-run, when nothing is on disk.
+    Files mmengine has loaded once are not loaded again while their texts stay the same.
     """
 
-    def __init__(self) -> None:
-        self.fixed: dict[str, str] = {}
+    def __init__(self, fixed: Mapping[str, str] | None = None, cache: FileLoadCache | None = None) -> None:
+        self.fixed: dict[str, str] = dict(fixed or {})
+        self.cache = cache or FileLoadCache()
 
     def resolver(self, path: Path, text: str) -> Callable[[str | None], Mapping[str, Any]]:
         """``resolve_config`` for ``path`` holding ``text`` (or, when given, a candidate text)."""
         key = os.path.abspath(path)
-        return _resolving_as(lambda code: resolve(path, {**self.fixed, key: code}), text)
+        return _resolving_as(lambda code: resolve(path, {**self.fixed, key: code}, self.cache), text)
 
     def record(self, path: Path, text: str) -> None:
         self.fixed[os.path.abspath(path)] = text
@@ -161,8 +213,8 @@ def verify_rewrite(
 ) -> tuple[list[str], str | None]:
     """Resolve before (files as on disk) and after; return the changed keys and what is wrong, if anything."""
     try:
-        before = resolve(path, {})
-        after = resolve(path, {**session.fixed, os.path.abspath(path): new_text})
+        before = resolve(path, {}, session.cache)
+        after = resolve(path, {**session.fixed, os.path.abspath(path): new_text}, session.cache)
     except ConfigUnavailable as exc:
         return [], f"cannot resolve the config to verify it ({exc})"
     changed, unexpected = unexpected_changes(before, after, [p for t in transforms for p in t.intended_keys])
@@ -175,25 +227,74 @@ def verify_rewrite(
     return changed, None
 
 
-def process_file(
-    path: Path,
-    transforms: Sequence[Transform],
-    options: Mapping[str, Any],
-    write: bool,
-    session: ConfigSession | None = None,
-    verify: bool = False,
-) -> FileResult:
-    shown = display_path(path)
-    session = session or ConfigSession()
+@dataclass(frozen=True)
+class _Planned:
+    """A readable file and the transforms that may change it (prefilters passed, not skipped)."""
+
+    path: Path
+    original: bytes
+    source: DecodedSource
+    kind: FileKind
+    transforms: tuple[Transform, ...]
+    examined: tuple[str, ...]
+    suppressed: tuple[str, ...]  # transforms skipped by a comment at the top of the file
+
+
+@dataclass(frozen=True)
+class _Settings:
+    options: Mapping[str, Any]
+    verify: bool
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What processing one file gave: its result and, when it changed, the new text and bytes to write."""
+
+    result: FileResult
+    text: str | None = None
+    data: bytes | None = None
+
+
+def _error(path: Path, error: str, examined: tuple[str, ...] = ()) -> FileResult:
+    return FileResult(display_path(path), "error", error=error, examined=examined)
+
+
+def _plan(path: Path, transforms: Sequence[Transform]) -> _Planned | FileResult:
+    """Read and decode the file, and choose the transforms that may change it (no parsing yet)."""
     try:
         original = path.read_bytes()
         source = decode_source(original)
-        rewrite = rewrite_at(path, source.text, transforms, options, session)
+    except FileError as exc:
+        return _error(path, str(exc))
+    except OSError as exc:
+        return _error(path, f"cannot read: {exc.strerror}")
+    matching = [t for t in transforms if t.may_apply(source.text)]
+    skipped = file_skips(source.text)
+    if skipped and all(skips(skipped, t.id) for t in transforms):
+        return FileResult(display_path(path), "skipped", suppressed=tuple(t.id for t in matching))
+    return _Planned(
+        path,
+        original,
+        source,
+        detect_kind(source.text),
+        tuple(t for t in matching if not skips(skipped, t.id)),
+        tuple(t.id for t in matching),
+        tuple(t.id for t in matching if skips(skipped, t.id)),
+    )
+
+
+def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> _Outcome:
+    """Run the planned transforms over one file (nothing is written here)."""
+    path, source = planned.path, planned.source
+    shown = display_path(path)
+    try:
+        rewrite = rewrite_at(path, source.text, planned.transforms, settings.options, session, planned.kind)
+        suppressed = planned.suppressed + rewrite.suppressed
         if rewrite.text == source.text:
-            return FileResult(shown, "unchanged")
+            return _Outcome(FileResult(shown, "unchanged", examined=planned.examined, suppressed=suppressed))
         notes = list(rewrite.notes)
-        if verify and detect_kind(source.text) is FileKind.CONFIG:
-            changed, failure = verify_rewrite(path, rewrite.text, transforms, options, session)
+        if settings.verify and planned.kind is FileKind.CONFIG:
+            changed, failure = verify_rewrite(path, rewrite.text, planned.transforms, settings.options, session)
             if failure:
                 raise FileError(f"--verify failed, file left unwritten: {failure}")
             notes.append(f"verified with mmengine; effective keys changed: {', '.join(changed) or 'none'}")
@@ -203,49 +304,132 @@ def process_file(
             diff=unified_diff(source.text, rewrite.text, shown),
             applied=rewrite.applied,
             notes=tuple(notes),
+            examined=planned.examined,
+            suppressed=suppressed,
         )
-        session.record(path, rewrite.text)
-        if write:
-            replace_atomically(path, source.encode(rewrite.text), original)
-            result.written = True
-        return result
+        return _Outcome(result, rewrite.text, source.encode(rewrite.text))
     except FileError as exc:
-        return FileResult(shown, "error", error=str(exc))
+        message = str(exc)
     except ConfigUnavailable as exc:
-        return FileResult(shown, "error", error=f"{exc}; fix the config or exclude the file")
+        message = f"{exc}; fix the config or exclude the file"
     except TransformFailed as exc:
-        return FileResult(shown, "error", error=f"cannot fix: {exc}")
-    except OSError as exc:
-        return FileResult(shown, "error", error=f"cannot read: {exc.strerror}")
+        message = f"cannot fix: {exc}"
     except RecursionError:
-        return FileResult(shown, "error", error="expressions nested too deeply to transform; exclude the file")
+        message = "expressions nested too deeply to transform; exclude the file"
+    return _Outcome(_error(path, message, planned.examined))
 
 
-def _inheritance(files: list[Path]) -> tuple[list[Path], dict[Path, int]]:
-    """Order ``files`` bases first; count, for each, the other given files that inherit from it."""
-    index = {os.path.abspath(f): f for f in files}
-    parents: dict[Path, list[Path]] = {}
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
-        bases = base_paths(path, text) if "_base_" in text or "read_base" in text else []
-        parents[path] = [index[str(b)] for b in bases if str(b) in index]
-    ancestors: dict[Path, set[Path]] = {}
+def _write(planned: _Planned, outcome: _Outcome) -> FileResult:
+    try:
+        replace_atomically(planned.path, outcome.data, planned.original)
+    except FileError as exc:
+        return _error(planned.path, str(exc), planned.examined)
+    outcome.result.written = True
+    return outcome.result
 
-    def collect(path: Path, seen: frozenset[Path]) -> set[Path]:
-        if path not in ancestors:
-            found: set[Path] = set()
-            for parent in parents[path]:
-                if parent not in seen:  # a circular _base_ is mmengine's error to report, not a hang
-                    found |= {parent} | collect(parent, seen | {path})
-            ancestors[path] = found
-        return ancestors[path]
 
-    depth = {path: len(collect(path, frozenset())) for path in files}
-    inherited_by = {path: sum(1 for other in files if path in ancestors[other]) for path in files}
-    return sorted(files, key=lambda p: (depth[p], str(p))), inherited_by
+def process_file(
+    path: Path,
+    transforms: Sequence[Transform],
+    options: Mapping[str, Any],
+    write: bool,
+    session: ConfigSession | None = None,
+    verify: bool = False,
+) -> FileResult:
+    """One file on its own: plan, transform, and write when asked (configs resolve against ``session``)."""
+    planned = _plan(path, transforms)
+    if isinstance(planned, FileResult):
+        return planned
+    session = session or ConfigSession()
+    outcome = _examine(planned, _Settings(options, verify), session)
+    if outcome.text is None:
+        return outcome.result
+    session.record(path, outcome.text)
+    return _write(planned, outcome) if write else outcome.result
+
+
+class _Inheritance:
+    """The ``_base_`` / ``read_base`` graph of a run's files (and the files outside it that they inherit)."""
+
+    def __init__(self, texts: Mapping[str, str], bases: Mapping[str, tuple[list[str], bool]]) -> None:
+        self.texts = dict(texts)  # absolute path -> text: this run's files, then the bases read from disk
+        self._bases = dict(bases)  # absolute path -> (direct bases, whether that list is complete)
+        self._ancestors: dict[str, tuple[list[str], bool]] = {}
+
+    def text(self, key: str) -> str | None:
+        if key not in self.texts:
+            try:
+                self.texts[key] = Path(key).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+        return self.texts[key]
+
+    def bases(self, key: str) -> tuple[list[str], bool]:
+        if key not in self._bases:
+            text = self.text(key)
+            if text is None:
+                return [], False
+            try:
+                self._bases[key] = _direct_bases(Path(key), ast.parse(text)) if inherits(text) else ([], True)
+            except SyntaxError:
+                return [], False
+        return self._bases[key]
+
+    def ancestors(self, key: str) -> tuple[list[str], bool]:
+        """Every file ``key`` inherits from, nearest first, and whether all of them could be read."""
+        if key not in self._ancestors:
+            self._ancestors[key] = ([], True)  # a circular _base_ is mmengine's error to report, not a hang
+            found: list[str] = []
+            bases, complete = self.bases(key)
+            for base in bases:
+                complete = complete and self.text(base) is not None
+                inherited, inherited_complete = self.ancestors(base)
+                complete = complete and inherited_complete
+                for path in (base, *inherited):
+                    if path not in found and path != key:
+                        found.append(path)
+            self._ancestors[key] = (found, complete)
+        return self._ancestors[key]
+
+
+def inherits(text: str) -> bool:
+    """Cheap test: a file without these words has no ``_base_`` and no ``read_base``."""
+    return "_base_" in text or "read_base" in text
+
+
+def _direct_bases(path: Path, tree: ast.Module) -> tuple[list[str], bool]:
+    found, complete = direct_bases(path, tree)
+    return [str(base) for base in found], complete
+
+
+def _passes_chain_prefilter(
+    transform: Transform, key: str, graph: _Inheritance, fixed: Mapping[str, str]
+) -> bool:
+    """A config transform's chain markers appear in the file or a file it inherits (as read, or as fixed).
+
+    True when the inheritance chain cannot be read in full: mmengine will then say what is wrong.
+    """
+    if not transform.chain_prefilter:
+        return True
+    ancestors, complete = graph.ancestors(key)
+    if not complete:
+        return True
+    texts = [graph.text(key) or "", *(graph.text(a) or "" for a in ancestors), *(fixed[a] for a in ancestors if a in fixed)]
+    return any(marker in text for text in texts for marker in transform.chain_prefilter)
+
+
+# A pool worker's state, set once per worker process by _start_worker.
+_worker_cache: FileLoadCache | None = None
+
+
+def _start_worker() -> None:
+    global _worker_cache
+    _worker_cache = FileLoadCache()
+
+
+def _examine_in_worker(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _Outcome:
+    planned, settings, fixed = job
+    return _examine(planned, settings, ConfigSession(fixed, _worker_cache))
 
 
 def run(
@@ -254,16 +438,133 @@ def run(
     options: Mapping[str, Any],
     write: bool,
     verify: bool = False,
+    jobs: int = 1,
+    exclude: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunReport:
-    files, missing = find_python_files(paths)
-    report = RunReport([FileResult(display_path(p), "error", error=why) for p, why in missing])
-    ordered, inherited_by = _inheritance(files)
-    session = ConfigSession()
-    for path in ordered:
-        result = process_file(path, transforms, options, write, session, verify)
-        if result.status == "changed" and inherited_by[path]:
-            count = inherited_by[path]
-            result.notes += (f"a base of {count} other config{'s' if count != 1 else ''} in this run: they inherit this change",)
+    """Process every file under ``paths``; ``progress(done, total)`` is called as files finish.
+
+    With ``jobs`` > 1 and enough candidate files, files of one inheritance level are processed in
+    a process pool; results are identical to ``jobs=1``.
+    """
+    files, missing = find_python_files(paths, exclude)
+    report = RunReport([_error(p, why) for p, why in missing])
+    done = 0
+
+    def finish(result: FileResult) -> None:
+        nonlocal done
         report.results.append(result)
+        done += 1
+        if progress:
+            progress(done, len(files))
+
+    planned: dict[str, _Planned] = {}
+    texts: dict[str, str] = {}
+    bases: dict[str, tuple[list[str], bool]] = {}
+    for path in files:
+        plan = _plan(path, transforms)
+        if isinstance(plan, FileResult):
+            finish(plan)
+            continue
+        try:
+            tree = _check_syntax(plan.source.text)
+        except FileError as exc:
+            finish(_error(path, str(exc), plan.examined))
+            continue
+        key = os.path.abspath(path)
+        texts[key] = plan.source.text
+        if inherits(plan.source.text):
+            bases[key] = _direct_bases(path, tree)
+        if plan.transforms:
+            planned[key] = plan
+        else:
+            finish(FileResult(display_path(path), "unchanged", examined=plan.examined, suppressed=plan.suppressed))
+    graph = _Inheritance(texts, bases)
+    levels = _levels(planned, graph)
+    settings = _Settings(options, verify)
+    # Chain prefilters judged on the texts as read: an estimate, which only sizes the pool.
+    candidates = sum(
+        any(_passes_chain_prefilter(t, key, graph, {}) for t in plan.transforms) for key, plan in planned.items()
+    )
+    pool_size = _pool_size(jobs, candidates)
+    pool = multiprocessing.Pool(pool_size, initializer=_start_worker) if pool_size > 1 else None
+    session = ConfigSession()
+    changed: list[str] = []
+    try:
+        for level in levels:
+            jobs_here: list[tuple[_Planned, _Settings, Mapping[str, str]]] = []
+            for key in level:
+                plan = planned[key]
+                chosen = tuple(t for t in plan.transforms if _passes_chain_prefilter(t, key, graph, session.fixed))
+                if not chosen:
+                    finish(FileResult(display_path(plan.path), "unchanged", examined=plan.examined, suppressed=plan.suppressed))
+                    continue
+                jobs_here.append((_with_transforms(plan, chosen), settings, session.fixed))
+            if pool is not None:
+                outcomes = pool.imap(_examine_in_worker, jobs_here, chunksize=max(1, len(jobs_here) // (pool_size * 4)))
+            else:
+                outcomes = (_examine(p, s, ConfigSession(fixed, session.cache)) for p, s, fixed in jobs_here)
+            level_fixes: dict[str, str] = {}
+            for (plan, _, _), outcome in zip(jobs_here, outcomes):
+                result = outcome.result
+                if outcome.text is not None:
+                    level_fixes[os.path.abspath(plan.path)] = outcome.text
+                    if write:
+                        result = _write(plan, outcome)
+                    if result.status == "changed":
+                        changed.append(os.path.abspath(plan.path))
+                finish(result)
+            session.fixed.update(level_fixes)  # the next level sees this one's fixes, never its own
+    finally:
+        if pool is not None:
+            pool.terminate()
+    _note_inheritors(report, changed, [os.path.abspath(f) for f in files], graph)
     report.results.sort(key=lambda r: r.shown)
     return report
+
+
+def _pool_size(jobs: int, candidates: int) -> int:
+    """Worker processes worth starting for this many candidate files (1: none)."""
+    forked = multiprocessing.get_start_method() == "fork"
+    minimum = POOL_MIN_CANDIDATES_FORKED if forked else POOL_MIN_CANDIDATES_SPAWNED
+    # Each worker gets at least half the minimum: fewer would idle while others start up.
+    return max(1, min(jobs, candidates * 2 // minimum)) if candidates >= minimum else 1
+
+
+def _with_transforms(plan: _Planned, transforms: tuple[Transform, ...]) -> _Planned:
+    return _Planned(plan.path, plan.original, plan.source, plan.kind, transforms, plan.examined, plan.suppressed)
+
+
+def _levels(planned: Mapping[str, _Planned], graph: _Inheritance) -> list[list[str]]:
+    """The planned files grouped so that each file's planned ancestors are all in earlier groups."""
+    depth: dict[str, int] = {}
+
+    def level_of(key: str) -> int:
+        if key not in depth:
+            depth[key] = 0  # guards a circular _base_
+            ancestors, _ = graph.ancestors(key)
+            depth[key] = 1 + max((level_of(a) for a in ancestors if a in planned), default=-1)
+        return depth[key]
+
+    groups: dict[int, list[str]] = {}
+    for key in sorted(planned):
+        groups.setdefault(level_of(key), []).append(key)
+    return [groups[level] for level in sorted(groups)]
+
+
+def _note_inheritors(report: RunReport, changed: Sequence[str], files: Sequence[str], graph: _Inheritance) -> None:
+    """Tell, for each changed file, how many other files of the run inherit the change."""
+    if not changed:
+        return
+    inheritors = {key: 0 for key in changed}
+    for other in files:
+        if not inherits(graph.text(other) or ""):
+            continue
+        for ancestor in graph.ancestors(other)[0]:
+            if ancestor in inheritors:
+                inheritors[ancestor] += 1
+    shown = {display_path(Path(key)): count for key, count in inheritors.items() if count}
+    for result in report.results:
+        count = shown.get(result.shown)
+        if count and result.status == "changed":
+            result.notes += (f"a base of {count} other config{'s' if count != 1 else ''} in this run: they inherit this change",)
