@@ -14,6 +14,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,12 @@ from autofix.mmconfig import ConfigUnavailable, FileLoadCache, direct_bases, res
 from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
 from autofix.transform import FileKind, Transform, TransformContext, TransformFailed, no_config
 
-# Fewer candidate files than this are done in this process: a pool's start-up would cost more.
+# A process pool is started for at least this many files to plan, or candidate files to transform.
 # Measured on 2 cores: a forked pool of 2 starts in ~0.05 s, a spawned one in ~1.4 s (each worker
-# imports autofix, libcst and typer), and a candidate file costs ~10-50 ms (parse, transform, resolve).
-POOL_MIN_CANDIDATES_FORKED = 16
-POOL_MIN_CANDIDATES_SPAWNED = 256
+# imports autofix, libcst and typer); planning a file (read, syntax check) costs ~0.5 ms and a
+# candidate file ~10-50 ms (parse, transform, resolve with mmengine).
+POOL_MIN_FILES_FORKED, POOL_MIN_CANDIDATES_FORKED = 256, 16
+POOL_MIN_FILES_SPAWNED, POOL_MIN_CANDIDATES_SPAWNED = 4096, 256
 
 
 @dataclass(frozen=True)
@@ -437,6 +439,51 @@ def _examine_in_worker(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _O
     return _examine(planned, settings, ConfigSession(fixed, _worker_cache))
 
 
+class _Workers:
+    """Where a run's files are planned and examined: a process pool, started once it pays, or this process."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool: Any = None
+        self.size = 1
+        self.cache = FileLoadCache()  # for the files examined in this process
+
+    def start_for(self, files: int, candidates: int) -> None:
+        size = _pool_size(self.jobs, files, candidates)
+        if self.pool is None and size > 1:
+            self.pool = multiprocessing.Pool(size, initializer=_start_worker)
+            self.size = size
+
+    def plan(self, files: list[Path], transforms: Sequence[Transform]) -> Iterable[tuple[_Planned | FileResult, Any]]:
+        if self.pool is None:
+            return (_plan_file(path, transforms) for path in files)
+        chunk = max(1, len(files) // (self.size * 8))
+        return self.pool.imap(partial(_plan_file, transforms=tuple(transforms)), files, chunksize=chunk)
+
+    def examine(self, jobs: list[tuple[_Planned, _Settings, Mapping[str, str]]]) -> Iterable[_Outcome]:
+        if self.pool is None:
+            return (_examine(plan, settings, ConfigSession(fixed, self.cache)) for plan, settings, fixed in jobs)
+        # One run of neighbouring paths per worker: configs beside each other share bases, which a
+        # worker then loads once (chunks of an eighth measured ~5% more loads, and slower).
+        return self.pool.imap(_examine_in_worker, jobs, chunksize=max(1, -(-len(jobs) // self.size)))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+
+
+def _plan_file(path: Path, transforms: Sequence[Transform]) -> tuple[_Planned | FileResult, tuple[list[str], bool] | None]:
+    """``_plan`` plus the syntax check every file gets, and the file's direct bases when it inherits."""
+    plan = _plan(path, transforms)
+    if isinstance(plan, FileResult):
+        return plan, None
+    try:
+        tree = _check_syntax(plan.source.text)
+    except FileError as exc:
+        return _error(path, str(exc), plan.examined), None
+    return plan, _direct_bases(path, tree) if inherits(plan.source.text) else None
+
+
 def run(
     paths: Iterable[Path],
     transforms: Sequence[Transform],
@@ -449,95 +496,92 @@ def run(
 ) -> RunReport:
     """Process every file under ``paths``; ``progress(done, total)`` is called as files finish.
 
-    With ``jobs`` > 1 and enough candidate files, files of one inheritance level are processed in
-    a process pool; results are identical to ``jobs=1``.
+    With ``jobs`` > 1 and enough files, planning and then the files of each inheritance level are
+    spread over a process pool; results are identical to ``jobs=1``.
     """
     files, missing = find_python_files(paths, exclude)
     report = RunReport([_error(p, why) for p, why in missing])
-    done = 0
 
     def finish(result: FileResult) -> None:
-        nonlocal done
         report.results.append(result)
-        done += 1
         if progress:
-            progress(done, len(files))
+            progress(len(report.results) - len(missing), len(files))
 
-    planned: dict[str, _Planned] = {}
-    texts: dict[str, str] = {}
-    bases: dict[str, tuple[list[str], bool]] = {}
-    for path in files:
-        plan = _plan(path, transforms)
-        if isinstance(plan, FileResult):
-            finish(plan)
-            continue
-        try:
-            tree = _check_syntax(plan.source.text)
-        except FileError as exc:
-            finish(_error(path, str(exc), plan.examined))
-            continue
-        key = os.path.abspath(path)
-        texts[key] = plan.source.text
-        if inherits(plan.source.text):
-            bases[key] = _direct_bases(path, tree)
-        if plan.transforms:
-            planned[key] = plan
-        else:
-            finish(FileResult(display_path(path), "unchanged", suppressed=plan.suppressed))
-    graph = _Inheritance(texts, bases)
-    levels = _levels(planned, graph)
-    settings = _Settings(options, verify)
-    # Chain prefilters judged on the texts as read: an estimate, which only sizes the pool.
-    candidates = sum(
-        any(_passes_chain_prefilter(t, key, graph, {}) for t in plan.transforms) for key, plan in planned.items()
-    )
-    pool_size = _pool_size(jobs, candidates)
-    pool = multiprocessing.Pool(pool_size, initializer=_start_worker) if pool_size > 1 else None
-    session = ConfigSession()
-    changed: list[str] = []
+    workers = _Workers(jobs)
     try:
-        for level in levels:
-            fixed_below = dict(session.fixed)
-            jobs_here: list[tuple[_Planned, _Settings, Mapping[str, str]]] = []
-            for key in level:
-                plan = planned[key]
-                plan = plan.narrowed(tuple(t for t in plan.transforms if _passes_chain_prefilter(t, key, graph, fixed_below)))
-                if not plan.transforms:
-                    finish(FileResult(display_path(plan.path), "unchanged", suppressed=plan.suppressed))
-                    continue
-                jobs_here.append((plan, settings, fixed_below))
-            if pool is not None:
-                # One run of neighbouring paths per worker: configs beside each other share bases,
-                # which a worker then loads once (smaller chunks measured ~5% more loads, slower).
-                chunk = max(1, -(-len(jobs_here) // pool_size))
-                outcomes = pool.imap(_examine_in_worker, jobs_here, chunksize=chunk)
+        workers.start_for(files=len(files), candidates=0)
+        planned: dict[str, _Planned] = {}
+        texts: dict[str, str] = {}
+        bases: dict[str, tuple[list[str], bool]] = {}
+        for path, (plan, direct) in zip(files, workers.plan(files, transforms)):
+            if isinstance(plan, FileResult):
+                finish(plan)
+                continue
+            key = os.path.abspath(path)
+            texts[key] = plan.source.text
+            if direct is not None:
+                bases[key] = direct
+            if plan.transforms:
+                planned[key] = plan
             else:
-                outcomes = (_examine(p, s, ConfigSession(fixed, session.cache)) for p, s, fixed in jobs_here)
-            level_fixes: dict[str, str] = {}
-            for (plan, _, _), outcome in zip(jobs_here, outcomes):
-                result = outcome.result
-                if outcome.text is not None:
-                    level_fixes[os.path.abspath(plan.path)] = outcome.text
-                    if write:
-                        result = _write(plan, outcome)
-                    if result.status == "changed":
-                        changed.append(os.path.abspath(plan.path))
-                finish(result)
-            session.fixed.update(level_fixes)  # the next level sees this one's fixes, never its own
+                finish(FileResult(display_path(path), "unchanged", suppressed=plan.suppressed))
+        graph = _Inheritance(texts, bases)
+        # Chain prefilters judged on the texts as read: an estimate, which only sizes the pool.
+        candidates = sum(
+            any(_passes_chain_prefilter(t, key, graph, {}) for t in plan.transforms) for key, plan in planned.items()
+        )
+        workers.start_for(files=0, candidates=candidates)
+        changed = _examine_by_level(planned, graph, _Settings(options, verify), write, workers, finish)
     finally:
-        if pool is not None:
-            pool.terminate()
+        workers.close()
     _note_inheritors(report, changed, [os.path.abspath(f) for f in files], graph)
     report.results.sort(key=lambda r: r.shown)
     return report
 
 
-def _pool_size(jobs: int, candidates: int) -> int:
-    """Worker processes worth starting for this many candidate files (1: none)."""
-    forked = multiprocessing.get_start_method() == "fork"
-    minimum = POOL_MIN_CANDIDATES_FORKED if forked else POOL_MIN_CANDIDATES_SPAWNED
-    # Each worker gets at least half the minimum: fewer would idle while others start up.
-    return max(1, min(jobs, candidates * 2 // minimum)) if candidates >= minimum else 1
+def _examine_by_level(
+    planned: Mapping[str, _Planned],
+    graph: _Inheritance,
+    settings: _Settings,
+    write: bool,
+    workers: _Workers,
+    finish: Callable[[FileResult], None],
+) -> list[str]:
+    """Examine (and write) the planned files, bases first; returns the files changed."""
+    fixed: dict[str, str] = {}
+    changed: list[str] = []
+    for level in _levels(planned, graph):
+        fixed_below = dict(fixed)
+        jobs: list[tuple[_Planned, _Settings, Mapping[str, str]]] = []
+        for key in level:
+            plan = planned[key]
+            plan = plan.narrowed(tuple(t for t in plan.transforms if _passes_chain_prefilter(t, key, graph, fixed_below)))
+            if plan.transforms:
+                jobs.append((plan, settings, fixed_below))
+            else:
+                finish(FileResult(display_path(plan.path), "unchanged", suppressed=plan.suppressed))
+        for (plan, _, _), outcome in zip(jobs, workers.examine(jobs)):
+            result = outcome.result
+            if outcome.text is not None:
+                fixed[os.path.abspath(plan.path)] = outcome.text  # seen by the next levels, never this one
+                if write:
+                    result = _write(plan, outcome)
+                if result.status == "changed":
+                    changed.append(os.path.abspath(plan.path))
+            finish(result)
+    return changed
+
+
+def _pool_size(jobs: int, files: int, candidates: int) -> int:
+    """Worker processes worth starting for this many files to plan or candidate files to examine (1: none)."""
+    if multiprocessing.get_start_method() == "fork":
+        min_files, min_candidates = POOL_MIN_FILES_FORKED, POOL_MIN_CANDIDATES_FORKED
+    else:
+        min_files, min_candidates = POOL_MIN_FILES_SPAWNED, POOL_MIN_CANDIDATES_SPAWNED
+    # Each worker gets at least half a minimum's worth: fewer would idle while others start up.
+    if files < min_files and candidates < min_candidates:
+        return 1
+    return max(1, min(jobs, max(files * 2 // min_files, candidates * 2 // min_candidates)))
 
 
 def _levels(planned: Mapping[str, _Planned], graph: _Inheritance) -> list[list[str]]:
