@@ -560,14 +560,21 @@ def _examine_by_level(
                 jobs.append((plan, settings, fixed_below))
             else:
                 finish(FileResult(display_path(plan.path), "unchanged", suppressed=plan.suppressed))
+        to_write: list[tuple[_Planned, _Outcome]] = []
         for (plan, _, _), outcome in zip(jobs, workers.examine(jobs)):
-            result = outcome.result
-            if outcome.text is not None:
-                fixed[os.path.abspath(plan.path)] = outcome.text  # seen by the next levels, never this one
-                if write:
-                    result = _write(plan, outcome)
-                if result.status == "changed":
-                    changed.append(os.path.abspath(plan.path))
+            if outcome.text is None:
+                finish(outcome.result)
+                continue
+            fixed[os.path.abspath(plan.path)] = outcome.text  # seen by the next levels, never this one
+            if write:
+                to_write.append((plan, outcome))  # once the level is done: no file of it sees another's write
+            else:
+                changed.append(os.path.abspath(plan.path))
+                finish(outcome.result)
+        for plan, outcome in to_write:
+            result = _write(plan, outcome)
+            if result.status == "changed":
+                changed.append(os.path.abspath(plan.path))
             finish(result)
     return changed
 

@@ -99,6 +99,23 @@ def test_jobs_give_the_same_output_as_one_process_bases_first(configs: Path, any
     assert "a base of 1 other config in this run" in two.stderr
 
 
+def test_jobs_write_the_same_files_as_one_process(
+    configs: Path, any_count_starts_a_pool: list[int], monkeypatch: pytest.MonkeyPatch
+):
+    runs = {}
+    for jobs in ("1", "2"):
+        copy = configs.parent / f"jobs{jobs}"
+        shutil.copytree(configs, copy / "configs")
+        monkeypatch.chdir(copy)
+        result = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--jobs", jobs, "--verify", "configs")
+        runs[jobs] = (result.exit_code, result.stdout, result.stderr, {
+            p.relative_to(copy).as_posix(): p.read_text() for p in sorted(copy.rglob("*.py"))
+        })
+    assert any_count_starts_a_pool == [2]
+    assert runs["1"] == runs["2"]
+    assert "split_thr=10001" in runs["2"][3]["configs/_base_/rpn.py"]
+
+
 def test_the_pool_works_where_worker_processes_are_spawned(configs: Path):
     script = (
         "import multiprocessing, sys\n"
