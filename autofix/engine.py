@@ -13,7 +13,7 @@ import ast
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,8 @@ def rewrite_source(
     options: Mapping[str, Any] | None = None,
     kind: FileKind | None = None,
     resolve_config: Callable[[str | None], Mapping[str, Any]] = no_config,
+    *,
+    syntax_checked: bool = False,
 ) -> Rewrite:
     """Parse once, run every selected transform whose prefilter matches, and return the new text.
 
@@ -97,9 +99,10 @@ def rewrite_source(
     ``only_fixes_problems`` is first asked about the resolved config), and code is generated only
     once a transform returns a new tree (one that changes nothing returns the module it was given).
     Statements carrying ``# autofix: skip`` are put back after each transform. Raises
-    ``FileError`` for text that is not valid Python.
+    ``FileError`` for text that is not valid Python (``syntax_checked``: the caller has checked).
     """
-    _check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
+    if not syntax_checked:
+        _check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
     candidates = [t for t in transforms if t.may_apply(text)]
     context = TransformContext(
         kind=kind or detect_kind(text), options=options or {}, resolve_config=resolve_config
@@ -202,12 +205,14 @@ def rewrite_at(
     options: Mapping[str, Any],
     session: ConfigSession,
     kind: FileKind | None = None,
+    *,
+    syntax_checked: bool = False,
 ) -> Rewrite:
     """``rewrite_source`` for ``text`` standing at ``path``: configs resolve against the files beside it."""
     kind = kind or detect_kind(text)
     # Only configs are ever executed by mmengine; model files are never run.
     resolver = session.resolver(path, text) if kind is FileKind.CONFIG else no_config
-    return rewrite_source(text, transforms, options, kind, resolver)
+    return rewrite_source(text, transforms, options, kind, resolver, syntax_checked=syntax_checked)
 
 
 def verify_rewrite(
@@ -239,13 +244,11 @@ class _Planned:
     kind: FileKind
     transforms: tuple[Transform, ...]
     suppressed: tuple[str, ...]  # transforms skipped by a comment at the top of the file
+    syntax_checked: bool = False
 
     @property
     def examined(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.transforms)
-
-    def narrowed(self, transforms: tuple[Transform, ...]) -> _Planned:
-        return _Planned(self.path, self.original, self.source, self.kind, transforms, self.suppressed)
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,10 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
     path, source = planned.path, planned.source
     shown = display_path(path)
     try:
-        rewrite = rewrite_at(path, source.text, planned.transforms, settings.options, session, planned.kind)
+        rewrite = rewrite_at(
+            path, source.text, planned.transforms, settings.options, session, planned.kind,
+            syntax_checked=planned.syntax_checked,
+        )
         suppressed = planned.suppressed + rewrite.suppressed
         if rewrite.text == source.text:
             return _Outcome(FileResult(shown, "unchanged", examined=planned.examined, suppressed=suppressed))
@@ -481,7 +487,7 @@ def _plan_file(path: Path, transforms: Sequence[Transform]) -> tuple[_Planned | 
         tree = _check_syntax(plan.source.text)
     except FileError as exc:
         return _error(path, str(exc), plan.examined), None
-    return plan, _direct_bases(path, tree) if inherits(plan.source.text) else None
+    return replace(plan, syntax_checked=True), _direct_bases(path, tree) if inherits(plan.source.text) else None
 
 
 def run(
@@ -555,7 +561,7 @@ def _examine_by_level(
         jobs: list[tuple[_Planned, _Settings, Mapping[str, str]]] = []
         for key in level:
             plan = planned[key]
-            plan = plan.narrowed(tuple(t for t in plan.transforms if _passes_chain_prefilter(t, key, graph, fixed_below)))
+            plan = replace(plan, transforms=tuple(t for t in plan.transforms if _passes_chain_prefilter(t, key, graph, fixed_below)))
             if plan.transforms:
                 jobs.append((plan, settings, fixed_below))
             else:

@@ -71,14 +71,19 @@ class FileLoadCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, ...], list[tuple[dict[str, str], tuple[Any, ...]]]] = {}
         self._reading: list[dict[str, str]] = []  # the files read by each load in progress, innermost last
+        self._disk: dict[str, tuple[tuple[int, int, int], str]] = {}  # path -> (identity from stat, text)
 
     def _current_text(self, path: str, texts: Mapping[str, str]) -> str | None:
         if path in texts:
             return texts[path]
         try:
-            return Path(path).read_text(encoding="utf-8")
+            status = os.stat(path)
+            identity = (status.st_ino, status.st_mtime_ns, status.st_size)  # a replaced file is a new inode
+            if path not in self._disk or self._disk[path][0] != identity:
+                self._disk[path] = (identity, Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
             return None
+        return self._disk[path][1]
 
     @contextlib.contextmanager
     def active(self, config_class: Any, texts: Mapping[str, str]) -> Iterator[None]:
