@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
@@ -56,6 +57,7 @@ class _ProgressBar:
         self.err = err
         self.bar: Progress | None = None
         self.task: TaskID | None = None
+        self.drawn = 0.0
 
     def __call__(self, done: int, total: int) -> None:
         if not self.shown or total < PROGRESS_MIN_FILES:
@@ -68,7 +70,10 @@ class _ProgressBar:
             self.bar.start()
             self.task = self.bar.add_task("files", total=total)
         self.bar.update(self.task, completed=done)
-        self.bar.refresh()
+        now = time.monotonic()
+        if now - self.drawn >= 0.1 or done == total:  # a redraw per file would cost more than the files
+            self.bar.refresh()
+            self.drawn = now
 
     def close(self) -> None:
         if self.bar is not None:
@@ -245,7 +250,7 @@ def apply(
             options,
             write=write,
             verify=verify,
-            jobs=jobs or project.jobs or os.cpu_count() or 1,
+            jobs=jobs or project.jobs or _usable_cores(),
             exclude=exclude or project.exclude,
             progress=progress,
         )
@@ -270,6 +275,13 @@ def apply(
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
         raise typer.Exit(EXIT_PENDING)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's limit, where the OS tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def transform_options(split_thr: int | None, scale: str | None) -> dict[str, object]:
