@@ -10,12 +10,15 @@ import os
 import signal
 import sys
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from autofix import __version__
@@ -25,6 +28,7 @@ from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
 from autofix.files import display_path
 from autofix.registry import UnknownFixError, all_transforms, crash_fixes, resolve_fix_ids
+from autofix.settings import load_project_settings, parse_scale
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
 
@@ -47,8 +51,44 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
-def _print_report(report: RunReport, dry_run: bool, out: Console, err: Console) -> None:
-    for result in sorted(report.results, key=lambda r: r.shown):
+# A progress bar is worth drawing from this many files on.
+PROGRESS_MIN_FILES = 20
+
+
+class _ProgressBar:
+    """A rich progress bar on a terminal (never in pipes or CI logs), drawn without a refresh thread:
+    the engine may fork worker processes while it is shown."""
+
+    def __init__(self, err: Console) -> None:
+        self.shown = err.is_terminal and not os.environ.get("CI")
+        self.err = err
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.drawn = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.shown or total < PROGRESS_MIN_FILES:
+            return
+        if self.bar is None:
+            self.bar = Progress(
+                TextColumn("autofix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=self.err, transient=True, auto_refresh=False,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("files", total=total)
+        self.bar.update(self.task, completed=done)
+        now = time.monotonic()
+        if now - self.drawn >= 0.1 or done == total:  # a redraw per file would cost more than the files
+            self.bar.refresh()
+            self.drawn = now
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_diffs(report: RunReport, out: Console, err: Console) -> None:
+    for result in report.results:
         if result.status == "error":
             err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
             continue
@@ -61,12 +101,57 @@ def _print_report(report: RunReport, dry_run: bool, out: Console, err: Console) 
         else:  # plain bytes for pipes and patch files: no wrapping, no markup
             sys.stdout.write(result.diff)
     sys.stdout.flush()
-    changed = report.count("changed")
+
+
+def _per_transform(report: RunReport, transform_ids: list[str]) -> dict[str, dict[str, int]]:
+    """For each transform: the files it examined, changed, left unchanged and that failed; changes suppressed."""
+    counts = {tid: {"examined": 0, "changed": 0, "unchanged": 0, "failed": 0, "suppressed": 0} for tid in transform_ids}
+    for result in report.results:
+        for tid in result.examined:
+            row = counts[tid]
+            row["examined"] += 1
+            if result.status == "error":
+                row["failed"] += 1
+            elif tid in result.applied:
+                row["changed"] += 1
+            else:
+                row["unchanged"] += 1
+        for tid in result.suppressed:
+            counts[tid]["suppressed"] += 1
+    return counts
+
+
+def _totals(report: RunReport) -> dict[str, int]:
+    return {
+        "scanned": len(report.results),
+        "changed": report.count("changed"),
+        "unchanged": report.count("unchanged"),
+        "skipped": report.count("skipped"),
+        "failed": report.count("error"),
+        "suppressed": sum(len(r.suppressed) for r in report.results),
+    }
+
+
+def _print_summary(report: RunReport, transform_ids: list[str], dry_run: bool, err: Console) -> None:
+    """A table per transform and for all files, then one line (the part CI logs are grepped for)."""
+    totals = _totals(report)
+    table = Table(title="autofix summary", title_justify="left")
+    for column in ("", "files", "changed", "unchanged", "failed", "suppressed"):
+        table.add_column(column, justify="left" if not column else "right")
+    for tid, row in _per_transform(report, transform_ids).items():
+        table.add_row(tid, *(str(row[k]) for k in ("examined", "changed", "unchanged", "failed", "suppressed")))
+    table.add_row(
+        "all files (scanned)",
+        *(str(totals[k]) for k in ("scanned", "changed", "unchanged", "failed", "suppressed")),
+        style="bold",
+    )
+    err.print(table)
+    changed = totals["changed"]
     verb = "would change" if dry_run else "changed"
-    parts = [f"{changed} file{'s' if changed != 1 else ''} {verb}", f"{report.count('unchanged')} unchanged"]
-    errors = report.count("error")
-    if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    parts = [f"{changed} file{'s' if changed != 1 else ''} {verb}", f"{totals['unchanged']} unchanged"]
+    for key, word in (("skipped", "skipped"), ("failed", "error"), ("suppressed", "suppressed")):
+        if totals[key]:
+            parts.append(f"{totals[key]} {word}{'s' if key == 'failed' and totals[key] != 1 else ''}")
     err.print(", ".join(parts) + ".", markup=False)
 
 
@@ -105,6 +190,34 @@ def _orderly_stop() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _json_report(report: RunReport, transform_ids: list[str], dry_run: bool, write: bool) -> str:
+    files = [
+        {
+            "path": r.shown,
+            "status": r.status,
+            "transforms": list(r.applied),
+            "diff": r.diff,
+            "notes": list(r.notes),
+            "error": r.error or None,
+            "suppressed": dict(Counter(r.suppressed)),
+            "written": r.written,
+        }
+        for r in report.results
+    ]
+    document = {
+        "autofix": __version__,
+        "mode": "dry-run" if dry_run else "write" if write else "diff",
+        "files": files,
+        "totals": {**_totals(report), "per_transform": _per_transform(report, transform_ids)},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+class OutputFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def apply(
     paths: Annotated[
@@ -112,7 +225,8 @@ def apply(
     ] = None,
     fix: Annotated[
         list[str],
-        typer.Option("--fix", "-f", help="Transform or crash-fix id; comma-separated or repeated."),
+        typer.Option("--fix", "-f", help="Transform or crash-fix id; comma-separated or repeated "
+                     "(default: `fix` in pyproject.toml [tool.autofix])."),
     ] = [],  # noqa: B006 (typer reads the default, never mutates it)
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")] = False,
     diff_only: Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")] = False,
@@ -133,11 +247,35 @@ def apply(
     mmcv: Annotated[
         bool, typer.Option("--mmcv", help="Also process the installed mmcv's ops/nms.py (for nms-dtype-cast).")
     ] = False,
+    exclude: Annotated[
+        list[str],
+        typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern, relative "
+                     "to the folder given (repeatable; replaces `exclude` in pyproject.toml)."),
+    ] = [],  # noqa: B006
+    jobs: Annotated[
+        Optional[int],
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the machine's cores); output is the same for any N."),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text: diffs on stdout; json: one JSON document on stdout.")
+    ] = OutputFormat.text,
+    diff_file: Annotated[
+        Optional[Path],
+        typer.Option("--diff-file", metavar="PATH", help="Also write every diff to PATH as one patch (git apply / patch -p1)."),
+    ] = None,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
     try:
-        transforms = resolve_fix_ids(fix)
-        options = transform_options(split_thr=split_thr, scale=scale)
+        project = load_project_settings(Path.cwd())
+        fix_ids = fix or list(project.fix)
+        try:
+            transforms = resolve_fix_ids(fix_ids)
+        except UnknownFixError as exc:
+            raise UnknownFixError(f"{project.source} [tool.autofix] fix: {exc}" if not fix and project.fix else str(exc)) from None
+        options = transform_options(
+            split_thr=split_thr if split_thr is not None else project.split_thr,
+            scale=scale if scale is not None else project.scale,
+        )
         if mmcv:
             paths = [*(paths or []), installed_mmcv_nms()]
     except (UnknownFixError, ValueError) as exc:
@@ -145,13 +283,48 @@ def apply(
     if not paths:
         raise _fail("no PATH given (or pass --mmcv)")
     out, err = _consoles(no_color)
+    write = not (dry_run or diff_only)
     with _orderly_stop():
-        report = run(paths, transforms, options, write=not (dry_run or diff_only), verify=verify)
-        _print_report(report, dry_run or diff_only, out, err)
+        progress = _ProgressBar(err)
+        try:
+            report = run(
+                paths,
+                transforms,
+                options,
+                write=write,
+                verify=verify,
+                jobs=jobs or project.jobs or _usable_cores(),
+                exclude=exclude or project.exclude,
+                progress=progress,
+            )
+        finally:
+            progress.close()
+        transform_ids = [t.id for t in transforms]
+        if output_format is OutputFormat.json:
+            sys.stdout.write(_json_report(report, transform_ids, dry_run, write))
+            sys.stdout.flush()
+            for result in report.results:
+                if result.status == "error":
+                    err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
+        else:
+            _print_diffs(report, out, err)
+        if diff_file is not None:
+            try:
+                diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
+            except OSError as exc:
+                raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
+        _print_summary(report, transform_ids, dry_run or diff_only, err)
     if report.count("error"):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
         raise typer.Exit(EXIT_PENDING)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's limit, where the OS tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def transform_options(split_thr: int | None, scale: str | None) -> dict[str, object]:
@@ -160,10 +333,10 @@ def transform_options(split_thr: int | None, scale: str | None) -> dict[str, obj
     if split_thr is not None:
         options["split_thr"] = split_thr
     if scale is not None:
-        width, sep, height = scale.lower().partition("x")
-        if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        size = parse_scale(scale)
+        if size is None:
             raise ValueError(f"--scale {scale!r}: expected WIDTHxHEIGHT, e.g. 1333x800")
-        options["scale"] = (int(width), int(height))
+        options["scale"] = size
     return options
 
 
@@ -255,11 +428,6 @@ def main() -> None:
 # --- from a crash log to the fix, and risks before training ---------------------------------------
 
 
-class OutputFormat(str, enum.Enum):
-    text = "text"
-    json = "json"
-
-
 @app.command()
 def diagnose(
     log: Annotated[
@@ -303,7 +471,8 @@ def diagnose(
         if report is not None:
             verb = "Applied" if apply_fix else "Dry run of"
             err.print(f"\n{verb} the default remedy on {shown_config}:", markup=False)
-            _print_report(report, not apply_fix, out, err)
+            _print_diffs(report, out, err)
+            _print_summary(report, [t.id for t in transforms], not apply_fix, err)
     else:
         out.print(render_no_match(diagnosis, log_name), end="")
     if report is not None and report.count("error"):

@@ -7,12 +7,15 @@ import io
 import os
 import signal
 import stat
+import subprocess
 import tempfile
 import threading
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pathspec
 
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages"}
 TEMP_SUFFIX = ".autofix-tmp"
@@ -76,31 +79,71 @@ def _is_virtualenv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file()
 
 
-def _walk_python_files(folder: Path) -> Iterable[Path]:
+def _git_ignored(folder: Path) -> tuple[set[str], set[str]]:
+    """The untracked files and folders under ``folder`` that git ignores, relative to it (folders end in "/").
+
+    One ``git ls-files`` call; git names a wholly ignored folder once, so the walk can prune it.
+    Nothing is ignored outside a git work tree, or when ``folder`` itself is ignored (it was asked for).
+    """
+
+    def git(*args: str) -> subprocess.CompletedProcess[bytes] | None:
+        try:
+            return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, check=False)
+        except OSError:  # git is not installed
+            return None
+
+    itself = git("check-ignore", "-q", ".")
+    if itself is None or itself.returncode != 1:  # 0: the folder is ignored; 128: not a work tree
+        return set(), set()
+    listed = git("ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
+    if listed is None or listed.returncode != 0:
+        return set(), set()
+    entries = [e.decode("utf-8", "surrogateescape") for e in listed.stdout.split(b"\0") if e]
+    return {e for e in entries if not e.endswith("/")}, {e for e in entries if e.endswith("/")}
+
+
+def _walk_python_files(folder: Path, excluded: Callable[[str], bool]) -> Iterable[Path]:
+    """``*.py`` under ``folder``; ``excluded`` gets paths relative to it, folders with a trailing "/"."""
     for root, dirs, files in os.walk(folder):
         root_path = Path(root)
+        relative = root_path.relative_to(folder).as_posix()
+        prefix = "" if relative == "." else relative + "/"
         dirs[:] = sorted(
             d
             for d in dirs
-            if not d.startswith(".") and d not in _SKIPPED_DIRS and not _is_virtualenv(root_path / d)
+            if not d.startswith(".")
+            and d not in _SKIPPED_DIRS
+            and not _is_virtualenv(root_path / d)
+            and not excluded(f"{prefix}{d}/")
         )
         for name in files:
-            if name.endswith(".py"):
+            if name.endswith(".py") and not excluded(prefix + name):
                 yield root_path / name
 
 
-def find_python_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+def _exclusion(folder: Path, exclude: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a path relative to ``folder`` is skipped: an ``exclude`` pattern (gitignore-style) or .gitignore."""
+    patterns = pathspec.GitIgnoreSpec.from_lines(exclude)
+    ignored_files, ignored_dirs = _git_ignored(folder)
+    return lambda relative: relative in ignored_files or relative in ignored_dirs or patterns.match_file(relative)
+
+
+def find_python_files(
+    paths: Iterable[Path], exclude: Sequence[str] = ()
+) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Expand files and folders (recursively, ``*.py``) into a sorted, duplicate-free list.
 
-    Paths that lead to one file (symlinks to it, or a link and its target) count once, under
-    the name that sorts first, so the file is read, shown and written once.
-    Returns the files and, separately, the given paths that do not exist.
+    In folders, hidden folders, ``__pycache__``, virtual envs, what git ignores and what matches an
+    ``exclude`` pattern (gitignore-style, relative to the folder) are skipped; files named
+    explicitly are always taken. Paths that lead to one file (symlinks to it, or a link and its
+    target) count once, under the name that sorts first, so the file is read, shown and written
+    once. Returns the files and, separately, the given paths that do not exist.
     """
     found: dict[str, Path] = {}
     missing: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            candidates: Iterable[Path] = _walk_python_files(path)
+            candidates: Iterable[Path] = _walk_python_files(path, _exclusion(path, exclude))
         elif path.is_file():
             candidates = [path]
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import copy
 import fnmatch
 import io
 import os
@@ -58,8 +59,105 @@ def overlay(texts: Mapping[str, str]) -> Iterator[None]:
             del config_module.open
 
 
-def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
-    """``Config.fromfile(path).to_dict()`` as mmengine gives it, with ``texts`` overlaid."""
+class FileLoadCache:
+    """Memoizes mmengine's per-file loading (``Config._file2dict``) for one run.
+
+    mmengine loads every base of every config again (the mmdet tree: 4,605 loads for 869
+    configs). An entry is reused only while the file and every file its load read (its bases,
+    recursively) still hold the same texts, overlay included; callers get deep copies, because
+    a child's ``_base_.x.y = v`` mutates what the load returned.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, ...], list[tuple[dict[str, str], tuple[Any, ...]]]] = {}
+        self._reading: list[dict[str, str]] = []  # the files read by each load in progress, innermost last
+        self._disk: dict[str, tuple[tuple[int, int, int], str]] = {}  # path -> (identity from stat, text)
+
+    def _current_text(self, path: str, texts: Mapping[str, str]) -> str | None:
+        if path in texts:
+            return texts[path]
+        try:
+            status = os.stat(path)
+            identity = (status.st_ino, status.st_mtime_ns, status.st_size)  # a replaced file is a new inode
+            if path not in self._disk or self._disk[path][0] != identity:
+                self._disk[path] = (identity, Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return None
+        return self._disk[path][1]
+
+    @contextlib.contextmanager
+    def active(self, config_class: Any, texts: Mapping[str, str]) -> Iterator[None]:
+        """While active, ``config_class._file2dict`` goes through this cache."""
+        uncached = config_class.__dict__["_file2dict"]
+        load = uncached.__func__
+        config_dict = _config_module().ConfigDict
+
+        def cached_file2dict(filename, use_predefined_variables=True, use_environment_variables=True, lazy_import=None):
+            path = os.path.abspath(os.path.expanduser(filename))
+            key = (path, use_predefined_variables, use_environment_variables, lazy_import)
+            for dependencies, value in self._entries.get(key, ()):
+                if all(self._current_text(p, texts) == text for p, text in dependencies.items()):
+                    for reading in self._reading:
+                        reading.update(dependencies)
+                    return _deep_copy(value, config_dict, {})
+            self._reading.append({})
+            try:
+                value = load(filename, use_predefined_variables, use_environment_variables, lazy_import)
+            finally:
+                dependencies = self._reading.pop()
+            text = self._current_text(path, texts)
+            if text is not None:
+                dependencies[path] = text
+                self._entries.setdefault(key, []).append((dependencies, _deep_copy(value, config_dict, {})))
+            for reading in self._reading:
+                reading.update(dependencies)
+            return value
+
+        config_class._file2dict = staticmethod(cached_file2dict)
+        try:
+            yield
+        finally:
+            config_class._file2dict = uncached
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), bytes)
+
+
+def _deep_copy(value: Any, config_dict: type, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` for what mmengine's loading returns, ~9x faster on ConfigDict trees.
+
+    Its values are already ConfigDicts (``ConfigDict.__setitem__``'s conversion, the slow part of
+    its ``__deepcopy__``, has nothing left to do); other types go to ``copy.deepcopy``.
+    """
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if id(value) in memo:  # shared references stay shared, as with deepcopy
+        return memo[id(value)]
+    kind = type(value)
+    if kind is config_dict:
+        copied = kind()
+        memo[id(value)] = copied
+        for key, item in dict.items(value):
+            dict.__setitem__(copied, key, _deep_copy(item, config_dict, memo))
+    elif kind is dict:
+        copied = memo[id(value)] = {}
+        for key, item in value.items():
+            copied[key] = _deep_copy(item, config_dict, memo)
+    elif kind is list:
+        copied = memo[id(value)] = []
+        copied.extend(_deep_copy(item, config_dict, memo) for item in value)
+    elif kind is tuple:
+        copied = memo[id(value)] = tuple(_deep_copy(item, config_dict, memo) for item in value)
+    else:
+        copied = copy.deepcopy(value, memo)
+    return copied
+
+
+def resolve(path: Path, texts: Mapping[str, str], cache: FileLoadCache | None = None) -> dict[str, Any]:
+    """``Config.fromfile(path).to_dict()`` as mmengine gives it, with ``texts`` overlaid.
+
+    With a ``cache``, files already loaded in this run with the same texts are not loaded again.
+    """
     key = os.path.abspath(path)
     # mmengine follows a circular _base_ to Python's recursion limit: ~10 s, then a RecursionError.
     cycle = _circular_bases(Path(key), texts)
@@ -73,7 +171,8 @@ def resolve(path: Path, texts: Mapping[str, str]) -> dict[str, Any]:
         try:  # reading the file too: mmengine reads it as UTF-8, so one that is not can never load
             on_disk = Path(key).read_text(encoding="utf-8")
             text = texts.get(key, on_disk)
-            config = Config.fromfile(key, lazy_import=is_lazy_style(text), import_custom_modules=False)
+            with cache.active(Config, texts) if cache else contextlib.nullcontext():
+                config = Config.fromfile(key, lazy_import=is_lazy_style(text), import_custom_modules=False)
             return config.to_dict()
         except Exception as exc:  # mmengine raises anything the config's own code raises
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -110,17 +209,30 @@ def base_paths(path: Path, text: str) -> list[Path]:
         tree = ast.parse(text)
     except (SyntaxError, RecursionError, MemoryError):  # hostile files are process_file's to report
         return []
+    return direct_bases(path, tree)[0]
+
+
+def direct_bases(path: Path, tree: ast.Module) -> tuple[list[Path], bool]:
+    """The files a parsed config inherits from directly, and whether that list is known to be complete.
+
+    Incomplete: a ``_base_`` that is not a literal, or a base that mmengine finds in an installed
+    package (``pkg::path``, an absolute ``read_base`` import): finding those costs an mmengine import.
+    """
     folder = Path(os.path.abspath(path)).parent
     found: list[Path] = []
+    complete = True
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets):
             try:
                 value = ast.literal_eval(node.value)
             except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                complete = False
                 continue
             for base in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(base, str) and "::" not in base:
                     found.append(Path(os.path.normpath(folder / base)))
+                else:
+                    complete = False
         elif isinstance(node, ast.With) and _READ_BASE.match(ast.unparse(node).split("\n")[0]):
             for statement in node.body:
                 if isinstance(statement, ast.ImportFrom) and statement.level and statement.module:
@@ -128,7 +240,9 @@ def base_paths(path: Path, text: str) -> list[Path]:
                     for _ in range(statement.level - 1):
                         anchor = anchor.parent
                     found.append(Path(os.path.normpath(anchor.joinpath(*statement.module.split(".")))).with_suffix(".py"))
-    return found
+                elif isinstance(statement, ast.ImportFrom):
+                    complete = False
+    return found, complete
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

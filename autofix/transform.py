@@ -93,6 +93,12 @@ class Transform:
     changes_results: ClassVar[bool]
     # A file containing none of these substrings cannot need this transform and is not parsed.
     prefilter: ClassVar[tuple[str, ...]]
+    # Config transforms that resolve the config: a config none of whose inheritance chain (the file
+    # and every file it inherits from) contains one of these is not resolved. Empty: no such check.
+    chain_prefilter: ClassVar[tuple[str, ...]] = ()
+    # True for config transforms that change a config only where ``problem()`` finds something:
+    # the engine then checks the resolved config before parsing and skips configs without one.
+    only_fixes_problems: ClassVar[bool] = False
     examples: ClassVar[tuple[Example, ...]]
 
     # For --verify: fnmatch patterns (or compiled regexes, matched whole) of the dotted config

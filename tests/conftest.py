@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from autofix import engine
 from corpus import mmdet_configs, resolve_tree
 
 
@@ -26,3 +27,17 @@ def corpus_copy(mmdet_corpus: Path, tmp_path: Path) -> Path:
 def mmdet_corpus_resolved(mmdet_corpus: Path) -> dict[str, dict | None]:
     """Each corpus file's effective config as shipped (None: mmengine cannot load it), resolved once."""
     return resolve_tree(mmdet_corpus)
+
+
+@pytest.fixture
+def started_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the process pools the engine starts while the test runs."""
+    sizes: list[int] = []
+    start_pool = engine.multiprocessing.Pool
+
+    def recording_pool(processes, *args, **kwargs):
+        sizes.append(processes)
+        return start_pool(processes, *args, **kwargs)
+
+    monkeypatch.setattr(engine.multiprocessing, "Pool", recording_pool)
+    return sizes

@@ -276,6 +276,8 @@ class AmpOff(Transform):
     changes_results = True
     # The AMP setting may be inherited, so any config with a base is a candidate.
     prefilter = ("_base_", "read_base", _AMP_WRAPPER, _FP16, "Fp16OptimizerHook")
+    chain_prefilter = (_AMP_WRAPPER, _FP16, "Fp16OptimizerHook")  # a chain naming none of them trains in fp32
+    only_fixes_problems = True
     intended_keys = (
         *(f"{section.key}.type" for section in _SECTIONS),
         *(f"{section.key}.{key}{suffix}" for section in _SECTIONS for key in section.amp_only for suffix in ("", ".*")),

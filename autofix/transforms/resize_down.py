@@ -667,6 +667,8 @@ class ResizeDown(Transform):
     )
     changes_results = True
     prefilter = ("_base_", "read_base", "scale")
+    chain_prefilter = ("scale",)  # `scale`, `scales`, `img_scale`: a chain without them resizes nothing
+    only_fixes_problems = True
     option_help = {"scale": "WxH: the largest train image, long edge max(W, H), short edge min(W, H) (default 1333x800)"}
 
     # Sizes in the pipelines of the train dataloader, of 2.x `data.train` and of top-level dataset

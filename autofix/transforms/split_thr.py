@@ -213,6 +213,8 @@ class SplitThr(Transform):
     tradeoff = "A little compute and memory: one NMS over all RPN boxes instead of per-class splits"
     changes_results = False
     prefilter = ("_base_", "read_base", "rpn_proposal")
+    chain_prefilter = ("rpn_proposal",)  # a config none of whose chain mentions it has no RPN
+    only_fixes_problems = True
     intended_keys = ("*rpn_proposal.nms.split_thr",)
     option_help = {"split_thr": "the split_thr to set (default: anchor strides x nms_pre + 1)"}
     examples = (
@@ -333,11 +335,8 @@ class SplitThr(Transform):
             edits.append(((*proposal.path, "nms", "split_thr"), needed))
             bound = f"{proposal.levels} level{'s' if proposal.levels != 1 else ''} x nms_pre {proposal.nms_pre} = {proposal.max_boxes} boxes at most"
             context.note(f"split_thr {needed} at {'.'.join(proposal.path)}.nms ({bound})")
-        candidates = (
-            _in_place(module, edits),
-            _merged_override(module, edits),
-            _assignment_override(module, edits),
-        )
+        # A generator: a later form is built only when the earlier ones are rejected.
+        candidates = (form(module, edits) for form in (_in_place, _merged_override, _assignment_override))
         return first_effective(
             context, candidates, lambda config: self.problem(config, options), self.intended_keys
         )

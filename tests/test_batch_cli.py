@@ -1,0 +1,227 @@
+"""Batch and CI use: excludes, .gitignore, --jobs, --format json, --diff-file, pyproject.toml, the summary."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from autofix import engine
+from autofix.cli import _ProgressBar, app
+
+RELU = "import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n"
+BASE = """
+model = dict(
+    rpn_head=dict(anchor_generator=dict(type='AnchorGenerator', strides=[4, 8, 16, 32, 64])),
+    train_cfg=dict(rpn_proposal=dict(nms_pre=2000, nms=dict(type='nms', iou_threshold=0.7))))
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """configs/ with a _base_ model that needs split-thr, a leaf inheriting it, and model files with ReLUs."""
+    root = tmp_path / "configs"
+    (root / "_base_").mkdir(parents=True)
+    (root / "_base_" / "rpn.py").write_text(BASE)
+    (root / "detector").mkdir()
+    (root / "detector" / "leaf.py").write_text("_base_ = '../_base_/rpn.py'\noptim_wrapper = dict(type='AmpOptimWrapper')\n")
+    for name in ("a", "b", "c"):
+        (root / "detector" / f"{name}_model.py").write_text(RELU)
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def _changed(stdout: str) -> list[str]:
+    return [line[len("+++ b/"):] for line in stdout.splitlines() if line.startswith("+++ b/")]
+
+
+def test_exclude_patterns_are_relative_to_the_folder_given(configs: Path):
+    (configs / "detector" / "_base_").mkdir()
+    (configs / "detector" / "_base_" / "deep.py").write_text(RELU)
+    result = invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "--exclude", "_base_/**", "--exclude", "b_*.py", "configs")
+    assert _changed(result.stdout) == [
+        "configs/detector/_base_/deep.py",  # `_base_/**` is anchored at configs/, as in .gitignore
+        "configs/detector/a_model.py",
+        "configs/detector/c_model.py",
+    ]
+
+
+def test_gitignored_hidden_cache_and_venv_folders_are_skipped_but_named_files_are_not(configs: Path):
+    subprocess.run(["git", "init", "-q"], check=True)
+    Path(".gitignore").write_text("generated/\n*_gen.py\n")
+    for folder in ("generated", ".hidden", "__pycache__", "venv"):
+        (configs / folder).mkdir()
+        (configs / folder / "x.py").write_text(RELU)
+    (configs / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (configs / "detector" / "model_gen.py").write_text(RELU)
+    walked = invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "configs")
+    assert _changed(walked.stdout) == [f"configs/detector/{n}_model.py" for n in "abc"]
+    named = invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "configs/detector/model_gen.py")
+    assert _changed(named.stdout) == ["configs/detector/model_gen.py"]
+
+
+def test_a_folder_that_is_itself_gitignored_is_processed_when_given(configs: Path):
+    subprocess.run(["git", "init", "-q"], check=True)
+    Path(".gitignore").write_text("configs/\n")
+    result = invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "configs")
+    assert len(_changed(result.stdout)) == 3
+
+
+@pytest.fixture
+def any_count_starts_a_pool(monkeypatch: pytest.MonkeyPatch, started_pools: list[int]) -> list[int]:
+    """A pool is started for any number of candidate files; returns the sizes of the pools started."""
+    monkeypatch.setattr(engine, "POOL_MIN_CANDIDATES_FORKED", 2)
+    monkeypatch.setattr(engine, "POOL_MIN_CANDIDATES_SPAWNED", 2)
+    return started_pools
+
+
+def test_jobs_give_the_same_output_as_one_process_bases_first(configs: Path, any_count_starts_a_pool: list[int]):
+    pools = any_count_starts_a_pool
+    one = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "--jobs", "1", "configs")
+    assert pools == []
+    two = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "--jobs", "2", "configs")
+    assert pools == [2]
+    assert (one.exit_code, one.stdout, one.stderr) == (two.exit_code, two.stdout, two.stderr)
+    # The leaf inherits the base's fix, made in an earlier level, so it needs no override of its own.
+    assert "configs/_base_/rpn.py" in _changed(two.stdout) and "configs/detector/leaf.py" not in _changed(two.stdout)
+    assert "a base of 1 other config in this run" in two.stderr
+
+
+def test_jobs_write_the_same_files_as_one_process(
+    configs: Path, any_count_starts_a_pool: list[int], monkeypatch: pytest.MonkeyPatch
+):
+    runs = {}
+    for jobs in ("1", "2"):
+        copy = configs.parent / f"jobs{jobs}"
+        shutil.copytree(configs, copy / "configs")
+        monkeypatch.chdir(copy)
+        result = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--jobs", jobs, "--verify", "configs")
+        runs[jobs] = (result.exit_code, result.stdout, result.stderr, {
+            p.relative_to(copy).as_posix(): p.read_text() for p in sorted(copy.rglob("*.py"))
+        })
+    assert any_count_starts_a_pool == [2]
+    assert runs["1"] == runs["2"]
+    assert "split_thr=10001" in runs["2"][3]["configs/_base_/rpn.py"]
+
+
+def test_the_pool_works_where_worker_processes_are_spawned(configs: Path):
+    script = (
+        "import multiprocessing, sys\n"
+        "from autofix import cli, engine\n"
+        "if __name__ == '__main__':\n"
+        "    multiprocessing.set_start_method('spawn')\n"
+        "    engine.POOL_MIN_CANDIDATES_SPAWNED = 2\n"
+        "    start_pool = multiprocessing.Pool\n"
+        "    multiprocessing.Pool = lambda n, **kw: print(f'pool of {n}', file=sys.stderr) or start_pool(n, **kw)\n"
+        "    sys.argv = ['autofix', 'apply', '--fix', 'amp-nms,relu-no-inplace', '--dry-run', *sys.argv[1:], 'configs']\n"
+        "    cli.main()\n"
+    )
+    Path("spawned.py").write_text(script)
+    env = {**os.environ, "NO_COLOR": "1"}
+    spawned = subprocess.run([sys.executable, "spawned.py", "--jobs", "2"], capture_output=True, text=True, env=env)
+    single = subprocess.run([sys.executable, "spawned.py", "--jobs", "1"], capture_output=True, text=True, env=env)
+    assert spawned.returncode == single.returncode == 1, spawned.stderr
+    assert "pool of 2" in spawned.stderr and "pool of" not in single.stderr
+    assert spawned.stdout == single.stdout and len(_changed(spawned.stdout)) == 4
+
+
+def test_json_format_is_one_document_with_every_file_and_the_totals(configs: Path):
+    text = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "configs")
+    result = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "--format", "json", "configs")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    files = {f["path"]: f for f in document["files"]}
+    assert list(files) == sorted(files)
+    base = files["configs/_base_/rpn.py"]
+    assert base["status"] == "changed" and base["transforms"] == ["split-thr"]
+    assert files["configs/detector/leaf.py"]["status"] == "unchanged"
+    assert "".join(f["diff"] for f in document["files"]) == text.stdout
+    assert document["totals"]["scanned"] == 5 and document["totals"]["changed"] == 4
+    assert document["totals"]["per_transform"]["relu-no-inplace"]["changed"] == 3
+    assert document["mode"] == "dry-run"
+
+
+def test_diff_file_is_a_patch_that_applies_from_the_working_directory(configs: Path):
+    result = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "--diff-file", "fix.patch", "configs")
+    patch = Path("fix.patch").read_text()
+    assert patch == result.stdout and patch.count("+++ b/configs/") == 4
+    copy = Path("copy")
+    shutil.copytree("configs", copy / "configs")
+    subprocess.run(["patch", "-p1", "-s", "-i", str(Path("fix.patch").resolve())], cwd=copy, check=True)
+    subprocess.run(["git", "init", "-q"], check=True)
+    subprocess.run(["git", "apply", "fix.patch"], check=True)
+    for path in configs.rglob("*.py"):
+        assert path.read_text() == (copy / path.relative_to(Path.cwd())).read_text()
+    assert "split_thr=10001" in (configs / "_base_" / "rpn.py").read_text()
+
+
+def test_pyproject_gives_the_defaults_and_the_command_line_wins(configs: Path, monkeypatch: pytest.MonkeyPatch):
+    Path("pyproject.toml").write_text(
+        "[project]\nname = 'demo'\n\n[tool.autofix]\nfix = ['amp-nms']\nexclude = ['detector/']\nsplit-thr = 20000\njobs = 1\n"
+    )
+    monkeypatch.chdir(configs)  # found by searching upward
+    from_file = invoke("apply", "--dry-run", ".")
+    assert from_file.exit_code == 1
+    assert _changed(from_file.stdout) == ["_base_/rpn.py"]  # amp-nms only; detector/ excluded
+    assert "split_thr=20000" in from_file.stdout
+    flags = invoke("apply", "--dry-run", "--fix", "relu-no-inplace", "--exclude", "nothing", ".")
+    assert _changed(flags.stdout) == [f"detector/{n}_model.py" for n in "abc"]
+
+
+@pytest.mark.parametrize(
+    ("table", "complaint"),
+    [
+        ("fix = 'no-such-fix'", "no-such-fix"),
+        ("jobs = 'two'", "jobs must be a whole number"),
+        ("scale = '1333'", "scale must be a size"),
+        ("exclude = '_base_'", "exclude must be a list"),
+        ("fixes = ['amp-nms']", "no setting 'fixes'"),
+        ("fix = [", "cannot read it as TOML"),
+    ],
+)
+def test_a_bad_pyproject_is_an_error_naming_it(configs: Path, table: str, complaint: str):
+    Path("pyproject.toml").write_text(f"[tool.autofix]\n{table}\n")
+    result = invoke("apply", "--fix", "relu-no-inplace", "configs") if "fix" not in table else invoke("apply", "configs")
+    assert result.exit_code == 2
+    assert "pyproject.toml" in result.stderr and complaint in result.stderr
+    assert (configs / "detector" / "a_model.py").read_text() == RELU
+
+
+def test_summary_table_counts_files_per_transform_and_suppressed_changes(configs: Path):
+    (configs / "detector" / "a_model.py").write_text("import torch.nn as nn\nrelu = nn.ReLU(inplace=True)  # autofix: skip\n")
+    (configs / "broken.py").write_text("nn.ReLU(inplace=True\n")
+    result = CliRunner().invoke(app, ["apply", "--fix", "relu-no-inplace", "--dry-run", "configs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in result.stderr.splitlines() if line.count("│") == 7}
+    assert rows["relu-no-inplace"] == ["4", "2", "1", "1", "1"]  # files, changed, unchanged, failed, suppressed
+    assert rows["all files (scanned)"] == ["6", "2", "3", "1", "1"]
+    assert result.stderr.rstrip().endswith("2 files would change, 3 unchanged, 1 error, 1 suppressed.")
+
+
+def test_progress_bar_only_on_a_terminal_outside_ci_and_for_enough_files(monkeypatch: pytest.MonkeyPatch):
+    def drawn(terminal: bool, total: int) -> str:
+        stream = io.StringIO()
+        bar = _ProgressBar(Console(file=stream, force_terminal=terminal, width=80))
+        for done in range(1, total + 1):
+            bar(done, total)
+        bar.close()
+        return stream.getvalue()
+
+    monkeypatch.delenv("CI", raising=False)
+    assert "30/30" in drawn(terminal=True, total=30)
+    assert drawn(terminal=False, total=30) == ""
+    assert drawn(terminal=True, total=3) == ""
+    monkeypatch.setenv("CI", "true")
+    assert drawn(terminal=True, total=30) == ""
