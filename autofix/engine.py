@@ -465,9 +465,9 @@ class _Inheritance:
 
     def text(self, key: str) -> str | None:
         if key not in self.texts:
-            try:
-                self.texts[key] = Path(key).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+            try:  # read_source: never a FIFO (reading one would hang the run) nor a huge file
+                self.texts[key] = read_source(Path(key)).decode("utf-8")
+            except (OSError, UnicodeDecodeError, FileError):
                 return None
         return self.texts[key]
 
