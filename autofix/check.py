@@ -18,8 +18,8 @@ from typing import Any
 import libcst as cst
 
 from autofix.filekind import detect_kind
-from autofix.files import FileError, decode_source, display_path, find_python_files
-from autofix.mmconfig import ConfigUnavailable, resolve
+from autofix.files import FileError, decode_source, display_path, find_python_files, read_source
+from autofix.mmconfig import ConfigUnavailable, FileLoadCache, resolve
 from autofix.nms_boxes import RpnLoad, rpn_loads, uses_amp
 from autofix.relu_flow import InplaceOverwrite, inplace_relu_overwrites
 from autofix.transform import FileKind
@@ -60,12 +60,13 @@ class CheckReport:
 def check_paths(paths: Iterable[Path], assume_amp: bool = False) -> CheckReport:
     files, missing = find_python_files(paths)
     report = CheckReport(errors=[(display_path(p), why) for p, why in missing])
+    cache = FileLoadCache()  # the files share their bases: load each once
     for path in files:
         shown = display_path(path)
         try:
-            text = decode_source(path.read_bytes()).text
+            text = decode_source(read_source(path)).text
             if detect_kind(text) is FileKind.CONFIG:
-                report.findings += config_findings(path, shown, text, assume_amp)
+                report.findings += config_findings(path, shown, text, assume_amp, cache)
             else:
                 report.findings += model_findings(shown, text)
         except (FileError, ConfigUnavailable) as exc:
@@ -83,8 +84,10 @@ def check_paths(paths: Iterable[Path], assume_amp: bool = False) -> CheckReport:
 # --- amp-nms ------------------------------------------------------------------------------------
 
 
-def config_findings(path: Path, shown: str, text: str, assume_amp: bool) -> list[Finding]:
-    config = resolve(path, {})
+def config_findings(
+    path: Path, shown: str, text: str, assume_amp: bool, cache: FileLoadCache | None = None
+) -> list[Finding]:
+    config = resolve(path, {}, cache)
     if not (assume_amp or uses_amp(config)) or "train_dataloader" not in config:
         return []  # no AMP, or a fragment (a _base_ model file) that does not train by itself
     amp = "AMP (tools/train.py --amp)" if assume_amp and not uses_amp(config) else "AMP (AmpOptimWrapper)"

@@ -71,6 +71,7 @@ class FileLoadCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, ...], list[tuple[dict[str, str], tuple[Any, ...]]]] = {}
         self._reading: list[dict[str, str]] = []  # the files read by each load in progress, innermost last
+        self._loading: list[str] = []  # the paths of the loads in progress, innermost last
         self._disk: dict[str, tuple[tuple[int, int, int], str]] = {}  # path -> (identity from stat, text)
 
     def _current_text(self, path: str, texts: Mapping[str, str]) -> str | None:
@@ -94,6 +95,8 @@ class FileLoadCache:
 
         def cached_file2dict(filename, use_predefined_variables=True, use_environment_variables=True, lazy_import=None):
             path = os.path.abspath(os.path.expanduser(filename))
+            if path in self._loading:  # mmengine itself would recurse ~10 s to Python's recursion limit
+                raise CircularBase([*self._loading[self._loading.index(path):], path])
             key = (path, use_predefined_variables, use_environment_variables, lazy_import)
             for dependencies, value in self._entries.get(key, ()):
                 if all(self._current_text(p, texts) == text for p, text in dependencies.items()):
@@ -101,10 +104,12 @@ class FileLoadCache:
                         reading.update(dependencies)
                     return _deep_copy(value, config_dict, {})
             self._reading.append({})
+            self._loading.append(path)
             try:
                 value = load(filename, use_predefined_variables, use_environment_variables, lazy_import)
             finally:
                 dependencies = self._reading.pop()
+                self._loading.pop()
             text = self._current_text(path, texts)
             if text is not None:
                 dependencies[path] = text
@@ -153,16 +158,21 @@ def _deep_copy(value: Any, config_dict: type, memo: dict[int, Any]) -> Any:
     return copied
 
 
+class CircularBase(Exception):
+    """A config inherits, through its bases, from itself; the chain of absolute paths."""
+
+    def __init__(self, chain: list[str]) -> None:
+        super().__init__(" -> ".join(chain))
+        self.chain = chain
+
+
 def resolve(path: Path, texts: Mapping[str, str], cache: FileLoadCache | None = None) -> dict[str, Any]:
     """``Config.fromfile(path).to_dict()`` as mmengine gives it, with ``texts`` overlaid.
 
-    With a ``cache``, files already loaded in this run with the same texts are not loaded again.
+    With a ``cache`` (one run's), files already loaded with the same texts are not loaded again.
     """
     key = os.path.abspath(path)
-    # mmengine follows a circular _base_ to Python's recursion limit: ~10 s, then a RecursionError.
-    cycle = _circular_bases(Path(key), texts)
-    if cycle:
-        raise ConfigUnavailable(f"circular _base_: {' -> '.join(cycle)}")
+    cache = cache or FileLoadCache()  # it also stops a circular _base_ at once
     with overlay(texts), warnings.catch_warnings():
         # mmengine imports pkg_resources for `pkg::` bases; its deprecation notice is not the user's concern.
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
@@ -171,9 +181,19 @@ def resolve(path: Path, texts: Mapping[str, str], cache: FileLoadCache | None = 
         try:  # reading the file too: mmengine reads it as UTF-8, so one that is not can never load
             on_disk = Path(key).read_text(encoding="utf-8")
             text = texts.get(key, on_disk)
-            with cache.active(Config, texts) if cache else contextlib.nullcontext():
-                config = Config.fromfile(key, lazy_import=is_lazy_style(text), import_custom_modules=False)
+            lazy = is_lazy_style(text)
+            # New-style bases are imported, not loaded through _file2dict, so the cache cannot see a cycle there.
+            cycle = _circular_bases(Path(key), texts) if lazy else None
+            if cycle:
+                raise ConfigUnavailable(f"circular _base_: {' -> '.join(cycle)}")
+            with cache.active(Config, texts):
+                config = Config.fromfile(key, lazy_import=lazy, import_custom_modules=False)
             return config.to_dict()
+        except CircularBase as exc:
+            chain = [os.path.relpath(p, os.path.dirname(key)) for p in exc.chain]
+            raise ConfigUnavailable(f"circular _base_: {' -> '.join(chain)}") from None
+        except ConfigUnavailable:
+            raise
         except Exception as exc:  # mmengine raises anything the config's own code raises
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigUnavailable(f"mmengine cannot load it: {type(exc).__name__}: {message}") from None
