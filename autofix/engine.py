@@ -35,7 +35,7 @@ from autofix.files import (
     read_source,
     replace_atomically,
 )
-from autofix.mmconfig import ConfigUnavailable, FileLoadCache, direct_bases, resolve, unexpected_changes
+from autofix.mmconfig import ConfigUnavailable, FileLoadCache, direct_bases, may_inherit, resolve, unexpected_changes
 from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
 from autofix.transform import FileKind, Transform, TransformContext, TransformFailed, no_config
 
@@ -477,7 +477,7 @@ class _Inheritance:
             if text is None:
                 return [], False
             try:
-                self._bases[key] = _direct_bases(Path(key), ast.parse(text)) if inherits(text) else ([], True)
+                self._bases[key] = _direct_bases(Path(key), ast.parse(text)) if may_inherit(text) else ([], True)
             except SyntaxError:
                 return [], False
         return self._bases[key]
@@ -497,11 +497,6 @@ class _Inheritance:
                         found.append(path)
             self._ancestors[key] = (found, complete)
         return self._ancestors[key]
-
-
-def inherits(text: str) -> bool:
-    """Cheap test: a file without these words has no ``_base_`` and no ``read_base``."""
-    return "_base_" in text or "read_base" in text
 
 
 def _direct_bases(path: Path, tree: ast.Module) -> tuple[list[str], bool]:
@@ -581,7 +576,7 @@ def _plan_file(path: Path, transforms: Sequence[Transform]) -> tuple[_Planned | 
         tree = _check_syntax(plan.source.text)
     except FileError as exc:
         return _error(path, str(exc), plan.examined), None
-    return replace(plan, syntax_checked=True), _direct_bases(path, tree) if inherits(plan.source.text) else None
+    return replace(plan, syntax_checked=True), _direct_bases(path, tree) if may_inherit(plan.source.text) else None
 
 
 def run(
@@ -715,7 +710,7 @@ def _note_inheritors(report: RunReport, changed: Sequence[str], files: Sequence[
         return
     inheritors = {key: 0 for key in changed}
     for other in files:
-        if not inherits(graph.text(other) or ""):
+        if not may_inherit(graph.text(other) or ""):
             continue
         for ancestor in graph.ancestors(other)[0]:
             if ancestor in inheritors:

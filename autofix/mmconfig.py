@@ -212,7 +212,7 @@ def _circular_bases(path: Path, texts: Mapping[str, str]) -> list[str] | None:
             text = texts[str(current)] if str(current) in texts else current.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = ""  # mmengine will say what is wrong with it
-        for base in base_paths(current, text) if "_base_" in text or "read_base" in text else []:
+        for base in base_paths(current, text) if may_inherit(text) else []:
             found = follow(base, [*chain, current])
             if found:
                 return found
@@ -221,6 +221,11 @@ def _circular_bases(path: Path, texts: Mapping[str, str]) -> list[str] | None:
 
     cycle = follow(path, [])
     return [os.path.relpath(p, path.parent) for p in cycle] if cycle else None
+
+
+def may_inherit(text: str) -> bool:
+    """Cheap test: a file without these words has no ``_base_`` and no ``read_base``."""
+    return "_base_" in text or "read_base" in text
 
 
 def base_paths(path: Path, text: str) -> list[Path]:
