@@ -1,8 +1,8 @@
 """``autofix check``: the known crashes' causes, found in configs and model files before training.
 
 - ``amp-nms``: a config that trains with AMP whose RPN can hand ``batched_nms`` at least
-  ``split_thr`` boxes (counted by :mod:`autofix.nms_boxes` from the config mmengine resolves).
-- ``inplace-relu``: a model file that overwrites a ReLU's output in place (:mod:`autofix.relu_flow`).
+  ``split_thr`` boxes (counted by :mod:`autofix.domain.rpn` from the config mmengine resolves).
+- ``inplace-relu``: a model file that overwrites a ReLU's output in place (:mod:`autofix.domain.relu_flow`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,17 @@ from typing import Any
 
 import libcst as cst
 
+from autofix.domain.relu_flow import InplaceOverwrite, inplace_relu_overwrites
+from autofix.domain.rpn import RpnLoad, rpn_loads, uses_amp
 from autofix.filekind import detect_kind
-from autofix.files import FileError, decode_source, display_path, find_python_files, read_source
+from autofix.files import (
+    FileError,
+    decode_source,
+    display_path,
+    find_python_files,
+    read_source,
+)
 from autofix.mmconfig import ConfigUnavailable, FileLoadCache, resolve
-from autofix.nms_boxes import RpnLoad, rpn_loads, uses_amp
-from autofix.relu_flow import InplaceOverwrite, inplace_relu_overwrites
 from autofix.transform import FileKind
 
 # A model file can only hold the crash if it has a ReLU and some in-place write.

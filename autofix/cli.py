@@ -18,16 +18,36 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from autofix import __version__
 from autofix.check import check_paths, summary
-from autofix.diagnose import LogUnreadable, describe_crash, diagnose_text, diagnosis_json, read_log, render_match, render_no_match
+from autofix.diagnose import (
+    LogUnreadable,
+    describe_crash,
+    diagnose_text,
+    diagnosis_json,
+    read_log,
+    render_match,
+    render_no_match,
+)
 from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
 from autofix.files import display_path
-from autofix.registry import UnknownFixError, all_transforms, crash_fixes, resolve_fix_ids
+from autofix.registry import (
+    UnknownFixError,
+    all_transforms,
+    crash_fixes,
+    resolve_fix_ids,
+)
 from autofix.settings import load_project_settings, parse_scale
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2

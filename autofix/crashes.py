@@ -1,6 +1,6 @@
 """Crash fixes: a known crash, named by id, how to recognise it in a log, and its remedies.
 
-Each crash fix is a ``CrashFix`` declared in its own module of :mod:`autofix.transforms`, beside the
+Each crash fix is a ``CrashFix`` declared in its own module of :mod:`autofix.catalogue`, beside the
 transforms it points at; :mod:`autofix.registry` finds it there. That one declaration feeds
 ``--fix ID``, ``autofix list``/``explain`` and ``autofix diagnose``.
 """

@@ -35,9 +35,22 @@ from autofix.files import (
     read_source,
     replace_atomically,
 )
-from autofix.mmconfig import ConfigUnavailable, FileLoadCache, direct_bases, may_inherit, resolve, unexpected_changes
+from autofix.mmconfig import (
+    ConfigUnavailable,
+    FileLoadCache,
+    direct_bases,
+    may_inherit,
+    resolve,
+    unexpected_changes,
+)
 from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
-from autofix.transform import FileKind, Transform, TransformContext, TransformFailed, no_config
+from autofix.transform import (
+    FileKind,
+    Transform,
+    TransformContext,
+    TransformFailed,
+    no_config,
+)
 
 # A process pool is started for at least this many files to plan, or candidate files to transform.
 # Measured on 2 cores: a forked pool of 2 starts in ~0.05 s, a spawned one in ~1.4 s (each worker

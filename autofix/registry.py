@@ -1,4 +1,4 @@
-"""Finds the transforms and crash fixes (one module each in autofix.transforms) and resolves ``--fix`` ids."""
+"""Finds the transforms and crash fixes (one module each in autofix.catalogue) and resolves ``--fix`` ids."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pkgutil
 from functools import cache
 from types import ModuleType
 
-import autofix.transforms
+import autofix.catalogue
 from autofix.crashes import CrashFix
 from autofix.transform import Transform
 
@@ -19,8 +19,8 @@ class UnknownFixError(ValueError):
 @cache
 def _fix_modules() -> tuple[ModuleType, ...]:
     return tuple(
-        importlib.import_module(f"autofix.transforms.{info.name}")
-        for info in pkgutil.iter_modules(autofix.transforms.__path__)
+        importlib.import_module(f"autofix.catalogue.{info.name}")
+        for info in pkgutil.iter_modules(autofix.catalogue.__path__)
     )
 
 
@@ -38,7 +38,7 @@ def all_transforms() -> dict[str, type[Transform]]:
 
 @cache
 def crash_fixes() -> dict[str, CrashFix]:
-    """Every ``CrashFix`` declared at the top level of a module in autofix.transforms."""
+    """Every ``CrashFix`` declared at the top level of a module in autofix.catalogue."""
     found: dict[str, CrashFix] = {}
     for module in _fix_modules():
         for value in vars(module).values():

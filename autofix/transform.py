@@ -1,6 +1,6 @@
 """What every transform declares, and what the engine hands it.
 
-A transform is one class in one module of :mod:`autofix.transforms`. Its class attributes are
+A transform is one class in one module of :mod:`autofix.catalogue`. Its class attributes are
 its documentation (``autofix list`` / ``autofix explain``) and its examples are its tests, in
 the manner of Fixit's ``VALID``/``INVALID`` rule cases. It sees a parsed libcst module and a
 :class:`TransformContext`; it never sees files, terminals or the command line.

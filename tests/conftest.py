@@ -4,9 +4,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from corpus import mmdet_configs, resolve_tree
 
 from autofix import engine
-from corpus import mmdet_configs, resolve_tree
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,14 @@ from typer.testing import CliRunner
 
 from autofix.check import model_findings
 from autofix.cli import app
+from autofix.domain.relu_flow import inplace_relu_overwrites
+from autofix.domain.rpn import (
+    anchors_per_cell,
+    pipeline_sizes,
+    rpn_loads,
+    train_pipelines,
+)
 from autofix.mmconfig import resolve
-from autofix.nms_boxes import anchors_per_cell, pipeline_sizes, rpn_loads, train_pipelines
-from autofix.relu_flow import inplace_relu_overwrites
 
 FASTER_AMP = "faster_rcnn/faster-rcnn_r50_fpn_amp-1x_coco.py"
 C4 = "faster_rcnn/faster-rcnn_r50-caffe_c4-1x_coco.py"

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from testing_transforms import Sets101To18, Sets101To18Undeclared, TurnsFlagOff
 
 from autofix.engine import process_file, run
-from testing_transforms import Sets101To18, Sets101To18Undeclared, TurnsFlagOff
 
 BASE = "model = dict(depth=50, act_cfg=dict(type='ReLU', inplace=True))\n"
 CHILD = "_base_ = './base.py'\nmodel = dict(depth=101)\n"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from corpus import resolve_tree
 
 from autofix.engine import run
 from autofix.mmconfig import unexpected_changes
 from autofix.registry import all_transforms
-from corpus import resolve_tree
 
 CONFIG_TRANSFORMS = [t for t in all_transforms().values() if t.intended_keys]
 OPTIONS = {"resize-down": {"scale": (1333, 800)}}
@@ -58,7 +58,7 @@ def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_copy
 def test_no_stock_amp_config_hands_batched_nms_split_thr_boxes(mmdet_corpus_resolved):
     """`autofix check`'s count over the shipped configs: every one that trains with AMP and has an RPN
     (20 in mmdet 3.3.0: 1x, multi-scale crop and large-scale-jitter schedules) stays below split_thr."""
-    from autofix.nms_boxes import rpn_loads, uses_amp
+    from autofix.domain.rpn import rpn_loads, uses_amp
 
     loads = {
         rel: rpn_loads(config)

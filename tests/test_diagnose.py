@@ -239,8 +239,8 @@ def test_explain_inplace_add_shows_its_examples():
 
 
 def test_crash_fixes_are_found_in_their_own_modules():
-    from autofix.transforms.amp_nms import AMP_NMS
-    from autofix.transforms.inplace_relu import INPLACE_RELU
+    from autofix.catalogue.amp_nms import AMP_NMS
+    from autofix.catalogue.inplace_relu import INPLACE_RELU
 
     assert crash_fixes()["amp-nms"] is AMP_NMS and crash_fixes()["inplace-relu"] is INPLACE_RELU
     assert "inplace-add" not in {t for crash in crash_fixes().values() for t in crash.default_transforms}

@@ -9,12 +9,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from testing_transforms import DropsComments
 
 from autofix import engine
 from autofix.engine import lost_comment, process_file, run
-from autofix.files import TEMP_SUFFIX, FileError, decode_source, find_python_files, replace_atomically
+from autofix.files import (
+    TEMP_SUFFIX,
+    FileError,
+    decode_source,
+    find_python_files,
+    replace_atomically,
+)
 from autofix.registry import resolve_fix_ids
-from testing_transforms import DropsComments
 
 RELU = resolve_fix_ids(["relu-no-inplace"])
 

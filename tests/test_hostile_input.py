@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from testing_transforms import Crashes, ResolvesConfig
 from typer.testing import CliRunner
 
 from autofix.cli import app
 from autofix.engine import process_file, run
 from autofix.registry import resolve_fix_ids
-from testing_transforms import Crashes, ResolvesConfig
 
 FIX_SITE = "r = nn.ReLU(inplace=True)\n"
 FIXED = "r = nn.ReLU()\n"

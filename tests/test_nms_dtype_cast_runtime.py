@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from autofix.catalogue.nms_dtype_cast import NmsDtypeCast
 from autofix.engine import rewrite_source
-from autofix.transforms.nms_dtype_cast import NmsDtypeCast
 
 torch = pytest.importorskip("torch")
 

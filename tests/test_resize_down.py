@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from autofix.catalogue.resize_down import ResizeDown, _fitted, _Target
 from autofix.cli import app
 from autofix.engine import ConfigSession, rewrite_at
 from autofix.mmconfig import get_path, resolve, unexpected_changes
 from autofix.transform import TransformFailed
-from autofix.transforms.resize_down import ResizeDown, _fitted, _Target
 
 TARGET = _Target(1333, 800)
 GOLDEN = Path(__file__).parent / "golden" / "resize-down"

@@ -15,28 +15,18 @@ from autofix.cst_helpers import (
     positional_count,
     qualified_name,
     remove_arg,
-    string_value,
+)
+from autofix.domain.activations import (
+    CONV_ACT_CFG_POSITION,
+    CONV_INPLACE_POSITION,
+    CONVENTIONAL_ALIASES,
+    FALSE,
+    RELU_FUNCTIONS,
+    RELU_MODULES,
+    is_conv_module,
+    is_relu_type,
 )
 from autofix.transform import Example, FileKind, Transform, TransformContext
-
-RELU_MODULES = {"torch.nn.ReLU", "torch.nn.modules.activation.ReLU"}
-RELU_FUNCTIONS = {"torch.nn.functional.relu"}
-# Names a file may use without importing them itself (snippets, star imports).
-CONVENTIONAL_ALIASES = {"nn": "torch.nn", "F": "torch.nn.functional", "torch": "torch"}
-# mmcv ConvModule(in, out, kernel, stride, padding, dilation, groups, bias, conv_cfg, norm_cfg, act_cfg, inplace)
-CONV_ACT_CFG_POSITION, CONV_INPLACE_POSITION = 10, 11
-_FALSE = cst.Name("False")
-
-
-def is_relu_type(node: cst.BaseExpression | None, aliases: dict[str, str]) -> bool:
-    """``'ReLU'`` in a config dict, or the class itself in new-style (lazy import) configs."""
-    if string_value(node) == "ReLU":
-        return True
-    return node is not None and qualified_name(node, aliases) in RELU_MODULES
-
-
-def is_conv_module(name: str | None) -> bool:
-    return name is not None and name.startswith("mmcv.") and name.endswith(".ConvModule")
 
 
 class _Rewriter(cst.CSTTransformer):
@@ -60,7 +50,7 @@ class _Rewriter(cst.CSTTransformer):
             flag = keys.get("inplace")
             if flag is not None and is_true(flag.value):
                 return updated.with_changes(
-                    args=[a.with_changes(value=_FALSE) if a is flag else a for a in updated.args]
+                    args=[a.with_changes(value=FALSE) if a is flag else a for a in updated.args]
                 )
         return updated
 
@@ -70,7 +60,7 @@ class _Rewriter(cst.CSTTransformer):
             flag = keys.get("inplace")
             if flag is not None and is_true(flag.value):
                 return updated.with_changes(
-                    elements=[e.with_changes(value=_FALSE) if e is flag else e for e in updated.elements]
+                    elements=[e.with_changes(value=FALSE) if e is flag else e for e in updated.elements]
                 )
         return updated
 
@@ -92,7 +82,7 @@ class _Rewriter(cst.CSTTransformer):
             index = CONV_INPLACE_POSITION
         if index is not None:
             if is_true(args[index].value):
-                args[index] = args[index].with_changes(value=_FALSE)
+                args[index] = args[index].with_changes(value=FALSE)
                 return call.with_changes(args=args)
             return call
         if has_star_args(args):
@@ -107,7 +97,7 @@ class _Rewriter(cst.CSTTransformer):
             and mapping_value(act_cfg, "inplace") is None
         )
         if relu_by_default or relu_without_flag:
-            return call.with_changes(args=append_keyword(args, "inplace", _FALSE))
+            return call.with_changes(args=append_keyword(args, "inplace", FALSE))
         return call
 
 

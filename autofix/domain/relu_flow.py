@@ -34,14 +34,19 @@ from autofix.cst_helpers import (
     string_value,
     walk_statements,
 )
-from autofix.transforms.inplace_add import NonTensorNames, module_class_names, non_tensor_names, rewritable
-from autofix.transforms.relu_no_inplace import (
+from autofix.domain.activations import (
     CONV_ACT_CFG_POSITION,
     CONVENTIONAL_ALIASES,
     RELU_FUNCTIONS,
     RELU_MODULES,
     is_conv_module,
     is_relu_type,
+)
+from autofix.domain.tensors import (
+    NonTensorNames,
+    module_class_names,
+    non_tensor_names,
+    rewritable,
 )
 
 _RELU_CALLS = RELU_FUNCTIONS | {"torch.relu", "torch.nn.functional.relu_", "torch.relu_"}

@@ -23,7 +23,93 @@ from dataclasses import dataclass
 from typing import Any
 
 from autofix.mmconfig import get_path, registry_name
-from autofix.transforms.split_thr import RpnProposal, rpn_proposals
+
+MMCV_DEFAULT_SPLIT_THR = 10000  # mmcv batched_nms: nms_cfg.pop('split_thr', 10000)
+FPN_LEVELS = 5  # the stock mmdet RPN: anchor strides [4, 8, 16, 32, 64]
+
+
+@dataclass(frozen=True)
+class RpnProposal:
+    """One train-time ``rpn_proposal`` in a resolved config and what bounds its box count."""
+
+    path: tuple[str, ...]  # keys from the config root to the rpn_proposal dict
+    nms_pre: int | None  # boxes kept per level before NMS (None: unbounded or not a number)
+    levels: int  # anchor strides (feature levels) of the RPN head
+    split_thr: int  # the effective value (mmcv's default when unset)
+    anchor_generator: Mapping[str, Any] | None = None  # the RPN head's, when it has one
+
+    @property
+    def max_boxes(self) -> int | None:
+        return None if self.nms_pre is None else self.levels * self.nms_pre
+
+    def needed(self, options: Mapping[str, Any]) -> int | None:
+        """The split_thr to set: ``--split-thr`` when given, else one more than the RPN can reach."""
+        if options.get("split_thr"):
+            return int(options["split_thr"])
+        return None if self.max_boxes is None else self.max_boxes + 1
+
+    def problem(self, options: Mapping[str, Any]) -> str | None:
+        where = ".".join(self.path)
+        needed = self.needed(options)
+        if needed is None:
+            return f"{where} has no nms_pre, so any number of boxes reaches batched_nms; pass --split-thr N"
+        if self.split_thr < needed:
+            if "split_thr" in options:
+                return f"{where}.nms.split_thr is {self.split_thr}, below --split-thr {needed}"
+            return f"{where}: up to {self.max_boxes} boxes reach batched_nms, whose split_thr is {self.split_thr}"
+        return None
+
+
+def _strides_levels(value: Any) -> int:
+    """The most anchor strides of any ``*anchor_generator`` inside ``value`` (0 when none)."""
+    if isinstance(value, Mapping):
+        own = 0
+        for key, item in value.items():
+            if str(key).endswith("anchor_generator") and isinstance(item, Mapping):
+                strides = item.get("strides")
+                own = max(own, len(strides) if isinstance(strides, (list, tuple)) else 0)
+            own = max(own, _strides_levels(item))
+        return own
+    if isinstance(value, (list, tuple)):
+        return max((_strides_levels(item) for item in value), default=0)
+    return 0
+
+
+def _anchor_generator(head: Any) -> Mapping[str, Any] | None:
+    """The head's ``anchor_generator`` (searched breadth first: a cascade RPN's first stage has it)."""
+    level = [head]
+    while level:
+        for value in level:
+            if isinstance(value, Mapping) and isinstance(value.get("anchor_generator"), Mapping):
+                return value["anchor_generator"]
+        level = [
+            item
+            for value in level
+            for item in (value.values() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ())
+        ]
+    return None
+
+
+def rpn_proposals(config: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iterator[RpnProposal]:
+    """Every ``train_cfg.rpn_proposal`` in a resolved config (under ``model``, a nested detector, or 2.x top level)."""
+    train_cfg = config.get("train_cfg")
+    if isinstance(train_cfg, Mapping) and isinstance(train_cfg.get("rpn_proposal"), Mapping):
+        proposal = train_cfg["rpn_proposal"]
+        # The head that produces the boxes sits beside train_cfg (2.x top level: inside `model`).
+        owner = config.get("rpn_head") or (config.get("model") if not path else None) or config
+        nms_pre = proposal.get("nms_pre")
+        nms = proposal.get("nms") if isinstance(proposal.get("nms"), Mapping) else {}
+        yield RpnProposal(
+            path=(*path, "train_cfg", "rpn_proposal"),
+            nms_pre=nms_pre if isinstance(nms_pre, int) and not isinstance(nms_pre, bool) and nms_pre > 0 else None,
+            levels=_strides_levels(owner) or FPN_LEVELS,
+            split_thr=int(nms.get("split_thr", MMCV_DEFAULT_SPLIT_THR)),
+            anchor_generator=_anchor_generator(owner),
+        )
+    for key, value in config.items():
+        if isinstance(value, Mapping) and key != "train_cfg":
+            yield from rpn_proposals(value, (*path, str(key)))
+
 
 _RESIZES = ("Resize", "RandomResize", "RandomChoiceResize", "FixShapeResize")
 

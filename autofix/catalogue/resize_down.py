@@ -21,7 +21,13 @@ from autofix.config_edit import (
     render,
     subscript_chain,
 )
-from autofix.cst_helpers import dict_literal_keys, dotted_name, literal_value, name_loads, string_value
+from autofix.cst_helpers import (
+    dict_literal_keys,
+    dotted_name,
+    literal_value,
+    name_loads,
+    string_value,
+)
 from autofix.mmconfig import registry_name
 from autofix.transform import Example, FileKind, Transform, TransformContext
 
