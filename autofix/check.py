@@ -28,7 +28,7 @@ from autofix.files import (
     read_source,
 )
 from autofix.mmconfig import ConfigUnavailable, FileLoadCache, resolve
-from autofix.transform import FileKind
+from autofix.rule import FileKind
 
 # A model file can only hold the crash if it has a ReLU and some in-place write.
 _RELU_MARKERS = re.compile(r"relu|ConvModule|build_activation_layer", re.IGNORECASE)

@@ -48,6 +48,7 @@ from autofix.registry import (
     crash_fixes,
     resolve_fix_ids,
 )
+from autofix.rule import Applicability
 from autofix.settings import load_project_settings, parse_scale
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
@@ -245,7 +246,7 @@ def apply(
     ] = None,
     fix: Annotated[
         list[str],
-        typer.Option("--fix", "-f", help="Transform or crash-fix id; comma-separated or repeated "
+        typer.Option("--fix", "-f", help="Rule or crash-fix id; comma-separated or repeated "
                      "(default: `fix` in pyproject.toml [tool.autofix])."),
     ] = [],  # noqa: B006 (typer reads the default, never mutates it)
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")] = False,
@@ -384,7 +385,7 @@ def list_fixes() -> None:
             transform.summary,
             transform.crash,
             transform.tradeoff,
-            "[bold red]yes[/bold red]" if transform.changes_results else "no",
+            "[bold red]yes[/bold red]" if transform.applicability is Applicability.CHANGES_RESULTS else "no",
         )
     out.print(table)
     crashes = Table(title="Crash fixes (--fix ID picks the default remedy)", show_lines=True)
@@ -414,7 +415,7 @@ def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A transfor
         out.rule(transform.id)
         out.print(transform.doc(), markup=False)
         out.print(f"\nCrash: {transform.crash}\nCost: {transform.tradeoff}", markup=False)
-        out.print(f"Changes training results: {'yes' if transform.changes_results else 'no'}\n")
+        out.print(f"Fix safety: {transform.applicability.value}\n")
         for example in transform.examples:
             label = f"Example ({example.kind.value}{': ' + example.title if example.title else ''})"
             out.print(f"[bold]{label}[/bold]")

@@ -16,7 +16,7 @@ from typing import Any
 import libcst as cst
 
 from autofix.mmconfig import ConfigUnavailable, unexpected_changes
-from autofix.transform import TransformContext, TransformFailed
+from autofix.rule import TransformContext, TransformFailed
 
 
 class ConfigStyle(str, enum.Enum):

@@ -43,14 +43,14 @@ from autofix.mmconfig import (
     resolve,
     unexpected_changes,
 )
-from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
-from autofix.transform import (
+from autofix.rule import (
     FileKind,
-    Transform,
+    Rule,
     TransformContext,
     TransformFailed,
     no_config,
 )
+from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
 
 # A process pool is started for at least this many files to plan, or candidate files to transform.
 # Measured on 2 cores: a forked pool of 2 starts in ~0.05 s, a spawned one in ~1.4 s (each worker
@@ -179,7 +179,7 @@ def _round_trip(module: cst.Module, text: str) -> str:
 
 def rewrite_source(
     text: str,
-    transforms: Sequence[Transform],
+    transforms: Sequence[Rule],
     options: Mapping[str, Any] | None = None,
     kind: FileKind | None = None,
     resolve_config: Callable[[str | None], Mapping[str, Any]] = no_config,
@@ -298,7 +298,7 @@ class ConfigSession:
 def rewrite_at(
     path: Path,
     text: str,
-    transforms: Sequence[Transform],
+    transforms: Sequence[Rule],
     options: Mapping[str, Any],
     session: ConfigSession,
     kind: FileKind | None = None,
@@ -313,7 +313,7 @@ def rewrite_at(
 
 
 def verify_rewrite(
-    path: Path, new_text: str, transforms: Sequence[Transform], options: Mapping[str, Any], session: ConfigSession
+    path: Path, new_text: str, transforms: Sequence[Rule], options: Mapping[str, Any], session: ConfigSession
 ) -> tuple[list[str], str | None]:
     """Resolve before (files as on disk) and after; return the changed keys and what is wrong, if anything."""
     try:
@@ -339,7 +339,7 @@ class _Planned:
     original: bytes
     source: DecodedSource
     kind: FileKind
-    transforms: tuple[Transform, ...]
+    transforms: tuple[Rule, ...]
     suppressed: tuple[str, ...]  # transforms skipped by a comment at the top of the file
     syntax_checked: bool = False
 
@@ -367,7 +367,7 @@ def _error(path: Path, error: str, examined: tuple[str, ...] = ()) -> FileResult
     return FileResult(display_path(path), "error", error=error, examined=examined)
 
 
-def _plan(path: Path, transforms: Sequence[Transform]) -> _Planned | FileResult:
+def _plan(path: Path, transforms: Sequence[Rule]) -> _Planned | FileResult:
     """Read and decode the file, and choose the transforms that may change it (no parsing yet)."""
     try:
         original = read_source(path)
@@ -448,7 +448,7 @@ def _write(planned: _Planned, outcome: _Outcome) -> FileResult:
 
 def process_file(
     path: Path,
-    transforms: Sequence[Transform],
+    transforms: Sequence[Rule],
     options: Mapping[str, Any],
     write: bool,
     session: ConfigSession | None = None,
@@ -518,7 +518,7 @@ def _direct_bases(path: Path, tree: ast.Module) -> tuple[list[str], bool]:
 
 
 def _passes_chain_prefilter(
-    transform: Transform, key: str, graph: _Inheritance, fixed: Mapping[str, str]
+    transform: Rule, key: str, graph: _Inheritance, fixed: Mapping[str, str]
 ) -> bool:
     """A config transform's chain markers appear in the file or a file it inherits (as read, or as fixed).
 
@@ -562,7 +562,7 @@ class _Workers:
             self.pool = multiprocessing.Pool(size, initializer=_start_worker)
             self.size = size
 
-    def plan(self, files: list[Path], transforms: Sequence[Transform]) -> Iterable[tuple[_Planned | FileResult, Any]]:
+    def plan(self, files: list[Path], transforms: Sequence[Rule]) -> Iterable[tuple[_Planned | FileResult, Any]]:
         if self.pool is None:
             return (_plan_file(path, transforms) for path in files)
         chunk = max(1, len(files) // (self.size * 8))
@@ -580,7 +580,7 @@ class _Workers:
             self.pool.terminate()
 
 
-def _plan_file(path: Path, transforms: Sequence[Transform]) -> tuple[_Planned | FileResult, tuple[list[str], bool] | None]:
+def _plan_file(path: Path, transforms: Sequence[Rule]) -> tuple[_Planned | FileResult, tuple[list[str], bool] | None]:
     """``_plan`` plus the syntax check every file gets, and the file's direct bases when it inherits."""
     plan = _plan(path, transforms)
     if isinstance(plan, FileResult):
@@ -594,7 +594,7 @@ def _plan_file(path: Path, transforms: Sequence[Transform]) -> tuple[_Planned | 
 
 def run(
     paths: Iterable[Path],
-    transforms: Sequence[Transform],
+    transforms: Sequence[Rule],
     options: Mapping[str, Any],
     write: bool,
     verify: bool = False,

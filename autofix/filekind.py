@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from autofix.transform import FileKind
+from autofix.rule import FileKind
 
 _INHERITS = re.compile(r"^(_base_\s*=|with\s+read_base\s*\(\s*\)\s*:)", re.MULTILINE)
 _DEFINES_CODE = re.compile(r"^(class|def|async\s+def)\s", re.MULTILINE)

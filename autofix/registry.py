@@ -9,7 +9,7 @@ from types import ModuleType
 
 import autofix.catalogue
 from autofix.crashes import CrashFix
-from autofix.transform import Transform
+from autofix.rule import Rule
 
 
 class UnknownFixError(ValueError):
@@ -25,11 +25,11 @@ def _fix_modules() -> tuple[ModuleType, ...]:
 
 
 @cache
-def all_transforms() -> dict[str, type[Transform]]:
-    found: dict[str, type[Transform]] = {}
+def all_transforms() -> dict[str, type[Rule]]:
+    found: dict[str, type[Rule]] = {}
     for module in _fix_modules():
         for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Transform) and value.__module__ == module.__name__:
+            if isinstance(value, type) and issubclass(value, Rule) and value.__module__ == module.__name__:
                 if value.id in found:
                     raise RuntimeError(f"transform id {value.id!r} is declared twice")
                 found[value.id] = value
@@ -50,11 +50,11 @@ def crash_fixes() -> dict[str, CrashFix]:
     return dict(sorted(found.items()))
 
 
-def resolve_fix_ids(ids: list[str]) -> list[Transform]:
+def resolve_fix_ids(ids: list[str]) -> list[Rule]:
     """Expand transform and crash-fix ids (comma-separated or repeated) into transform instances."""
     transforms = all_transforms()
     fixes = crash_fixes()
-    chosen: dict[str, Transform] = {}
+    chosen: dict[str, Rule] = {}
     for raw in ids:
         for fix_id in filter(None, (part.strip() for part in raw.split(","))):
             if fix_id in fixes:

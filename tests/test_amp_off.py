@@ -15,7 +15,7 @@ from autofix.catalogue.amp_off import AmpOff
 from autofix.engine import ConfigSession, rewrite_at, rewrite_source, run
 from autofix.filekind import detect_kind
 from autofix.mmconfig import resolve, unexpected_changes
-from autofix.transform import FileKind, TransformFailed
+from autofix.rule import FileKind, TransformFailed
 
 GOLDEN = Path(__file__).parent / "golden" / "amp-off"
 CONFIG_CASES = sorted(

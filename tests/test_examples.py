@@ -38,7 +38,7 @@ def test_example_is_idempotent(transform, example, tmp_path: Path):
 
 @pytest.mark.parametrize("transform", all_transforms().values(), ids=list(all_transforms()))
 def test_transform_declares_its_documentation(transform):
-    for attribute in ("id", "summary", "crash", "tradeoff", "changes_results", "prefilter"):
+    for attribute in ("id", "summary", "crash", "tradeoff", "applicability", "prefilter"):
         assert getattr(transform, attribute, None) is not None, attribute
     assert transform.doc()
     assert any(e.after is not None for e in transform.examples), "needs at least one changing example"

@@ -22,7 +22,7 @@ from autofix.engine import lost_comment, process_file, rewrite_source, run
 from autofix.files import DecodedSource, FileError
 from autofix.mmconfig import ConfigUnavailable
 from autofix.registry import all_transforms
-from autofix.transform import FileKind, Transform
+from autofix.rule import FileKind, Rule
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -181,7 +181,7 @@ class _NeedsConfig(ConfigUnavailable):
     pass
 
 
-def _check_second_run_changes_nothing(text: str, transforms: Sequence[Transform], kind: FileKind) -> None:
+def _check_second_run_changes_nothing(text: str, transforms: Sequence[Rule], kind: FileKind) -> None:
     ast.parse(text)  # the generator itself must produce Python
     try:
         first = rewrite_source(text, transforms, {}, kind, _asked_for_config)

@@ -16,7 +16,7 @@ from autofix.catalogue.resize_down import ResizeDown, _fitted, _Target
 from autofix.cli import app
 from autofix.engine import ConfigSession, rewrite_at
 from autofix.mmconfig import get_path, resolve, unexpected_changes
-from autofix.transform import TransformFailed
+from autofix.rule import TransformFailed
 
 TARGET = _Target(1333, 800)
 GOLDEN = Path(__file__).parent / "golden" / "resize-down"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from autofix.transform import Transform, TransformContext
+from autofix.rule import Rule, TransformContext
 
 
-class UndocumentedTransform(Transform):
+class UndocumentedTransform(Rule):
     """Placeholder documentation; the subclasses' behaviour is what the tests are about."""
 
     summary = crash = tradeoff = "test only"

@@ -1,1 +1,1 @@
-"""One module per transform; each defines one autofix.transform.Transform subclass."""
+"""One module per transform; each defines one autofix.rule.Rule subclass."""

@@ -31,7 +31,7 @@ from autofix.cst_helpers import (
     string_value,
 )
 from autofix.mmconfig import ConfigUnavailable, registry_name
-from autofix.transform import Example, FileKind, Transform, TransformContext
+from autofix.rule import Applicability, Example, FileKind, Rule, TransformContext
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def _retarget_imports(module: cst.Module, renamed: set[str]) -> cst.Module:
     return module if retargeter.has_wrapper else add_from_import(module, "mmengine.optim", _WRAPPER)
 
 
-class AmpOff(Transform):
+class AmpOff(Rule):
     """Turn mixed-precision (AMP) training off: ``AmpOptimWrapper`` becomes ``OptimWrapper``.
 
     What it does: in configs, rewrites ``dict(type='AmpOptimWrapper', ...)`` (or a ``{...}``
@@ -273,7 +273,7 @@ class AmpOff(Transform):
         "Changes training: fp32 uses more GPU memory and trains much slower; "
         "tools/train.py --amp turns AMP back on at run time"
     )
-    changes_results = True
+    applicability = Applicability.CHANGES_RESULTS
     # The AMP setting may be inherited, so any config with a base is a candidate.
     prefilter = ("_base_", "read_base", _AMP_WRAPPER, _FP16, "Fp16OptimizerHook")
     chain_prefilter = (_AMP_WRAPPER, _FP16, "Fp16OptimizerHook")  # a chain naming none of them trains in fp32

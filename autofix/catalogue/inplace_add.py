@@ -14,7 +14,7 @@ from autofix.domain.tensors import (
     out_of_place,
     rewritable,
 )
-from autofix.transform import Example, Transform, TransformContext
+from autofix.rule import Applicability, Example, Rule, TransformContext
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class _Rewriter(cst.CSTTransformer):
         )
 
 
-class InplaceAdd(Transform):
+class InplaceAdd(Rule):
     """Rewrite augmented assignments in ``forward`` to out-of-place ones: ``out += identity`` becomes
     ``out = out + identity``.
 
@@ -97,7 +97,7 @@ class InplaceAdd(Transform):
     summary = "Rewrites augmented assignments in nn.Module forward methods out of place (out += y -> out = out + y)"
     crash = "one of the variables needed for gradient computation has been modified by an inplace operation (ReluBackward)"
     tradeoff = "A little more memory: each rewritten line allocates a new tensor; results unchanged"
-    changes_results = False
+    applicability = Applicability.SAFE
     prefilter = ("def forward",)
     examples = (
         Example(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from autofix.transform import Example, Transform, TransformContext
+from autofix.rule import Applicability, Example, Rule, TransformContext
 
 _FUNCTION = "batched_nms"
 _SCORES = "scores_after_nms"
@@ -53,7 +53,7 @@ class _Rewriter(cst.CSTTransformer):
         return updated.with_changes(value=cast)
 
 
-class NmsDtypeCast(Transform):
+class NmsDtypeCast(Rule):
     """Cast NMS scores to the buffer's dtype in mmcv's ``batched_nms`` (edits mmcv's ``ops/nms.py``).
 
     What it does: inside any function named ``batched_nms``, rewrites
@@ -84,7 +84,7 @@ class NmsDtypeCast(Transform):
         "got Half for the destination and Float for the source (mmcv batched_nms)"
     )
     tradeoff = "Edits an installed library: reinstalling or upgrading mmcv undoes it; results are unchanged"
-    changes_results = False
+    applicability = Applicability.SAFE
     prefilter = (_SCORES,)
     examples = (
         Example(

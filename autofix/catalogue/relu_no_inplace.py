@@ -26,7 +26,7 @@ from autofix.domain.activations import (
     is_conv_module,
     is_relu_type,
 )
-from autofix.transform import Example, FileKind, Transform, TransformContext
+from autofix.rule import Applicability, Example, FileKind, Rule, TransformContext
 
 
 class _Rewriter(cst.CSTTransformer):
@@ -101,7 +101,7 @@ class _Rewriter(cst.CSTTransformer):
         return call
 
 
-class ReluNoInplace(Transform):
+class ReluNoInplace(Rule):
     """Turn in-place ReLUs into out-of-place ones.
 
     What it does: removes ``inplace=True`` (or the positional ``True``) from ``nn.ReLU`` and
@@ -122,7 +122,7 @@ class ReluNoInplace(Transform):
     summary = "Removes inplace=True from ReLUs (nn.ReLU, F.relu, relu_, ConvModule, ReLU act_cfg dicts)"
     crash = "one of the variables needed for gradient computation has been modified by an inplace operation (ReluBackward)"
     tradeoff = "A little more activation memory (each ReLU keeps its own output); results are unchanged"
-    changes_results = False
+    applicability = Applicability.SAFE
     prefilter = ("inplace", "relu_", "relu(", "ReLU(", "ConvModule")
     examples = (
         Example(

@@ -29,9 +29,26 @@ from autofix.cst_helpers import (
     string_value,
 )
 from autofix.mmconfig import registry_name
-from autofix.transform import Example, FileKind, Transform, TransformContext
+from autofix.rule import Applicability, Example, FileKind, Option, Rule, TransformContext
 
 DEFAULT_SCALE = (1333, 800)
+
+
+def parse_scale(value: Any) -> tuple[int, int]:
+    """``"1333x800"`` (or a pair from TOML) -> ``(1333, 800)``; ValueError naming what is wrong."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        width, height = value
+    else:
+        width, sep, height = str(value).lower().partition("x")
+        if not sep:
+            raise ValueError(f"{value!r} is not WIDTHxHEIGHT, e.g. 1333x800")
+    try:
+        size = int(width), int(height)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not WIDTHxHEIGHT, e.g. 1333x800") from None
+    if min(size) < 1:
+        raise ValueError(f"{value!r}: both edges must be at least 1")
+    return size
 _RESIZE_TYPES = frozenset({"Resize", "RandomResize", "RandomChoiceResize"})
 _SIZE_KEYS = ("scale", "scales", "img_scale")
 _NO_VALUE = object()
@@ -618,7 +635,7 @@ _SUMMARY = (
 )
 
 
-class ResizeDown(Transform):
+class ResizeDown(Rule):
     """Shrink the train pipeline's resize sizes to fit ``--scale WxH`` (default 1333x800).
 
     What it does: in every pipeline the train dataloader reads (``train_dataloader.dataset`` and the
@@ -671,11 +688,19 @@ class ResizeDown(Transform):
         "Changes training results: smaller train images, fewer RPN boxes; expect lower accuracy on small "
         "objects (RandomResize ratio_range is kept, so images can reach scale x its max)"
     )
-    changes_results = True
+    applicability = Applicability.CHANGES_RESULTS
     prefilter = ("_base_", "read_base", "scale")
     chain_prefilter = ("scale",)  # `scale`, `scales`, `img_scale`: a chain without them resizes nothing
     only_fixes_problems = True
-    option_help = {"scale": "WxH: the largest train image, long edge max(W, H), short edge min(W, H) (default 1333x800)"}
+    options = (
+        Option(
+            "scale",
+            "the largest train image: long edge max(W, H), short edge min(W, H)",
+            parse=parse_scale,
+            default=DEFAULT_SCALE,
+            metavar="WxH",
+        ),
+    )
 
     # Sizes in the pipelines of the train dataloader, of 2.x `data.train` and of top-level dataset
     # variables (`labeled_dataset = dict(...)`), however they nest; top-level variables holding a

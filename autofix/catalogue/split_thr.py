@@ -23,12 +23,15 @@ from autofix.cst_helpers import (
     string_value,
 )
 from autofix.domain.rpn import FPN_LEVELS, MMCV_DEFAULT_SPLIT_THR, rpn_proposals
-from autofix.transform import (
+from autofix.rule import (
+    Applicability,
     Example,
     FileKind,
-    Transform,
+    Option,
+    Rule,
     TransformContext,
     TransformFailed,
+    positive_int,
 )
 
 _COMMENT = "autofix split-thr: more than the boxes this RPN can hand batched_nms, so it never splits"
@@ -104,7 +107,7 @@ class _StridesFinder(cst.CSTVisitor):
             self._count(target.target.value if isinstance(target.target, cst.Name) else None, node.value)
 
 
-class SplitThr(Transform):
+class SplitThr(Rule):
     """Raise ``split_thr`` of the RPN's train-time NMS above the boxes the RPN can produce.
 
     What it does: sets ``model.train_cfg.rpn_proposal.nms.split_thr`` (also for cascade, HTC and
@@ -138,12 +141,14 @@ class SplitThr(Transform):
         "got Half for the destination and Float for the source (mmcv batched_nms)"
     )
     tradeoff = "A little compute and memory: one NMS over all RPN boxes instead of per-class splits"
-    changes_results = False
+    applicability = Applicability.SAFE
     prefilter = ("_base_", "read_base", "rpn_proposal")
     chain_prefilter = ("rpn_proposal",)  # a config none of whose chain mentions it has no RPN
     only_fixes_problems = True
     intended_keys = ("*rpn_proposal.nms.split_thr",)
-    option_help = {"split_thr": "the split_thr to set (default: anchor strides x nms_pre + 1)"}
+    options = (
+        Option("split-thr", "the split_thr to set (default: anchor strides x nms_pre + 1)", parse=positive_int, metavar="N"),
+    )
     examples = (
         Example(
             kind=FileKind.CONFIG,

@@ -83,14 +83,76 @@ class TransformContext:
             self.notes.append(message)
 
 
-class Transform:
+class Applicability(str, enum.Enum):
+    """What a fix costs, as ruff's fix safety: a safe fix keeps training results."""
+
+    SAFE = "safe"
+    CHANGES_RESULTS = "changes training results"
+
+
+class Severity(str, enum.Enum):
+    """``crash``: the file crashes as configured; ``latent``: it would once AMP is on or the scale grows."""
+
+    CRASH = "crash"
+    LATENT = "latent"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A typed option of one rule: ``--NAME`` on the command line, ``NAME`` in ``[tool.autofix]`` or
+    ``[tool.autofix.RULE]``, shown by ``explain`` and in JSON. ``parse`` turns a command-line or TOML
+    value into the value rules read from ``context.options[key]`` (it raises ValueError with the
+    reason); ``flag`` options take no value."""
+
+    name: str
+    help: str
+    parse: Callable[[Any], Any] = str
+    default: Any = None
+    metavar: str = ""
+    flag: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def positive_int(value: Any) -> int:
+    """An option value that must be a whole number of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a whole number")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise ValueError(f"{value!r}: it must be at least 1")
+    return number
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One cause of the crash in one file: what ``check`` reports and what the rule's fix removes.
+
+    ``line``/``column`` are 1-based in the file given; None lets the engine place it at the fix's
+    first changed line. ``details`` are the numbers behind the message (JSON keeps them).
+    """
+
+    message: str
+    severity: Severity = Severity.CRASH
+    line: int | None = None
+    column: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Rule:
     """Base class. Subclasses set the class attributes and implement :meth:`transform`."""
 
     id: ClassVar[str]
     summary: ClassVar[str]
     crash: ClassVar[str]
     tradeoff: ClassVar[str]
-    changes_results: ClassVar[bool]
+    applicability: ClassVar[Applicability]
+    options: ClassVar[tuple[Option, ...]] = ()
     # A file containing none of these substrings cannot need this transform and is not parsed.
     prefilter: ClassVar[tuple[str, ...]]
     # Config transforms that resolve the config: a config none of whose inheritance chain (the file
@@ -104,8 +166,6 @@ class Transform:
     # For --verify: fnmatch patterns (or compiled regexes, matched whole) of the dotted config
     # keys this transform may change.
     intended_keys: ClassVar[tuple[str | re.Pattern[str], ...]] = ()
-    # Options this transform reads from TransformContext.options: name -> help text.
-    option_help: ClassVar[dict[str, str]] = {}
 
     def may_apply(self, text: str) -> bool:
         return any(marker in text for marker in self.prefilter)
