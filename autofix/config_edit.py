@@ -1,8 +1,9 @@
 """Editing mmengine configs so that the *effective* config changes, proved by mmengine itself.
 
-A config transform proposes candidate texts in order of preference (edit the definition in this
+Rules declare edits (:class:`~autofix.rule.SetKey`, :class:`~autofix.rule.PopKey`);
+:func:`place_edits` proposes candidate texts in order of preference (edit the definition in this
 file, else append the smallest override this file's style honours) and keeps the first one whose
-resolved config passes its check and changes nothing beyond its intended keys. Nothing here
+resolved config passes the rule's check and changes nothing beyond the edited keys. Nothing here
 re-implements mmengine's merge rules: every candidate is resolved by mmengine.
 """
 
@@ -10,13 +11,21 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import libcst as cst
 
+from autofix.cst_helpers import (
+    is_mapping_literal,
+    mapping_value,
+    nested_dict_call,
+    remove_mapping_keys,
+    set_mapping_value,
+    set_nested_value,
+)
 from autofix.mmconfig import ConfigUnavailable, unexpected_changes
-from autofix.rule import TransformContext, TransformFailed
+from autofix.rule import ConfigEdit, PopKey, SetKey, TransformContext, TransformFailed
 
 
 class ConfigStyle(str, enum.Enum):
@@ -192,3 +201,102 @@ def first_effective(
             continue
         return candidate
     raise TransformFailed(reason)
+
+
+def place_edits(
+    context: TransformContext,
+    module: cst.Module,
+    edits: Sequence[ConfigEdit],
+    problem: Callable[[Mapping[str, Any]], str | None],
+    comment: str | None = None,
+) -> cst.Module:
+    """The smallest edit of ``module`` that makes its effective config carry ``edits``, proved by mmengine.
+
+    Candidates, in order: every edit in this file's own definitions; those that can be made there
+    plus an override for the rest (a merged ``root = dict(...)`` where the style merges, else an
+    assignment or ``.pop`` on the inherited value); then overrides alone.
+    """
+    intended = [pattern for edit in edits for pattern in (edit.key, f"{edit.key}.*")]
+    return first_effective(context, _candidates(module, list(edits), comment), problem, intended)
+
+
+def _candidates(module: cst.Module, edits: list[ConfigEdit], comment: str | None) -> Iterator[cst.Module]:
+    seen = {module.code}
+    in_place, rest = module, []
+    for edit in edits:
+        edited = _in_place(in_place, edit)
+        if edited is None:
+            rest.append(edit)
+        else:
+            in_place = edited
+    starts = [(in_place, rest)] if len(rest) < len(edits) else []
+    for start, remaining in [*starts, (module, edits)]:
+        if not remaining:
+            forms = [start]
+        else:
+            forms = [_merged_override(start, remaining, comment), _assignment_override(start, remaining, comment)]
+        for candidate in forms:
+            if candidate is not None and candidate.code not in seen:
+                seen.add(candidate.code)
+                yield candidate
+
+
+def _in_place(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:
+    """The edit made inside this file's own last ``<root> = dict(...)`` literal, or None."""
+    found = last_assignment(module, edit.path[0])
+    if found is None or len(edit.path) < 2:
+        return None
+    index, assign = found
+    if isinstance(edit, SetKey):
+        new_value = set_nested_value(assign.value, list(edit.path[1:]), cst.parse_expression(render(edit.value)))
+    else:
+        new_value = _without(assign.value, list(edit.path[1:]))
+    return None if new_value is None else replace_assigned_value(module, index, new_value)
+
+
+def _without(node: cst.BaseExpression, keys: list[str]) -> cst.BaseExpression | None:
+    """``node`` with the nested key removed; None when this literal does not hold it."""
+    if not is_mapping_literal(node):
+        return None
+    child = mapping_value(node, keys[0])
+    if child is None:
+        return None
+    if len(keys) == 1:
+        return remove_mapping_keys(node, [keys[0]])
+    new_child = _without(child, keys[1:])
+    return None if new_child is None else set_mapping_value(node, keys[0], new_child)
+
+
+def _merged_override(module: cst.Module, edits: list[ConfigEdit], comment: str | None) -> cst.Module | None:
+    """``_base_`` style: a new ``model = dict(...)`` merges into the inherited one (not for a name bound here)."""
+    if config_style(module) is not ConfigStyle.BASE or any(isinstance(edit, PopKey) for edit in edits):
+        return None  # a merge adds and replaces keys, it cannot remove one
+    roots: dict[str, cst.BaseExpression] = {}
+    for edit in edits:
+        root, keys, value = edit.path[0], list(edit.path[1:]), cst.parse_expression(render(edit.value))
+        if not keys or any(binds_name(statement, root) for statement in module.body):
+            return None
+        roots[root] = set_nested_value(roots[root], keys, value) if root in roots else nested_dict_call(keys, value)
+    code = "".join(f"{root} = {cst.Module(body=[]).code_for_node(value)}\n" for root, value in roots.items())
+    return append_statements(module, code, comment=comment)
+
+
+def _assignment_override(module: cst.Module, edits: list[ConfigEdit], comment: str | None) -> cst.Module:
+    """Assign (or pop) the key itself: ConfigDict attributes in new style; in old style on the
+    inherited ``_base_`` value, or keys of the name this file binds."""
+    lazy = config_style(module) is ConfigStyle.LAZY
+    lines = []
+    for edit in edits:
+        root, keys = edit.path[0], edit.path[1:]
+        owner_keys = keys if isinstance(edit, SetKey) else keys[:-1]
+        if lazy:
+            target = ".".join((root, *owner_keys))
+        elif any(binds_name(statement, root) for statement in module.body):
+            target = subscript_chain(root, owner_keys)
+        else:
+            target = ".".join(("_base_", root, *owner_keys))
+        if isinstance(edit, SetKey):
+            lines.append(f"{target} = {render(edit.value)}")
+        else:
+            lines.append(f"{target}.pop({edit.path[-1]!r}, None)")
+    return append_statements(module, "\n".join(lines) + "\n", comment=comment)

@@ -39,6 +39,12 @@ class LogSignature:
     raised_in: tuple[str, ...]  # function names of the traceback frame it is raised from
     place: str  # that place in words, for the user
     family: str = ""
+    # The end of that frame's file path ('/'-separated), where the function name alone is too common.
+    raised_in_file: str = ""
+
+    def raised_at(self, function: str, path: str) -> bool:
+        """Whether a traceback frame (its function and file) is the place this crash is raised."""
+        return function in self.raised_in and path.replace("\\", "/").endswith(self.raised_in_file)
 
     def message_pattern(self) -> re.Pattern[str]:
         return _flexible(self.message)

@@ -161,7 +161,7 @@ def _sightings(log: _Log, signature: LogSignature) -> list[Sighting]:
     for found in signature.message_pattern().finditer(log.text):
         index = log.line_of(found.start())
         frames = log.frames_around(index)
-        raised_in = next((f for f in reversed(frames) if f.function in signature.raised_in), None)
+        raised_in = next((f for f in reversed(frames) if signature.raised_at(f.function, f.path)), None)
         end = log.text.find("\n", found.end())
         shown = log.text[log.starts[index]:end if end != -1 else None]  # the whole lines, "RuntimeError: " included
         message = textwrap.shorten(" ".join(shown.split()), 400, placeholder=" ...")

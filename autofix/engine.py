@@ -321,7 +321,7 @@ def verify_rewrite(
         after = resolve(path, {**session.fixed, os.path.abspath(path): new_text}, session.cache)
     except ConfigUnavailable as exc:
         return [], f"cannot resolve the config to verify it ({exc})"
-    changed, unexpected = unexpected_changes(before, after, [p for t in transforms for p in t.intended_keys])
+    changed, unexpected = unexpected_changes(before, after, [p for t in transforms for p in t.intended(before, options)])
     if unexpected:
         return changed, f"the fix would also change {', '.join(unexpected[:5])}"
     for transform in transforms:

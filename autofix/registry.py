@@ -44,7 +44,8 @@ def crash_fixes() -> dict[str, CrashFix]:
         for value in vars(module).values():
             if not isinstance(value, CrashFix) or found.get(value.id) is value:
                 continue  # the same object imported into another module is one declaration
-            if value.id in found or value.id in all_transforms():
+            own_rule = value.default_transforms == (value.id,)  # a crash fixed by the one rule of that id
+            if value.id in found or (value.id in all_transforms() and not own_rule):
                 raise RuntimeError(f"crash-fix id {value.id!r} is declared twice")
             found[value.id] = value
     return dict(sorted(found.items()))

@@ -1,9 +1,14 @@
-"""What every transform declares, and what the engine hands it.
+"""What every rule declares, and what the engine hands it.
 
-A transform is one class in one module of :mod:`autofix.catalogue`. Its class attributes are
-its documentation (``autofix list`` / ``autofix explain``) and its examples are its tests, in
-the manner of Fixit's ``VALID``/``INVALID`` rule cases. It sees a parsed libcst module and a
+A rule is one class in one module of :mod:`autofix.catalogue`. Its class attributes are its
+documentation (``autofix list`` / ``autofix explain``) and its examples are its tests, in the
+manner of Fixit's ``VALID``/``INVALID`` rule cases. Its findings drive ``check`` (report),
+``apply`` (edit) and ``--verify`` (re-check). It sees a parsed libcst module and a
 :class:`TransformContext`; it never sees files, terminals or the command line.
+
+A :class:`ConfigRule` only finds: its findings over the resolved config declare edits
+(:class:`SetKey`, :class:`PopKey`), and the shared planner (:mod:`autofix.config_edit`) places them
+in the file as the smallest edit mmengine honours.
 """
 
 from __future__ import annotations
@@ -129,12 +134,43 @@ def positive_int(value: Any) -> int:
     return number
 
 
+KeyPath = tuple[str, ...]  # a key path in a resolved config: ('model', 'train_cfg', 'rpn_proposal')
+
+
+@dataclass(frozen=True)
+class SetKey:
+    """Set the effective value at ``path`` to ``value`` (missing levels are created)."""
+
+    path: KeyPath
+    value: Any
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class PopKey:
+    """Remove ``path`` from the effective config (from a merged base too)."""
+
+    path: KeyPath
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+
+ConfigEdit = SetKey | PopKey
+
+
 @dataclass(frozen=True)
 class Finding:
     """One cause of the crash in one file: what ``check`` reports and what the rule's fix removes.
 
     ``line``/``column`` are 1-based in the file given; None lets the engine place it at the fix's
     first changed line. ``details`` are the numbers behind the message (JSON keeps them).
+    ``edits`` are the config edits that remove it (config rules); a finding without edits cannot
+    be fixed automatically and makes the fix fail with its message.
     """
 
     message: str
@@ -142,6 +178,7 @@ class Finding:
     line: int | None = None
     column: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    edits: tuple[ConfigEdit, ...] = ()
 
 
 class Rule:
@@ -174,9 +211,55 @@ class Rule:
         """What is still wrong with a resolved config for this transform's crash (None: nothing)."""
         return None
 
+    def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str | re.Pattern[str], ...]:
+        """The dotted keys (fnmatch patterns, or regexes matched whole) a fix of ``config`` may change."""
+        return self.intended_keys
+
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         raise NotImplementedError
 
     @classmethod
     def doc(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")  # the summary line has no indent to dedent with the rest
+
+
+class ConfigRule(Rule):
+    """A rule over the effective config: :meth:`findings` is all it implements.
+
+    ``problem`` (the engine's "is there anything to fix"), the intended keys of ``--verify`` and
+    the fix itself all come from the findings: their edits are placed by the shared planner and
+    each candidate is proved with mmengine.
+    """
+
+    only_fixes_problems = True
+    # The comment above an override the planner appends ("autofix <id>: ..."); empty for none.
+    override_comment: ClassVar[str] = ""
+
+    def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
+        raise NotImplementedError
+
+    def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
+        found = self.findings(config, options)
+        return found[0].message if found else None
+
+    def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The dotted keys (fnmatch patterns) this rule's fix of ``config`` may change."""
+        return tuple(
+            pattern for f in self.findings(config, options) for e in f.edits for pattern in (e.key, f"{e.key}.*")
+        )
+
+    def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
+        if context.kind is not FileKind.CONFIG:
+            return module
+        from autofix.config_edit import place_edits  # the planner needs libcst helpers, not every caller does
+
+        found = self.findings(context.resolve_config(), context.options)
+        if not found:
+            return module
+        for finding in found:
+            if not finding.edits:
+                raise TransformFailed(finding.message)
+            context.note(finding.message)
+        edits = [edit for finding in found for edit in finding.edits]
+        return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
+                           comment=f"autofix {self.id}: {self.override_comment}" if self.override_comment else None)

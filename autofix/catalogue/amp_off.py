@@ -6,6 +6,7 @@ from typing import Any
 
 import libcst as cst
 
+from autofix.catalogue.amp_nms import AMP_NMS
 from autofix.config_edit import (
     ConfigStyle,
     append_statements,
@@ -265,10 +266,7 @@ class AmpOff(Rule):
         "Turns mixed precision off: AmpOptimWrapper -> OptimWrapper (AMP-only keys dropped), "
         "mmdet 2.x fp16 -> None; training then takes more memory and time"
     )
-    crash = (
-        "Index put requires the source and destination dtypes match, "
-        "got Half for the destination and Float for the source (mmcv batched_nms)"
-    )
+    crash = AMP_NMS.crash
     tradeoff = (
         "Changes training: fp32 uses more GPU memory and trains much slower; "
         "tools/train.py --amp turns AMP back on at run time"

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from autofix.catalogue.inplace_relu import INPLACE_RELU
 from autofix.cst_helpers import import_aliases
 from autofix.domain.activations import CONVENTIONAL_ALIASES
 from autofix.domain.tensors import (
@@ -95,7 +96,7 @@ class InplaceAdd(Rule):
 
     id = "inplace-add"
     summary = "Rewrites augmented assignments in nn.Module forward methods out of place (out += y -> out = out + y)"
-    crash = "one of the variables needed for gradient computation has been modified by an inplace operation (ReluBackward)"
+    crash = INPLACE_RELU.crash
     tradeoff = "A little more memory: each rewritten line allocates a new tensor; results unchanged"
     applicability = Applicability.SAFE
     prefilter = ("def forward",)

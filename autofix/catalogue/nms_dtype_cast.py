@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from autofix.catalogue.amp_nms import AMP_NMS
 from autofix.rule import Applicability, Example, Rule, TransformContext
 
 _FUNCTION = "batched_nms"
@@ -79,10 +80,7 @@ class NmsDtypeCast(Rule):
 
     id = "nms-dtype-cast"
     summary = "Casts the per-class scores in mmcv batched_nms to the score buffer's dtype (mmcv ops/nms.py)"
-    crash = (
-        "Index put requires the source and destination dtypes match, "
-        "got Half for the destination and Float for the source (mmcv batched_nms)"
-    )
+    crash = AMP_NMS.crash
     tradeoff = "Edits an installed library: reinstalling or upgrading mmcv undoes it; results are unchanged"
     applicability = Applicability.SAFE
     prefilter = (_SCORES,)

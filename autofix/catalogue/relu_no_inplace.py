@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from autofix.catalogue.inplace_relu import INPLACE_RELU
 from autofix.cst_helpers import (
     append_keyword,
     dict_call_keys,
@@ -120,7 +121,7 @@ class ReluNoInplace(Rule):
 
     id = "relu-no-inplace"
     summary = "Removes inplace=True from ReLUs (nn.ReLU, F.relu, relu_, ConvModule, ReLU act_cfg dicts)"
-    crash = "one of the variables needed for gradient computation has been modified by an inplace operation (ReluBackward)"
+    crash = INPLACE_RELU.crash
     tradeoff = "A little more activation memory (each ReLU keeps its own output); results are unchanged"
     applicability = Applicability.SAFE
     prefilter = ("inplace", "relu_", "relu(", "ReLU(", "ConvModule")

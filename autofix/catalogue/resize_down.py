@@ -10,6 +10,7 @@ from typing import Any
 
 import libcst as cst
 
+from autofix.catalogue.amp_nms import AMP_NMS
 from autofix.config_edit import (
     ConfigStyle,
     append_statements,
@@ -680,10 +681,7 @@ class ResizeDown(Rule):
 
     id = "resize-down"
     summary = _SUMMARY
-    crash = (
-        "Index put requires the source and destination dtypes match, "
-        "got Half for the destination and Float for the source (mmcv batched_nms)"
-    )
+    crash = AMP_NMS.crash
     tradeoff = (
         "Changes training results: smaller train images, fewer RPN boxes; expect lower accuracy on small "
         "objects (RandomResize ratio_range is kept, so images can reach scale x its max)"

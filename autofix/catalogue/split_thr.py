@@ -5,36 +5,34 @@ from typing import Any
 
 import libcst as cst
 
-from autofix.config_edit import (
-    ConfigStyle,
-    append_statements,
-    binds_name,
-    config_style,
-    first_effective,
-    last_assignment,
-    replace_assigned_value,
-    subscript_chain,
-)
+from autofix.catalogue.amp_nms import AMP_NMS
 from autofix.cst_helpers import (
     is_mapping_literal,
     mapping_value,
-    nested_dict_call,
     set_nested_value,
     string_value,
 )
-from autofix.domain.rpn import FPN_LEVELS, MMCV_DEFAULT_SPLIT_THR, rpn_proposals
+from autofix.domain.rpn import (
+    FPN_LEVELS,
+    MMCV_DEFAULT_SPLIT_THR,
+    box_count_details,
+    box_count_message,
+    rpn_loads,
+    rpn_proposals,
+    uses_amp,
+)
 from autofix.rule import (
     Applicability,
+    ConfigRule,
     Example,
     FileKind,
+    Finding,
     Option,
-    Rule,
+    SetKey,
+    Severity,
     TransformContext,
-    TransformFailed,
     positive_int,
 )
-
-_COMMENT = "autofix split-thr: more than the boxes this RPN can hand batched_nms, so it never splits"
 
 
 def _integer(value: int) -> cst.Integer:
@@ -107,7 +105,7 @@ class _StridesFinder(cst.CSTVisitor):
             self._count(target.target.value if isinstance(target.target, cst.Name) else None, node.value)
 
 
-class SplitThr(Rule):
+class SplitThr(ConfigRule):
     """Raise ``split_thr`` of the RPN's train-time NMS above the boxes the RPN can produce.
 
     What it does: sets ``model.train_cfg.rpn_proposal.nms.split_thr`` (also for cascade, HTC and
@@ -136,18 +134,15 @@ class SplitThr(Rule):
 
     id = "split-thr"
     summary = "Raises model.train_cfg.rpn_proposal.nms.split_thr above the boxes the RPN can produce"
-    crash = (
-        "Index put requires the source and destination dtypes match, "
-        "got Half for the destination and Float for the source (mmcv batched_nms)"
-    )
+    crash = AMP_NMS.crash
     tradeoff = "A little compute and memory: one NMS over all RPN boxes instead of per-class splits"
     applicability = Applicability.SAFE
     prefilter = ("_base_", "read_base", "rpn_proposal")
     chain_prefilter = ("rpn_proposal",)  # a config none of whose chain mentions it has no RPN
-    only_fixes_problems = True
-    intended_keys = ("*rpn_proposal.nms.split_thr",)
+    override_comment = "more than the boxes this RPN can hand batched_nms, so it never splits"
     options = (
         Option("split-thr", "the split_thr to set (default: anchor strides x nms_pre + 1)", parse=positive_int, metavar="N"),
+        Option("amp", "judge as if trained with tools/train.py --amp (a latent risk becomes a crash)", flag=True),
     )
     examples = (
         Example(
@@ -247,76 +242,31 @@ class SplitThr(Rule):
         ),
     )
 
-    def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
-        return next(filter(None, (p.problem(options) for p in rpn_proposals(config))), None)
+    def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
+        loads = {load.proposal.path: load for load in rpn_loads(config)}
+        amp = "AMP (AmpOptimWrapper)" if uses_amp(config) else "AMP (--amp)" if options.get("amp") else None
+        found = []
+        for proposal in rpn_proposals(config):
+            problem = proposal.problem(options)
+            if problem is None:
+                continue
+            load = loads[proposal.path]
+            needed = proposal.needed(options)
+            crashes = amp is not None and load.at_risk and "train_dataloader" in config
+            edits = () if needed is None else (SetKey((*proposal.path, "nms", "split_thr"), needed),)
+            if needed is not None:
+                problem += f"; set split_thr {needed}"
+            found.append(Finding(
+                box_count_message(load, amp) if crashes and needed is not None else problem,
+                Severity.CRASH if crashes else Severity.LATENT,
+                details=box_count_details(load),
+                edits=edits,
+            ))
+        return found
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
-        if context.kind is not FileKind.CONFIG:
+        if context.kind is not FileKind.CONFIG:  # scripts and model files are never run: judged by their literals
             finder = _StridesFinder()
             module.visit(finder)
             return module.visit(_ScriptRewriter(finder.levels or FPN_LEVELS, context.options, context))
-        options = context.options
-        wrong = [p for p in rpn_proposals(context.resolve_config()) if p.problem(options)]
-        if not wrong:
-            return module
-        edits = []
-        for proposal in wrong:
-            needed = proposal.needed(options)
-            if needed is None:
-                raise TransformFailed(proposal.problem(options))
-            edits.append(((*proposal.path, "nms", "split_thr"), needed))
-            bound = f"{proposal.levels} level{'s' if proposal.levels != 1 else ''} x nms_pre {proposal.nms_pre} = {proposal.max_boxes} boxes at most"
-            context.note(f"split_thr {needed} at {'.'.join(proposal.path)}.nms ({bound})")
-        # A generator: a later form is built only when the earlier ones are rejected.
-        candidates = (form(module, edits) for form in (_in_place, _merged_override, _assignment_override))
-        return first_effective(
-            context, candidates, lambda config: self.problem(config, options), self.intended_keys
-        )
-
-
-Edits = list[tuple[tuple[str, ...], int]]
-
-
-def _in_place(module: cst.Module, edits: Edits) -> cst.Module | None:
-    """Set the keys inside this file's own last ``<root> = dict(...)`` literal (missing levels created)."""
-    for path, value in edits:
-        found = last_assignment(module, path[0])
-        if found is None:
-            return None
-        index, assign = found
-        new_value = set_nested_value(assign.value, list(path[1:]), _integer(value))
-        if new_value is None:
-            return None
-        module = replace_assigned_value(module, index, new_value)
-    return module
-
-
-def _merged_override(module: cst.Module, edits: Edits) -> cst.Module | None:
-    """``_base_`` style: a new ``model = dict(...)`` merges into the inherited one (not for a name already bound)."""
-    if config_style(module) is not ConfigStyle.BASE:
-        return None
-    roots: dict[str, cst.BaseExpression] = {}
-    for path, value in edits:
-        if any(binds_name(statement, path[0]) for statement in module.body):
-            return None
-        if path[0] in roots:
-            roots[path[0]] = set_nested_value(roots[path[0]], list(path[1:]), _integer(value))
-        else:
-            roots[path[0]] = nested_dict_call(list(path[1:]), _integer(value))
-    code = "".join(f"{root} = {cst.Module(body=[]).code_for_node(value)}\n" for root, value in roots.items())
-    return append_statements(module, code, comment=_COMMENT)
-
-
-def _assignment_override(module: cst.Module, edits: Edits) -> cst.Module:
-    """Assign the key itself: on the inherited ``_base_`` dict (old style, name not bound here),
-    else on the name this file binds (ConfigDict attributes in new style, keys in old style)."""
-    lazy = config_style(module) is ConfigStyle.LAZY
-    lines = []
-    for path, value in edits:
-        if lazy:
-            lines.append(f"{'.'.join(path)} = {value}")
-        elif any(binds_name(statement, path[0]) for statement in module.body):
-            lines.append(f"{subscript_chain(path[0], path[1:])} = {value}")
-        else:
-            lines.append(f"_base_.{'.'.join(path)} = {value}")
-    return append_statements(module, "\n".join(lines) + "\n", comment=_COMMENT)
+        return super().transform(module, context)

@@ -372,3 +372,31 @@ def uses_amp(config: Mapping[str, Any]) -> bool:
     """Mixed precision in mmengine: ``optim_wrapper.type`` AmpOptimWrapper (a dotted name in new-style configs)."""
     wrapper_type = get_path(config, "optim_wrapper.type")
     return registry_name(wrapper_type) == "AmpOptimWrapper"
+
+
+def box_count_message(load: RpnLoad, amp: str) -> str:
+    """Why ``load`` crashes batched_nms when trained with ``amp``, with the numbers."""
+    proposal = load.proposal
+    rpn = f"trains with {amp} and its RPN ({'.'.join(proposal.path)})"
+    if load.boxes is None:
+        return f"{rpn} has no nms_pre: any number of boxes reach batched_nms"
+    if not load.per_level:
+        return (f"{rpn} can hand batched_nms up to {load.boxes} boxes ({proposal.levels} levels x nms_pre "
+                f"{proposal.nms_pre}; {load.assumption}), at least split_thr {proposal.split_thr}")
+    width, height = load.batch
+    return (f"{rpn} hands batched_nms {load.boxes} boxes ({' + '.join(map(str, load.per_level))} over "
+            f"{len(load.per_level)} levels) for {load.image.width}x{load.image.height} train images, batch padded "
+            f"to {width}x{height} ({load.assumption}), at least split_thr {proposal.split_thr}")
+
+
+def box_count_details(load: RpnLoad) -> dict[str, Any]:
+    """The numbers behind :func:`box_count_message`, for JSON."""
+    return {
+        "boxes": load.boxes,
+        "split_thr": load.proposal.split_thr,
+        "per_level": list(load.per_level),
+        "image": None if load.image is None else [load.image.width, load.image.height],
+        "batch": None if load.batch is None else list(load.batch),
+        "assumption": load.assumption,
+        "rpn_proposal": ".".join(load.proposal.path),
+    }
