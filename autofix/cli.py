@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import importlib.util
+import inspect
 import json
 import os
 import signal
@@ -12,9 +12,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -46,10 +46,12 @@ from autofix.registry import (
     UnknownFixError,
     all_transforms,
     crash_fixes,
+    default_rules,
     resolve_fix_ids,
+    rule_options,
 )
-from autofix.rule import Applicability
-from autofix.settings import load_project_settings, parse_scale
+from autofix.rule import Applicability, Rule
+from autofix.settings import ProjectSettings, load_project_settings
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
 
@@ -234,12 +236,73 @@ def _json_report(report: RunReport, transform_ids: list[str], dry_run: bool, wri
     return json.dumps(document, indent=2) + "\n"
 
 
+def _prepare(
+    paths: list[Path] | None, fix: list[str], rule_values: Mapping[str, Any], select_by_default: bool
+) -> tuple[list[Path], list[Rule], dict[str, Any], ProjectSettings]:
+    """The paths, rules and rule options of a run, from the command line over pyproject.toml."""
+    try:
+        project = load_project_settings(Path.cwd(), rule_options())
+        fix_ids = fix or list(project.fix)
+        try:
+            rules = resolve_fix_ids(fix_ids) if fix_ids or not select_by_default else default_rules()
+        except UnknownFixError as exc:
+            raise UnknownFixError(f"{project.source} [tool.autofix] fix: {exc}" if not fix and project.fix else str(exc)) from None
+        options = {**project.options, **_given_options(rule_values)}
+        paths = [*(paths or []), *(path for rule in rules for path in rule.extra_paths(options))]
+    except (UnknownFixError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if not paths:
+        raise _fail("no PATH given")
+    return paths, rules, options, project
+
+
+def _given_options(rule_values: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule options given on the command line, parsed (ValueError names the flag)."""
+    given = {}
+    for options in rule_options().values():
+        for option in options:
+            value = rule_values.get(option.key)
+            if value is None or value is False:
+                continue
+            try:
+                given[option.key] = value if option.flag else option.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"--{option.name} {exc}") from None
+    return given
+
+
+def _rule_option_parameters() -> list[inspect.Parameter]:
+    """A command-line flag for every option a rule declares (so this module names none of them)."""
+    parameters = []
+    for rule_id, options in rule_options().items():
+        for option in options:
+            help_text = f"{rule_id}: {option.help}" + ("" if option.default is None else f" (default: {option.default})")
+            if option.flag:
+                annotation: Any = Annotated[bool, typer.Option(f"--{option.name}", help=help_text)]
+                default: Any = False
+            else:
+                annotation = Annotated[Optional[str], typer.Option(f"--{option.name}", metavar=option.metavar, help=help_text)]
+                default = None
+            parameters.append(inspect.Parameter(option.key, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                                annotation=annotation))
+    return parameters
+
+
+def _takes_rule_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command that takes ``**rule_values`` one flag per rule option (typer reads ``__signature__``)."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    command.__signature__ = signature.replace(parameters=[*own, *_rule_option_parameters()])  # type: ignore[attr-defined]
+    return command
+
+
 class OutputFormat(str, enum.Enum):
     text = "text"
     json = "json"
 
 
 @app.command()
+@_takes_rule_options
 def apply(
     paths: Annotated[
         Optional[list[Path]], typer.Argument(help="Files or folders (searched recursively for *.py).")
@@ -257,17 +320,6 @@ def apply(
         typer.Option("--verify", help="Resolve each changed config with mmengine before and after; refuse (exit 2) "
                      "a fix that changes more than intended or does not take effect."),
     ] = False,
-    split_thr: Annotated[
-        Optional[int],
-        typer.Option("--split-thr", min=1, help="split-thr: the value to set (default: computed from the RPN)."),
-    ] = None,
-    scale: Annotated[
-        Optional[str],
-        typer.Option("--scale", metavar="WxH", help="resize-down: the largest train size (default 1333x800)."),
-    ] = None,
-    mmcv: Annotated[
-        bool, typer.Option("--mmcv", help="Also process the installed mmcv's ops/nms.py (for nms-dtype-cast).")
-    ] = False,
     exclude: Annotated[
         list[str],
         typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern, relative "
@@ -284,25 +336,10 @@ def apply(
         Optional[Path],
         typer.Option("--diff-file", metavar="PATH", help="Also write every diff to PATH as one patch (git apply / patch -p1)."),
     ] = None,
+    **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
-    try:
-        project = load_project_settings(Path.cwd())
-        fix_ids = fix or list(project.fix)
-        try:
-            transforms = resolve_fix_ids(fix_ids)
-        except UnknownFixError as exc:
-            raise UnknownFixError(f"{project.source} [tool.autofix] fix: {exc}" if not fix and project.fix else str(exc)) from None
-        options = transform_options(
-            split_thr=split_thr if split_thr is not None else project.split_thr,
-            scale=scale if scale is not None else project.scale,
-        )
-        if mmcv:
-            paths = [*(paths or []), installed_mmcv_nms()]
-    except (UnknownFixError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    if not paths:
-        raise _fail("no PATH given (or pass --mmcv)")
+    paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False)
     out, err = _consoles(no_color)
     write = not (dry_run or diff_only)
     with _orderly_stop():
@@ -346,30 +383,6 @@ def _usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
-
-
-def transform_options(split_thr: int | None, scale: str | None) -> dict[str, object]:
-    """The options transforms read (see each transform's ``option_help``), from the command line."""
-    options: dict[str, object] = {}
-    if split_thr is not None:
-        options["split_thr"] = split_thr
-    if scale is not None:
-        size = parse_scale(scale)
-        if size is None:
-            raise ValueError(f"--scale {scale!r}: expected WIDTHxHEIGHT, e.g. 1333x800")
-        options["scale"] = size
-    return options
-
-
-def installed_mmcv_nms() -> Path:
-    """mmcv's ``ops/nms.py`` in this Python, found without importing mmcv (that loads its CUDA ops)."""
-    spec = importlib.util.find_spec("mmcv")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        nms = Path(location) / "ops" / "nms.py"
-        if nms.is_file():
-            return nms
-    raise ValueError("--mmcv: no mmcv with ops/nms.py is installed in this Python; pass the path to mmcv/ops/nms.py")
 
 
 @app.command("list")

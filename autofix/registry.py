@@ -9,7 +9,7 @@ from types import ModuleType
 
 import autofix.catalogue
 from autofix.crashes import CrashFix
-from autofix.rule import Rule
+from autofix.rule import Option, Rule
 
 
 class UnknownFixError(ValueError):
@@ -49,6 +49,22 @@ def crash_fixes() -> dict[str, CrashFix]:
                 raise RuntimeError(f"crash-fix id {value.id!r} is declared twice")
             found[value.id] = value
     return dict(sorted(found.items()))
+
+
+@cache
+def rule_options() -> dict[str, tuple[Option, ...]]:
+    """Each rule's options; an option name means one thing, so no two rules declare the same one."""
+    owners: dict[str, str] = {}
+    for rule_id, rule in all_transforms().items():
+        for option in rule.options:
+            if owners.setdefault(option.key, rule_id) != rule_id:
+                raise RuntimeError(f"option {option.name!r} is declared by {owners[option.key]!r} and {rule_id!r}")
+    return {rule_id: rule.options for rule_id, rule in all_transforms().items()}
+
+
+def default_rules() -> list[Rule]:
+    """What runs when no fix is selected: every rule but the opt-in ones."""
+    return [rule() for rule in all_transforms().values() if not rule.opt_in]
 
 
 def resolve_fix_ids(ids: list[str]) -> list[Rule]:

@@ -19,6 +19,7 @@ import re
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import libcst as cst
@@ -190,6 +191,8 @@ class Rule:
     tradeoff: ClassVar[str]
     applicability: ClassVar[Applicability]
     options: ClassVar[tuple[Option, ...]] = ()
+    # Remedies that change results or rewrite more than the crash needs run only when named with --fix.
+    opt_in: ClassVar[bool] = False
     # A file containing none of these substrings cannot need this transform and is not parsed.
     prefilter: ClassVar[tuple[str, ...]]
     # Config transforms that resolve the config: a config none of whose inheritance chain (the file
@@ -210,6 +213,10 @@ class Rule:
     def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
         """What is still wrong with a resolved config for this transform's crash (None: nothing)."""
         return None
+
+    def extra_paths(self, options: Mapping[str, Any]) -> list[Path]:
+        """Files this rule adds to the run's paths for these options (ValueError: why it cannot)."""
+        return []
 
     def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str | re.Pattern[str], ...]:
         """The dotted keys (fnmatch patterns, or regexes matched whole) a fix of ``config`` may change."""
@@ -241,6 +248,10 @@ class ConfigRule(Rule):
     def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
         found = self.findings(config, options)
         return found[0].message if found else None
+
+    def extra_paths(self, options: Mapping[str, Any]) -> list[Path]:
+        """Files this rule adds to the run's paths for these options (ValueError: why it cannot)."""
+        return []
 
     def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str, ...]:
         """The dotted keys (fnmatch patterns) this rule's fix of ``config`` may change."""

@@ -1,14 +1,20 @@
 """Defaults from ``pyproject.toml`` ``[tool.autofix]``: the nearest one upward from the working directory.
 
-Command-line flags win over these. Unknown keys and wrong types are errors that name the file.
+Command-line flags win over these. Besides the run's own keys, the table takes every rule option
+(``split-thr = 10001``, or ``split_thr``), and ``[tool.autofix.RULE]`` tables take that rule's
+options only. Which options exist is the rules' business: the caller passes them in. Unknown keys
+and wrong values are errors that name the file.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from autofix.rule import Option, positive_int
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,44 +31,30 @@ class ProjectSettings:
     source: Path | None = None  # the pyproject.toml read, if any
     fix: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    split_thr: int | None = None
-    scale: str | None = None
     jobs: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # rule option key -> parsed value
 
 
-# key -> (field, what it must be); `split_thr` is accepted for `split-thr`, as the CLI's option name is.
-_KEYS = {
-    "fix": ("fix", "a fix id or a list of them"),
-    "exclude": ("exclude", "a list of gitignore-style patterns"),
-    "split-thr": ("split_thr", "a whole number of at least 1"),
-    "split_thr": ("split_thr", "a whole number of at least 1"),
-    "scale": ("scale", 'a size such as "1333x800"'),
-    "jobs": ("jobs", "a whole number of at least 1"),
+def _string_list(value: Any, single_allowed: bool = False) -> tuple[str, ...]:
+    items = [value] if single_allowed and isinstance(value, str) else value
+    if isinstance(items, list) and all(isinstance(item, str) for item in items):
+        return tuple(items)
+    raise ValueError("must be a list of strings" + (" or one string" if single_allowed else ""))
+
+
+# The run's own keys: name -> (field, parser).
+_RUN_KEYS = {
+    "fix": ("fix", lambda value: _string_list(value, single_allowed=True)),
+    "exclude": ("exclude", _string_list),
+    "jobs": ("jobs", positive_int),
 }
 
 
-def parse_scale(text: str) -> tuple[int, int] | None:
-    """``"1333x800"`` -> ``(1333, 800)``; None for anything else."""
-    width, sep, height = text.lower().partition("x")
-    if sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0:
-        return int(width), int(height)
-    return None
+def load_project_settings(start: Path, rule_options: Mapping[str, tuple[Option, ...]] = {}) -> ProjectSettings:
+    """The ``[tool.autofix]`` table of the nearest ``pyproject.toml`` that has one, at ``start`` or above it.
 
-
-def _valid(field: str, value: Any) -> Any:
-    """The value converted for ``ProjectSettings``, or None when it has the wrong type."""
-    if field in ("fix", "exclude"):
-        items = [value] if field == "fix" and isinstance(value, str) else value
-        if isinstance(items, list) and all(isinstance(item, str) for item in items):
-            return tuple(items)
-        return None
-    if field in ("split_thr", "jobs"):
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
-    return value if isinstance(value, str) and parse_scale(value) else None
-
-
-def load_project_settings(start: Path) -> ProjectSettings:
-    """The ``[tool.autofix]`` table of the nearest ``pyproject.toml`` that has one, at ``start`` or above it."""
+    ``rule_options`` maps each rule id to the options it declares.
+    """
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if not candidate.is_file():
@@ -76,14 +68,46 @@ def load_project_settings(start: Path) -> ProjectSettings:
             continue
         if not isinstance(table, dict):
             raise SettingsError(f"{candidate}: [tool.autofix] must be a table")
-        values: dict[str, Any] = {}
-        for key, value in table.items():
-            if key not in _KEYS:
-                raise SettingsError(f"{candidate}: [tool.autofix] has no setting {key!r}; known: fix, exclude, split-thr, scale, jobs")
-            field, expected = _KEYS[key]
-            converted = _valid(field, value)
-            if converted is None:
-                raise SettingsError(f"{candidate}: [tool.autofix] {key} must be {expected}, not {value!r}")
-            values[field] = converted
-        return ProjectSettings(source=candidate, **values)
+        return _read_table(candidate, table, rule_options)
     return ProjectSettings()
+
+
+def _read_table(source: Path, table: dict[str, Any], rule_options: Mapping[str, tuple[Option, ...]]) -> ProjectSettings:
+    every_option = {option.key: option for options in rule_options.values() for option in options}
+    values: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in rule_options and isinstance(value, dict):
+            own = {option.key: option for option in rule_options[key]}
+            for option_key, option_value in value.items():
+                options.update(_option_value(source, f"[tool.autofix.{key}]", option_key, option_value, own))
+        elif key in _RUN_KEYS:
+            field_name, parse = _RUN_KEYS[key]
+            try:
+                values[field_name] = parse(value)
+            except ValueError as exc:
+                raise SettingsError(f"{source}: [tool.autofix] {key} {exc}") from None
+        else:
+            options.update(_option_value(source, "[tool.autofix]", key, value, every_option, known=_RUN_KEYS))
+    return ProjectSettings(source=source, options=options, **values)
+
+
+def _option_value(
+    source: Path, table: str, key: str, value: Any, options: Mapping[str, Option], known: Mapping[str, Any] = {}
+) -> dict[str, Any]:
+    option = options.get(key.replace("-", "_"))
+    if option is None:
+        names = ", ".join(sorted([*known, *(o.name for o in options.values())]))
+        raise SettingsError(f"{source}: {table} has no setting {key!r}; known: {names}")
+    try:
+        return {option.key: _parsed(option, value)}
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {table} {key}: {exc}") from None
+
+
+def _parsed(option: Option, value: Any) -> Any:
+    if option.flag:
+        if not isinstance(value, bool):
+            raise ValueError(f"{value!r} is not true or false")
+        return value
+    return option.parse(value)

@@ -151,5 +151,22 @@ def test_mmcv_option_patches_the_installed_mmcv_found_without_importing_it(tmp_p
 def test_bad_scale_is_a_usage_error(tree: Path):
     result = invoke("apply", "--fix", "relu-no-inplace", "--scale", "1333", "pkg")
     assert result.exit_code == 2
-    assert "--scale '1333': expected WIDTHxHEIGHT" in result.stderr
+    assert "--scale '1333' is not WIDTHxHEIGHT" in result.stderr
     assert (tree / "pkg" / "a.py").read_text() == RELU
+
+
+def test_a_zero_edge_is_named_as_the_problem(tree: Path):
+    result = invoke("apply", "--fix", "resize-down", "--scale", "0x800", "pkg")
+    assert result.exit_code == 2
+    assert "--scale '0x800': both edges must be at least 1" in result.stderr
+
+
+def test_rule_options_come_from_a_per_rule_pyproject_table(tree: Path):
+    Path("pyproject.toml").write_text("[tool.autofix.split-thr]\nsplit-thr = 'many'\n")
+    result = invoke("apply", "--fix", "relu-no-inplace", "pkg")
+    assert result.exit_code == 2
+    assert "[tool.autofix.split-thr] split-thr: 'many' is not a whole number" in result.stderr
+    Path("pyproject.toml").write_text("[tool.autofix.split-thr]\nscale = '1333x800'\n")
+    result = invoke("apply", "--fix", "relu-no-inplace", "pkg")
+    assert result.exit_code == 2
+    assert "[tool.autofix.split-thr] has no setting 'scale'" in result.stderr

@@ -271,6 +271,7 @@ class AmpOff(Rule):
         "Changes training: fp32 uses more GPU memory and trains much slower; "
         "tools/train.py --amp turns AMP back on at run time"
     )
+    opt_in = True
     applicability = Applicability.CHANGES_RESULTS
     # The AMP setting may be inherited, so any config with a base is a candidate.
     prefilter = ("_base_", "read_base", _AMP_WRAPPER, _FP16, "Fp16OptimizerHook")

@@ -98,6 +98,7 @@ class InplaceAdd(Rule):
     summary = "Rewrites augmented assignments in nn.Module forward methods out of place (out += y -> out = out + y)"
     crash = INPLACE_RELU.crash
     tradeoff = "A little more memory: each rewritten line allocates a new tensor; results unchanged"
+    opt_in = True
     applicability = Applicability.SAFE
     prefilter = ("def forward",)
     examples = (

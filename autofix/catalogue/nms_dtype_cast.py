@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import libcst as cst
 
 from autofix.catalogue.amp_nms import AMP_NMS
-from autofix.rule import Applicability, Example, Rule, TransformContext
+from autofix.rule import Applicability, Example, Option, Rule, TransformContext
 
 _FUNCTION = "batched_nms"
 _SCORES = "scores_after_nms"
@@ -84,6 +89,7 @@ class NmsDtypeCast(Rule):
     tradeoff = "Edits an installed library: reinstalling or upgrading mmcv undoes it; results are unchanged"
     applicability = Applicability.SAFE
     prefilter = (_SCORES,)
+    options = (Option("mmcv", "also process the installed mmcv's ops/nms.py (found without importing mmcv)", flag=True),)
     examples = (
         Example(
             title="mmcv's split path",
@@ -131,3 +137,16 @@ class NmsDtypeCast(Rule):
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         return module.visit(_Rewriter())
+
+    def extra_paths(self, options: Mapping[str, Any]) -> list[Path]:
+        return [installed_mmcv_nms()] if options.get("mmcv") else []
+
+
+def installed_mmcv_nms() -> Path:
+    """mmcv's ``ops/nms.py`` in this Python, found without importing mmcv (that loads its CUDA ops)."""
+    spec = importlib.util.find_spec("mmcv")
+    for location in list(spec.submodule_search_locations or []) if spec else []:
+        nms = Path(location) / "ops" / "nms.py"
+        if nms.is_file():
+            return nms
+    raise ValueError("--mmcv: no mmcv with ops/nms.py is installed in this Python; pass the path to mmcv/ops/nms.py")

@@ -53,7 +53,7 @@ PERSISTENT_WORKERS = CrashFix(
 )
 
 
-def _dataloaders(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, int, bool]]:
+def dataloader_settings(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, int, bool]]:
     """(path, effective worker count, persistent_workers) of every dataloader the runner builds.
 
     mmengine 3.x: each top-level ``*_dataloader`` (``num_workers`` defaults to 0, as in torch).
@@ -210,6 +210,6 @@ class PersistentWorkers(ConfigRule):
                 details={"dataloader": ".".join(path), "num_workers": workers},
                 edits=(SetKey((*path, "persistent_workers"), False),),
             )
-            for path, workers, persistent in _dataloaders(config)
+            for path, workers, persistent in dataloader_settings(config)
             if persistent and not workers
         ]

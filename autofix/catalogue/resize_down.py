@@ -686,6 +686,7 @@ class ResizeDown(Rule):
         "Changes training results: smaller train images, fewer RPN boxes; expect lower accuracy on small "
         "objects (RandomResize ratio_range is kept, so images can reach scale x its max)"
     )
+    opt_in = True
     applicability = Applicability.CHANGES_RESULTS
     prefilter = ("_base_", "read_base", "scale")
     chain_prefilter = ("scale",)  # `scale`, `scales`, `img_scale`: a chain without them resizes nothing
