@@ -232,7 +232,7 @@ def base_paths(path: Path, text: str) -> list[Path]:
     """The files ``path`` inherits from directly (``_base_`` or ``read_base`` relative imports)."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, RecursionError, MemoryError):  # hostile files are process_file's to report
+    except (SyntaxError, RecursionError, MemoryError):  # hostile files are the engine's to report
         return []
     return direct_bases(path, tree)[0]
 

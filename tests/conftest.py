@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from corpus import mmdet_configs, resolve_tree
 
-from autofix import engine
+from autofix.engine import scheduler
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +33,11 @@ def mmdet_corpus_resolved(mmdet_corpus: Path) -> dict[str, dict | None]:
 def started_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the process pools the engine starts while the test runs."""
     sizes: list[int] = []
-    start_pool = engine.multiprocessing.Pool
+    start_pool = scheduler.multiprocessing.Pool
 
     def recording_pool(processes, *args, **kwargs):
         sizes.append(processes)
         return start_pool(processes, *args, **kwargs)
 
-    monkeypatch.setattr(engine.multiprocessing, "Pool", recording_pool)
+    monkeypatch.setattr(scheduler.multiprocessing, "Pool", recording_pool)
     return sizes

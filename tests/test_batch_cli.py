@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from autofix import engine
+from autofix.engine import scheduler
 from autofix.cli import _ProgressBar, app
 
 RELU = "import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n"
@@ -82,8 +82,8 @@ def test_a_folder_that_is_itself_gitignored_is_processed_when_given(configs: Pat
 @pytest.fixture
 def any_count_starts_a_pool(monkeypatch: pytest.MonkeyPatch, started_pools: list[int]) -> list[int]:
     """A pool is started for any number of candidate files; returns the sizes of the pools started."""
-    monkeypatch.setattr(engine, "POOL_MIN_CANDIDATES_FORKED", 2)
-    monkeypatch.setattr(engine, "POOL_MIN_CANDIDATES_SPAWNED", 2)
+    monkeypatch.setattr(scheduler, "POOL_MIN_CANDIDATES_FORKED", 2)
+    monkeypatch.setattr(scheduler, "POOL_MIN_CANDIDATES_SPAWNED", 2)
     return started_pools
 
 
@@ -119,10 +119,11 @@ def test_jobs_write_the_same_files_as_one_process(
 def test_the_pool_works_where_worker_processes_are_spawned(configs: Path):
     script = (
         "import multiprocessing, sys\n"
-        "from autofix import cli, engine\n"
+        "from autofix import cli\n"
+        "from autofix.engine import scheduler\n"
         "if __name__ == '__main__':\n"
         "    multiprocessing.set_start_method('spawn')\n"
-        "    engine.POOL_MIN_CANDIDATES_SPAWNED = 2\n"
+        "    scheduler.POOL_MIN_CANDIDATES_SPAWNED = 2\n"
         "    start_pool = multiprocessing.Pool\n"
         "    multiprocessing.Pool = lambda n, **kw: print(f'pool of {n}', file=sys.stderr) or start_pool(n, **kw)\n"
         "    sys.argv = ['autofix', 'apply', '--fix', 'amp-nms,relu-no-inplace', '--dry-run', *sys.argv[1:], 'configs']\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from testing_transforms import Sets101To18, Sets101To18Undeclared, TurnsFlagOff
 
-from autofix.engine import process_file, run
+from autofix.engine import run
 
 BASE = "model = dict(depth=50, act_cfg=dict(type='ReLU', inplace=True))\n"
 CHILD = "_base_ = './base.py'\nmodel = dict(depth=101)\n"
@@ -28,7 +28,7 @@ def test_verify_failure_leaves_the_file_unwritten(tmp_path: Path, base: str | No
     child = tmp_path / "child.py"
     child.write_text(CHILD)
     os.utime(child, ns=(1_000_000_000, 1_000_000_000))
-    result = process_file(child, [transform], {}, write=True, verify=True)
+    result = run([child], [transform], {}, write=True, verify=True).results[0]
     assert result.status == "error" and not result.written
     assert result.error.startswith(f"--verify failed, file left unwritten: {failure}")
     assert child.read_text() == CHILD and child.stat().st_mtime_ns == 1_000_000_000
@@ -38,7 +38,7 @@ def test_verify_passes_and_writes_when_only_declared_keys_change(tmp_path: Path)
     (tmp_path / "base.py").write_text(BASE)
     child = tmp_path / "child.py"
     child.write_text(CHILD)
-    result = process_file(child, [Sets101To18()], {}, write=True, verify=True)
+    result = run([child], [Sets101To18()], {}, write=True, verify=True).results[0]
     assert result.status == "changed" and result.written, result.error
     assert "effective keys changed: model.depth" in result.notes[-1]
     assert child.read_text() == "_base_ = './base.py'\nmodel = dict(depth=18)\n"

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autofix import engine
-from autofix.engine import run
+from autofix.engine import run, safety
 from autofix.registry import resolve_fix_ids
 
 AMP_NMS = resolve_fix_ids(["amp-nms"])
@@ -46,8 +45,8 @@ def test_a_chain_that_cannot_be_read_in_full_is_resolved_so_mmengine_reports_it(
 
 def test_configs_whose_resolved_value_needs_no_fix_are_not_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     parsed: list[int] = []
-    parse = engine._parse
-    monkeypatch.setattr(engine, "_parse", lambda text: parsed.append(len(text)) or parse(text))
+    parse = safety.parse_module
+    monkeypatch.setattr(safety, "parse_module", lambda text: parsed.append(len(text)) or parse(text))
     (tmp_path / "fine.py").write_text(RPN_BASE.format(extra=", split_thr=100000"))
     (tmp_path / "needs.py").write_text(RPN_BASE.format(extra=""))
     report = run([tmp_path], AMP_NMS, {}, write=False)

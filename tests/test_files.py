@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from testing_transforms import DropsComments
 
-from autofix import engine
-from autofix.engine import lost_comment, process_file, run
+from autofix.engine import pipeline
+from autofix.engine import lost_comment, run
 from autofix.files import (
     TEMP_SUFFIX,
     FileError,
@@ -54,7 +54,7 @@ RELU = resolve_fix_ids(["relu-no-inplace"])
 def test_only_the_transformed_tokens_change(tmp_path: Path, raw: bytes, expected: bytes):
     path = tmp_path / "m.py"
     path.write_bytes(raw)
-    result = process_file(path, RELU, {}, write=True)
+    result = run([path], RELU, {}, write=True).results[0]
     assert result.status == "changed", result.error
     assert path.read_bytes() == expected
 
@@ -62,8 +62,8 @@ def test_only_the_transformed_tokens_change(tmp_path: Path, raw: bytes, expected
 def test_undecodable_and_binary_files_are_clear_errors(tmp_path: Path):
     (tmp_path / "bad.py").write_bytes(b"x = '\xff\xfe'\n")
     (tmp_path / "bin.py").write_bytes(b"\x00\x01ReLU(inplace=True)")
-    bad = process_file(tmp_path / "bad.py", RELU, {}, write=True)
-    binary = process_file(tmp_path / "bin.py", RELU, {}, write=True)
+    bad = run([tmp_path / "bad.py"], RELU, {}, write=True).results[0]
+    binary = run([tmp_path / "bin.py"], RELU, {}, write=True).results[0]
     assert bad.status == "error" and "not UTF-8" in bad.error
     assert binary.status == "error" and "binary" in binary.error
 
@@ -72,7 +72,7 @@ def test_write_keeps_permissions_and_leaves_no_temp_file(tmp_path: Path):
     path = tmp_path / "m.py"
     path.write_text("r = nn.ReLU(inplace=True)\n")
     path.chmod(0o751)
-    process_file(path, RELU, {}, write=True)
+    run([path], RELU, {}, write=True).results[0]
     assert stat.S_IMODE(path.stat().st_mode) == 0o751
     assert [p.name for p in tmp_path.iterdir()] == ["m.py"]
 
@@ -82,7 +82,7 @@ def test_write_goes_through_a_symlink(tmp_path: Path):
     target.write_text("r = nn.ReLU(inplace=True)\n")
     link = tmp_path / "link.py"
     link.symlink_to(target)
-    process_file(link, RELU, {}, write=True)
+    run([link], RELU, {}, write=True).results[0]
     assert link.is_symlink()
     assert target.read_text() == "r = nn.ReLU()\n"
 
@@ -91,7 +91,7 @@ def test_read_only_file_is_reported_and_left_alone(tmp_path: Path):
     path = tmp_path / "m.py"
     path.write_text("r = nn.ReLU(inplace=True)\n")
     path.chmod(0o444)
-    result = process_file(path, RELU, {}, write=True)
+    result = run([path], RELU, {}, write=True).results[0]
     assert result.status == "error" and "read-only" in result.error
     assert path.read_text() == "r = nn.ReLU(inplace=True)\n"
 
@@ -127,7 +127,7 @@ def test_file_with_nothing_to_fix_is_not_written(tmp_path: Path):
     already_fixed = tmp_path / "fixed.py"
     already_fixed.write_bytes(b"r = nn.ReLU()  # the prefilter matches, the parse finds nothing\r\n")
     os.utime(already_fixed, ns=(1_000_000_000, 1_000_000_000))
-    result = process_file(already_fixed, RELU, {}, write=True)
+    result = run([already_fixed], RELU, {}, write=True).results[0]
     assert result.status == "unchanged" and not result.written
     assert already_fixed.read_bytes() == b"r = nn.ReLU()  # the prefilter matches, the parse finds nothing\r\n"
     assert already_fixed.stat().st_mtime_ns == 1_000_000_000
@@ -179,7 +179,7 @@ def test_write_keeps_the_owner(tmp_path: Path):
     path = tmp_path / "m.py"
     path.write_text("r = nn.ReLU(inplace=True)\n")
     os.chown(path, 1234, 5678)
-    assert process_file(path, RELU, {}, write=True).written
+    assert run([path], RELU, {}, write=True).results[0].written
     assert (path.stat().st_uid, path.stat().st_gid) == (1234, 5678)
 
 
@@ -252,14 +252,14 @@ def test_file_edited_between_read_and_write_is_reported_and_keeps_the_edit(
 ):
     path = tmp_path / "m.py"
     path.write_text("r = nn.ReLU(inplace=True)\n")
-    real_rewrite = engine.rewrite_source
+    real_rewrite = pipeline.rewrite_source
 
     def someone_edits_while_autofix_transforms(*args, **kwargs):
         path.write_text("their edit\n")
         return real_rewrite(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "rewrite_source", someone_edits_while_autofix_transforms)
-    result = process_file(path, RELU, {}, write=True)
+    monkeypatch.setattr(pipeline, "rewrite_source", someone_edits_while_autofix_transforms)
+    result = run([path], RELU, {}, write=True).results[0]
     assert (result.status, result.error) == ("error", "file changed while autofix was running; run autofix again")
     assert path.read_text() == "their edit\n"
     assert [p.name for p in tmp_path.iterdir()] == ["m.py"]
@@ -268,7 +268,7 @@ def test_file_edited_between_read_and_write_is_reported_and_keeps_the_edit(
 def test_fix_that_would_drop_a_comment_leaves_the_file_alone(tmp_path: Path):
     path = tmp_path / "m.py"
     path.write_text("r = nn.ReLU(inplace=True)  # why it is here\n")
-    result = process_file(path, [*RELU, DropsComments()], {}, write=True)
+    result = run([path], [*RELU, DropsComments()], {}, write=True).results[0]
     assert result.status == "error"
     assert result.error == "the fix would drop the comment '# why it is here', so the file is left alone; please report it"
     assert path.read_text() == "r = nn.ReLU(inplace=True)  # why it is here\n"
@@ -277,7 +277,7 @@ def test_fix_that_would_drop_a_comment_leaves_the_file_alone(tmp_path: Path):
 def test_added_keyword_does_not_copy_the_comment_of_the_line_above(tmp_path: Path):
     path = tmp_path / "m.py"
     path.write_text("from mmcv.cnn import ConvModule\nc = ConvModule(\n    3,  # in\n    8,  # out\n    3)\n")
-    assert process_file(path, RELU, {}, write=True).written
+    assert run([path], RELU, {}, write=True).results[0].written
     assert path.read_text() == (
         "from mmcv.cnn import ConvModule\nc = ConvModule(\n    3,  # in\n    8,  # out\n    3,\n    inplace=False)\n"
     )

@@ -17,7 +17,7 @@ from testing_transforms import Crashes, ResolvesConfig
 from typer.testing import CliRunner
 
 from autofix.cli import app
-from autofix.engine import process_file, run
+from autofix.engine import run
 from autofix.registry import resolve_fix_ids
 
 FIX_SITE = "r = nn.ReLU(inplace=True)\n"
@@ -162,7 +162,7 @@ def test_configs_mmengine_cannot_resolve_are_one_line_errors_and_others_are_fixe
 
 def test_a_transform_bug_is_a_one_line_error_for_that_file_only(tmp_path: Path):
     (tmp_path / "a.py").write_text(FIX_SITE)
-    result = process_file(tmp_path / "a.py", [*RELU, Crashes()], {}, write=True)
+    result = run([tmp_path / "a.py"], [*RELU, Crashes()], {}, write=True).results[0]
     assert result.status == "error"
     assert result.error == "internal error, file left as it was (ValueError: first line of the bug); please report it"
     assert (tmp_path / "a.py").read_text() == FIX_SITE

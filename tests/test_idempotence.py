@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, event, find, given, settings
 from hypothesis import strategies as st
 
-from autofix.engine import lost_comment, process_file, rewrite_source, run
+from autofix.engine import lost_comment, rewrite_source, run
 from autofix.files import DecodedSource, FileError
 from autofix.mmconfig import ConfigUnavailable
 from autofix.registry import all_transforms
@@ -245,7 +245,7 @@ def test_fix_keeps_newlines_bom_and_final_newline(tmp_path: Path, text: str, new
     source = DecodedSource(text.replace("\n", newline), "utf-8", bom)
     path = tmp_path / "snippet.py"
     path.write_bytes(source.encode(source.text))
-    result = process_file(path, relu, {}, write=True)
+    result = run([path], relu, {}, write=True).results[0]
     if fixed is None:
         assert result.status == "error"
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from autofix.engine import process_file, rewrite_source, run
+from autofix.engine import rewrite_source, run
 from autofix.registry import resolve_fix_ids
 
 RELU = resolve_fix_ids(["relu-no-inplace"])
@@ -114,8 +114,8 @@ def test_split_thr_leaves_a_skipped_definition_alone_and_counts_it(tmp_path: Pat
     skipped.write_text(CONFIG.replace("model = dict(", "model = dict(  # autofix: skip[split-thr]"))
     other = tmp_path / "other.py"
     other.write_text(CONFIG.replace("model = dict(", "model = dict(  # autofix: skip[relu-no-inplace]"))
-    left = process_file(skipped, SPLIT_THR, {}, write=True)
-    fixed = process_file(other, SPLIT_THR, {}, write=True)
+    left = run([skipped], SPLIT_THR, {}, write=True).results[0]
+    fixed = run([other], SPLIT_THR, {}, write=True).results[0]
     assert left.status == "unchanged" and left.suppressed == ("split-thr",)
     assert left.notes == ()  # what it would have set was not set
     assert fixed.status == "changed" and "split_thr=10001" in other.read_text()
@@ -124,6 +124,6 @@ def test_split_thr_leaves_a_skipped_definition_alone_and_counts_it(tmp_path: Pat
 def test_split_thr_skipped_for_a_whole_config(tmp_path: Path):
     config = tmp_path / "config.py"
     config.write_text("# autofix: skip[split-thr]\n" + CONFIG)
-    result = process_file(config, resolve_fix_ids(["amp-nms"]), {}, write=True)
+    result = run([config], resolve_fix_ids(["amp-nms"]), {}, write=True).results[0]
     assert result.status == "unchanged" and result.suppressed == ("split-thr",)
     assert "split_thr" not in config.read_text()

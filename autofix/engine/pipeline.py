@@ -9,13 +9,7 @@ the results are those of ``--jobs 1``.
 
 from __future__ import annotations
 
-import ast
-import difflib
-import io
-import multiprocessing
 import os
-import tokenize
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -25,6 +19,8 @@ from typing import Any
 import libcst as cst
 
 from autofix.diffs import unified_diff
+from autofix.engine import safety
+from autofix.engine.scheduler import Inheritance, Workers, direct_base_keys, levels, load_cache, passes_chain_prefilter
 from autofix.filekind import detect_kind
 from autofix.files import (
     DecodedSource,
@@ -38,7 +34,6 @@ from autofix.files import (
 from autofix.mmconfig import (
     ConfigUnavailable,
     FileLoadCache,
-    direct_bases,
     may_inherit,
     resolve,
     unexpected_changes,
@@ -51,13 +46,6 @@ from autofix.rule import (
     no_config,
 )
 from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
-
-# A process pool is started for at least this many files to plan, or candidate files to transform.
-# Measured on 2 cores: a forked pool of 2 starts in ~0.05 s, a spawned one in ~1.4 s (each worker
-# imports autofix, libcst and typer); planning a file (read, syntax check) costs ~0.5 ms and a
-# candidate file ~10-50 ms (parse, transform, resolve with mmengine).
-POOL_MIN_FILES_FORKED, POOL_MIN_CANDIDATES_FORKED = 256, 16
-POOL_MIN_FILES_SPAWNED, POOL_MIN_CANDIDATES_SPAWNED = 4096, 256
 
 
 @dataclass(frozen=True)
@@ -91,92 +79,6 @@ class RunReport:
         return sum(1 for r in self.results if r.status == status)
 
 
-# libcst's native parser overflows its stack (a segfault that ends the whole run) a few
-# thousand levels down; its visitors give up (RecursionError) far sooner, at ~150 levels.
-MAX_NESTING = 1000
-
-
-def _check_syntax(text: str) -> ast.Module:
-    """CPython's own parser: ~10x cheaper than libcst, and it refuses pathological nesting cleanly."""
-    try:
-        return ast.parse(text)
-    except SyntaxError as exc:
-        raise FileError(f"syntax error at line {exc.lineno}: {exc.msg}; fix it or exclude the file") from None
-    except (RecursionError, MemoryError):
-        raise FileError("expressions nested too deeply to parse; exclude the file") from None
-
-
-def _lines(text: str) -> list[str]:
-    """Lines as Python's tokenizer counts them: ``\n``, ``\r\n`` and a lone ``\r`` all end one."""
-    return io.StringIO(text, newline=None).readlines()
-
-
-def _comments_by_line(lines: list[str]) -> dict[int, tuple[str, int]]:
-    """Line index -> (comment, its column) for the lines of valid Python."""
-    tokens = tokenize.generate_tokens(iter(lines).__next__)
-    return {t.start[0] - 1: (t.string, t.start[1]) for t in tokens if t.type == tokenize.COMMENT}
-
-
-def lost_comment(before: str, after: str) -> str | None:
-    """A comment of ``before`` that ``after`` lost from a line it kept (or a comment-only line), if any.
-
-    A trailing comment may go with the code it annotated (``loss_scale='dynamic',  # AMP only``);
-    it must not vanish from a line that is still there, changed or not. Lines are paired on their
-    code: equal lines, and in a changed block each new line with the most similar old line.
-    Comments are counted, so one that only moved is not lost.
-    """
-    old_lines, new_lines = _lines(before), _lines(after)
-    old_comments, new_comments = _comments_by_line(old_lines), _comments_by_line(new_lines)
-    missing = Counter(c for c, _ in old_comments.values()) - Counter(c for c, _ in new_comments.values())
-    if not missing:
-        return None
-
-    def code_lines(lines: list[str], comments: dict[int, tuple[str, int]]) -> list[str]:
-        return [line[: comments[i][1]].strip() if i in comments else line.strip() for i, line in enumerate(lines)]
-
-    old_code, new_code = code_lines(old_lines, old_comments), code_lines(new_lines, new_comments)
-    paired: dict[int, int] = {}  # old line -> the new line it became
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_code, new_code, autojunk=False).get_opcodes():
-        if tag == "equal":
-            paired.update(zip(range(i1, i2), range(j1, j2)))
-        elif tag == "replace":
-            for j in range(j1, j2):
-                i = max(range(i1, i2), key=lambda i: difflib.SequenceMatcher(None, old_code[i], new_code[j]).ratio())
-                paired.setdefault(i, j)
-    for index, (comment, _) in sorted(old_comments.items()):
-        if comment not in missing:
-            continue  # still in the file, if moved
-        if index in paired and new_comments.get(paired[index], ("",))[0] != comment:
-            return comment
-        if index not in paired and not old_code[index]:  # a comment-only line was removed
-            return comment
-    return None
-
-
-def _check_nesting(tree: ast.Module) -> None:
-    """Refuse trees libcst would nest deeper than ``MAX_NESTING`` before libcst sees them.
-
-    CPython keeps ``a and b and ...`` as one flat node, libcst as one level per operator, so a
-    long chain that CPython accepts would still crash libcst.
-    """
-    stack = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, ast.BoolOp):
-            depth += len(node.values) - 1
-        if depth > MAX_NESTING:
-            raise FileError(f"expressions nested more than {MAX_NESTING} levels deep; exclude the file")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-
-
-def _round_trip(module: cst.Module, text: str) -> str:
-    """The module's code, which must be ``text``: libcst drops a final lone "\r" and nothing else."""
-    code = module.code
-    if code != text and not (text.startswith(code) and text[len(code):].isspace()):
-        raise FileError("libcst cannot reproduce this file byte for byte, so it is left alone; please report it")
-    return code
-
-
 def rewrite_source(
     text: str,
     transforms: Sequence[Rule],
@@ -195,7 +97,7 @@ def rewrite_source(
     ``FileError`` for text that is not valid Python (``syntax_checked``: the caller has checked).
     """
     if not syntax_checked:
-        _check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
+        safety.check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
     candidates = [t for t in transforms if t.may_apply(text)]
     context = TransformContext(
         kind=kind or detect_kind(text), options=options or {}, resolve_config=resolve_config
@@ -213,7 +115,7 @@ def rewrite_source(
         ):
             continue
         if module is None:
-            module = parsed = _parse(text)
+            module = parsed = safety.parse_module(text)
         notes_before = len(context.notes)
         try:
             new_module = transform.transform(module, context)
@@ -228,7 +130,7 @@ def rewrite_source(
         if new_module is module:
             continue
         if round_trip is None:
-            round_trip = code = _round_trip(parsed, text)  # checked only for files that may be written
+            round_trip = code = safety.round_trip(parsed, text)  # checked only for files that may be written
         module = new_module
         new_code = module.code
         if new_code != code:
@@ -237,20 +139,10 @@ def rewrite_source(
             context.resolve_config = _resolving_as(resolve_config, code)
     if not applied:
         return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed))
-    dropped = lost_comment(text, code)
+    dropped = safety.lost_comment(text, code)
     if dropped:
         raise FileError(f"the fix would drop the comment {dropped!r}, so the file is left alone; please report it")
     return Rewrite(code + text[len(round_trip):], tuple(applied), tuple(context.notes), tuple(suppressed))
-
-
-def _parse(text: str) -> cst.Module:
-    _check_nesting(ast.parse(text))  # valid Python by now; libcst would crash on what this refuses
-    try:
-        return cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:  # CPython accepted it, so this is libcst's limit
-        raise FileError(f"libcst cannot parse line {exc.raw_line} ({exc.message}); exclude the file") from None
-    except RecursionError:
-        raise FileError("expressions nested too deeply to parse; exclude the file") from None
 
 
 def _resolving_as(
@@ -446,138 +338,9 @@ def _write(planned: _Planned, outcome: _Outcome) -> FileResult:
     return outcome.result
 
 
-def process_file(
-    path: Path,
-    transforms: Sequence[Rule],
-    options: Mapping[str, Any],
-    write: bool,
-    session: ConfigSession | None = None,
-    verify: bool = False,
-) -> FileResult:
-    """One file on its own: plan, transform, and write when asked (configs resolve against ``session``)."""
-    planned = _plan(path, transforms)
-    if isinstance(planned, FileResult):
-        return planned
-    session = session or ConfigSession()
-    outcome = _examine(planned, _Settings(options, verify), session)
-    if outcome.text is None:
-        return outcome.result
-    result = _write(planned, outcome) if write else outcome.result
-    if result.status == "changed":  # configs inheriting this one must not count on a fix that failed to land
-        session.record(path, outcome.text)
-    return result
-
-
-class _Inheritance:
-    """The ``_base_`` / ``read_base`` graph of a run's files (and the files outside it that they inherit)."""
-
-    def __init__(self, texts: Mapping[str, str], bases: Mapping[str, tuple[list[str], bool]]) -> None:
-        self.texts = dict(texts)  # absolute path -> text: this run's files, then the bases read from disk
-        self._bases = dict(bases)  # absolute path -> (direct bases, whether that list is complete)
-        self._ancestors: dict[str, tuple[list[str], bool]] = {}
-
-    def text(self, key: str) -> str | None:
-        if key not in self.texts:
-            try:  # read_source: never a FIFO (reading one would hang the run) nor a huge file
-                self.texts[key] = read_source(Path(key)).decode("utf-8")
-            except (OSError, UnicodeDecodeError, FileError):
-                return None
-        return self.texts[key]
-
-    def bases(self, key: str) -> tuple[list[str], bool]:
-        if key not in self._bases:
-            text = self.text(key)
-            if text is None:
-                return [], False
-            try:
-                self._bases[key] = _direct_bases(Path(key), ast.parse(text)) if may_inherit(text) else ([], True)
-            except SyntaxError:
-                return [], False
-        return self._bases[key]
-
-    def ancestors(self, key: str) -> tuple[list[str], bool]:
-        """Every file ``key`` inherits from, nearest first, and whether all of them could be read."""
-        if key not in self._ancestors:
-            self._ancestors[key] = ([], True)  # a circular _base_ is mmengine's error to report, not a hang
-            found: list[str] = []
-            bases, complete = self.bases(key)
-            for base in bases:
-                complete = complete and self.text(base) is not None
-                inherited, inherited_complete = self.ancestors(base)
-                complete = complete and inherited_complete
-                for path in (base, *inherited):
-                    if path not in found and path != key:
-                        found.append(path)
-            self._ancestors[key] = (found, complete)
-        return self._ancestors[key]
-
-
-def _direct_bases(path: Path, tree: ast.Module) -> tuple[list[str], bool]:
-    found, complete = direct_bases(path, tree)
-    return [str(base) for base in found], complete
-
-
-def _passes_chain_prefilter(
-    transform: Rule, key: str, graph: _Inheritance, fixed: Mapping[str, str]
-) -> bool:
-    """A config transform's chain markers appear in the file or a file it inherits (as read, or as fixed).
-
-    True when the inheritance chain cannot be read in full: mmengine will then say what is wrong.
-    """
-    if not transform.chain_prefilter:
-        return True
-    ancestors, complete = graph.ancestors(key)
-    if not complete:
-        return True
-    texts = [graph.text(key) or "", *(graph.text(a) or "" for a in ancestors), *(fixed[a] for a in ancestors if a in fixed)]
-    return any(marker in text for text in texts for marker in transform.chain_prefilter)
-
-
-# A pool worker's state, set once per worker process by _start_worker.
-_worker_cache: FileLoadCache | None = None
-
-
-def _start_worker() -> None:
-    global _worker_cache
-    _worker_cache = FileLoadCache()
-
-
-def _examine_in_worker(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _Outcome:
+def _examine_job(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _Outcome:
     planned, settings, fixed = job
-    return _examine(planned, settings, ConfigSession(fixed, _worker_cache))
-
-
-class _Workers:
-    """Where a run's files are planned and examined: a process pool, started once it pays, or this process."""
-
-    def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
-        self.pool: Any = None
-        self.size = 1
-        self.cache = FileLoadCache()  # for the files examined in this process
-
-    def start_for(self, files: int, candidates: int) -> None:
-        size = _pool_size(self.jobs, files, candidates)
-        if self.pool is None and size > 1:
-            self.pool = multiprocessing.Pool(size, initializer=_start_worker)
-            self.size = size
-
-    def plan(self, files: list[Path], transforms: Sequence[Rule]) -> Iterable[tuple[_Planned | FileResult, Any]]:
-        if self.pool is None:
-            return (_plan_file(path, transforms) for path in files)
-        chunk = max(1, len(files) // (self.size * 8))
-        return self.pool.imap(partial(_plan_file, transforms=tuple(transforms)), files, chunksize=chunk)
-
-    def examine(self, jobs: list[tuple[_Planned, _Settings, Mapping[str, str]]]) -> Iterable[_Outcome]:
-        if self.pool is None:
-            return (_examine(plan, settings, ConfigSession(fixed, self.cache)) for plan, settings, fixed in jobs)
-        # One run of neighbouring paths per worker: configs beside each other share bases, which a
-        # worker then loads once (chunks of an eighth measured ~5% more loads, and slower).
-        return self.pool.imap(_examine_in_worker, jobs, chunksize=max(1, -(-len(jobs) // self.size)))
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
+    return _examine(planned, settings, ConfigSession(fixed, load_cache()))
 
 
 def _plan_file(path: Path, transforms: Sequence[Rule]) -> tuple[_Planned | FileResult, tuple[list[str], bool] | None]:
@@ -586,10 +349,10 @@ def _plan_file(path: Path, transforms: Sequence[Rule]) -> tuple[_Planned | FileR
     if isinstance(plan, FileResult):
         return plan, None
     try:
-        tree = _check_syntax(plan.source.text)
+        tree = safety.check_syntax(plan.source.text)
     except FileError as exc:
         return _error(path, str(exc), plan.examined), None
-    return replace(plan, syntax_checked=True), _direct_bases(path, tree) if may_inherit(plan.source.text) else None
+    return replace(plan, syntax_checked=True), direct_base_keys(path, tree) if may_inherit(plan.source.text) else None
 
 
 def run(
@@ -615,13 +378,14 @@ def run(
         if progress:
             progress(len(report.results) - len(missing), len(files))
 
-    workers = _Workers(jobs)
+    workers = Workers(jobs)
     try:
         workers.start_for(files=len(files), candidates=0)
         planned: dict[str, _Planned] = {}
         texts: dict[str, str] = {}
         bases: dict[str, tuple[list[str], bool]] = {}
-        for path, (plan, direct) in zip(files, workers.plan(files, transforms)):
+        plan_file = partial(_plan_file, transforms=tuple(transforms))
+        for path, (plan, direct) in zip(files, workers.map(plan_file, files, chunks_per_worker=8)):
             if isinstance(plan, FileResult):
                 finish(plan)
                 continue
@@ -633,10 +397,10 @@ def run(
                 planned[key] = plan
             else:
                 finish(FileResult(display_path(path), "unchanged", suppressed=plan.suppressed))
-        graph = _Inheritance(texts, bases)
+        graph = Inheritance(texts, bases)
         # Chain prefilters judged on the texts as read: an estimate, which only sizes the pool.
         candidates = sum(
-            any(_passes_chain_prefilter(t, key, graph, {}) for t in plan.transforms) for key, plan in planned.items()
+            any(passes_chain_prefilter(t, key, graph, {}) for t in plan.transforms) for key, plan in planned.items()
         )
         workers.start_for(files=0, candidates=candidates)
         changed = _examine_by_level(planned, graph, _Settings(options, verify), write, workers, finish)
@@ -649,27 +413,29 @@ def run(
 
 def _examine_by_level(
     planned: Mapping[str, _Planned],
-    graph: _Inheritance,
+    graph: Inheritance,
     settings: _Settings,
     write: bool,
-    workers: _Workers,
+    workers: Workers,
     finish: Callable[[FileResult], None],
 ) -> list[str]:
     """Examine (and write) the planned files, bases first; returns the files changed."""
     fixed: dict[str, str] = {}
     changed: list[str] = []
-    for level in _levels(planned, graph):
+    for level in levels(planned, graph):
         fixed_below = dict(fixed)
         jobs: list[tuple[_Planned, _Settings, Mapping[str, str]]] = []
         for key in level:
             plan = planned[key]
-            plan = replace(plan, transforms=tuple(t for t in plan.transforms if _passes_chain_prefilter(t, key, graph, fixed_below)))
+            plan = replace(plan, transforms=tuple(t for t in plan.transforms if passes_chain_prefilter(t, key, graph, fixed_below)))
             if plan.transforms:
                 jobs.append((plan, settings, fixed_below))
             else:
                 finish(FileResult(display_path(plan.path), "unchanged", suppressed=plan.suppressed))
         to_write: list[tuple[_Planned, _Outcome]] = []
-        for (plan, _, _), outcome in zip(jobs, workers.examine(jobs)):
+        # One run of neighbouring paths per worker: configs beside each other share bases, which a
+        # worker then loads once (chunks of an eighth measured ~5% more loads, and slower).
+        for (plan, _, _), outcome in zip(jobs, workers.map(_examine_job, jobs, chunks_per_worker=1)):
             if outcome.text is None:
                 finish(outcome.result)
                 continue
@@ -688,36 +454,7 @@ def _examine_by_level(
     return changed
 
 
-def _pool_size(jobs: int, files: int, candidates: int) -> int:
-    """Worker processes worth starting for this many files to plan or candidate files to examine (1: none)."""
-    if multiprocessing.get_start_method() == "fork":
-        min_files, min_candidates = POOL_MIN_FILES_FORKED, POOL_MIN_CANDIDATES_FORKED
-    else:
-        min_files, min_candidates = POOL_MIN_FILES_SPAWNED, POOL_MIN_CANDIDATES_SPAWNED
-    # Each worker gets at least half a minimum's worth: fewer would idle while others start up.
-    if files < min_files and candidates < min_candidates:
-        return 1
-    return max(1, min(jobs, max(files * 2 // min_files, candidates * 2 // min_candidates)))
-
-
-def _levels(planned: Mapping[str, _Planned], graph: _Inheritance) -> list[list[str]]:
-    """The planned files grouped so that each file's planned ancestors are all in earlier groups."""
-    depth: dict[str, int] = {}
-
-    def level_of(key: str) -> int:
-        if key not in depth:
-            depth[key] = 0  # guards a circular _base_
-            ancestors, _ = graph.ancestors(key)
-            depth[key] = 1 + max((level_of(a) for a in ancestors if a in planned), default=-1)
-        return depth[key]
-
-    groups: dict[int, list[str]] = {}
-    for key in sorted(planned):
-        groups.setdefault(level_of(key), []).append(key)
-    return [groups[level] for level in sorted(groups)]
-
-
-def _note_inheritors(report: RunReport, changed: Sequence[str], files: Sequence[str], graph: _Inheritance) -> None:
+def _note_inheritors(report: RunReport, changed: Sequence[str], files: Sequence[str], graph: Inheritance) -> None:
     """Tell, for each changed file, how many other files of the run inherit the change."""
     if not changed:
         return
