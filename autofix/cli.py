@@ -7,6 +7,7 @@ import enum
 import inspect
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -29,7 +30,6 @@ from rich.progress import (
 from rich.table import Table
 
 from autofix import __version__
-from autofix.check import check_paths, summary
 from autofix.diagnose import (
     LogUnreadable,
     describe_crash,
@@ -41,6 +41,7 @@ from autofix.diagnose import (
 )
 from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
+from autofix.engine.pipeline import RuleFinding
 from autofix.files import display_path
 from autofix.registry import (
     UnknownFixError,
@@ -516,27 +517,86 @@ def diagnose(
 
 
 @app.command()
+@_takes_rule_options
 def check(
     paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py).")
-    ],
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")] = OutputFormat.text,
-    assume_amp: Annotated[bool, typer.Option("--amp", help="Treat every config as trained with AMP (tools/train.py --amp).")] = False,
+        Optional[list[Path]],
+        typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py)."),
+    ] = None,
+    fix: Annotated[
+        list[str],
+        typer.Option("--fix", "-f", help="Rule or crash-fix ids to check; comma-separated or repeated "
+                     "(default: `fix` in pyproject.toml, else every rule that is not opt-in)."),
+    ] = [],  # noqa: B006 (typer reads the default, never mutates it)
+    exclude: Annotated[
+        list[str],
+        typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern (repeatable)."),
+    ] = [],  # noqa: B006
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the cores).")] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")
+    ] = OutputFormat.text,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    **rule_values: Any,
 ) -> None:
-    """Find the known crashes' causes before training; exit 1 when a risk is found, 0 when clean, 2 on errors."""
-    report = check_paths(paths, assume_amp=assume_amp)
+    """Report what the selected rules would fix, without writing: the files `apply --dry-run` would change.
+
+    Exit 1 when something is found, 0 when clean, 2 on errors.
+    """
+    paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True)
     out, err = _consoles(no_color)
+    with _orderly_stop():
+        progress = _ProgressBar(err)
+        try:
+            report = run(
+                paths, rules, options, write=False, jobs=jobs or project.jobs or _usable_cores(),
+                exclude=exclude or project.exclude, progress=progress, report_findings=True,
+            )
+        finally:
+            progress.close()
+    errors = [r for r in report.results if r.status == "error"]
+    found = [(r.shown, f) for r in report.results for f in r.findings]
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
+        document = {
+            "findings": [_finding_json(shown, f) for shown, f in found],
+            "errors": [{"path": r.shown, "error": r.error} for r in errors],
+            "files_checked": len(report.results) - len(errors),
+        }
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
-        for finding in report.findings:
-            out.print(finding.as_line(), markup=False)
+        for shown, reported in found:
+            out.print(_finding_line(shown, reported), markup=False)
         sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
-        for shown, error in report.errors:
-            err.print(f"error: {shown}: {error}", style="bold red", markup=False)
-        err.print(summary(report), markup=False)
-    if report.errors:
+        for result in errors:
+            err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
+        err.print(_check_summary(report, len(found), len(errors)), markup=False)
+    if errors:
         raise typer.Exit(EXIT_ERROR)
-    if report.findings:
+    if found:
         raise typer.Exit(EXIT_PENDING)
+
+
+def _finding_line(shown: str, reported: RuleFinding) -> str:
+    finding = reported.finding
+    return f"{shown}:{finding.line or 1}:{finding.column or 1}: {reported.rule} [{finding.severity.value}] {finding.message}"
+
+
+def _finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
+    finding = reported.finding
+    return {
+        "path": shown, "line": finding.line, "column": finding.column or 1, "rule": reported.rule,
+        "severity": finding.severity.value, "message": finding.message, "details": dict(finding.details),
+        "fix": f"autofix apply --fix {reported.rule} {shlex.quote(shown)}",
+    }
+
+
+def _check_summary(report: RunReport, found: int, errors: int) -> str:
+    files = len({r.shown for r in report.results if r.findings})
+    checked = len(report.results) - errors
+    parts = [
+        f"{found} finding{'s' if found != 1 else ''} in {files} file{'s' if files != 1 else ''}" if found else "nothing found",
+        f"{checked} file{'s' if checked != 1 else ''} checked",
+    ]
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    return ", ".join(parts) + "."

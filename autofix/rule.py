@@ -191,6 +191,9 @@ class Rule:
     tradeoff: ClassVar[str]
     applicability: ClassVar[Applicability]
     options: ClassVar[tuple[Option, ...]] = ()
+    # What check says of a change no finding explains (a source rule's in-place ReLU nothing overwrites
+    # yet): the risk in a few words; the summary when empty.
+    latent_message: ClassVar[str] = ""
     # Remedies that change results or rewrite more than the crash needs run only when named with --fix.
     opt_in: ClassVar[bool] = False
     # A file containing none of these substrings cannot need this transform and is not parsed.
@@ -213,6 +216,11 @@ class Rule:
     def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
         """What is still wrong with a resolved config for this transform's crash (None: nothing)."""
         return None
+
+    def source_findings(self, module: cst.Module, options: Mapping[str, Any]) -> list[Finding]:
+        """Findings a model file's analysis can place (a line that crashes backward); the engine adds
+        a latent finding for each other change this rule makes."""
+        return []
 
     def extra_paths(self, options: Mapping[str, Any]) -> list[Path]:
         """Files this rule adds to the run's paths for these options (ValueError: why it cannot)."""
@@ -248,6 +256,11 @@ class ConfigRule(Rule):
     def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
         found = self.findings(config, options)
         return found[0].message if found else None
+
+    def source_findings(self, module: cst.Module, options: Mapping[str, Any]) -> list[Finding]:
+        """Findings a model file's analysis can place (a line that crashes backward); the engine adds
+        a latent finding for each other change this rule makes."""
+        return []
 
     def extra_paths(self, options: Mapping[str, Any]) -> list[Path]:
         """Files this rule adds to the run's paths for these options (ValueError: why it cannot)."""

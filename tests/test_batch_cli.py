@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from autofix.engine import scheduler
 from autofix.cli import _ProgressBar, app
+from autofix.engine import scheduler
 
 RELU = "import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n"
 BASE = """

@@ -1,5 +1,6 @@
-"""`autofix check`: the amp-nms box count on real mmdet configs and enlarged variants, and the
-inplace-relu dataflow on model files, each finding proved by torch's autograd where it can run."""
+"""`autofix check`: the rules' findings (the files `apply --dry-run` would change) with their severity:
+the amp-nms box count on real mmdet configs and enlarged variants, and the inplace-relu dataflow on
+model files, each finding proved by torch's autograd where it can run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import libcst as cst
 import pytest
 from typer.testing import CliRunner
 
-from autofix.check import model_findings
 from autofix.cli import app
 from autofix.domain.relu_flow import inplace_relu_overwrites
 from autofix.domain.rpn import (
@@ -76,13 +76,13 @@ def test_stock_faster_rcnn_amp_hands_nms_8819_boxes_and_is_clean(corpus: Path, m
     # 1333x800 padded to 32 is 1344x800; only P6 (stride 64: 21 x 13 cells x 3 anchors) is below nms_pre.
     assert (load.boxes, load.per_level, load.batch) == (8819, (2000, 2000, 2000, 2000, 819), (1344, 800))
     monkeypatch.chdir(corpus)
-    result = check(FASTER_AMP)
-    assert result.exit_code == 0, result.output
-    assert result.stdout == ""
-    assert result.stderr == "no risks found, 1 file checked.\n"
+    result = check(FASTER_AMP)  # split-thr would still raise split_thr 10000 above the RPN's 10000 at most
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith(f"{FASTER_AMP}:") and " split-thr [latent] " in result.stdout
+    assert result.stderr == "1 finding in 1 file, 1 file checked.\n"
 
 
-def test_report_scale_2666x1600_hands_nms_10000_boxes_found_at_the_resize_line(
+def test_report_scale_2666x1600_hands_nms_10000_boxes_found_where_the_fix_goes(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     config = resized(tmp_path, corpus / FASTER_AMP, "dict(type='Resize', scale=(2666, 1600), keep_ratio=True)")
@@ -90,11 +90,11 @@ def test_report_scale_2666x1600_hands_nms_10000_boxes_found_at_the_resize_line(
     monkeypatch.chdir(tmp_path)
     result = check("leaf.py")
     assert result.exit_code == 1
-    assert result.stdout.startswith("leaf.py:5: amp-nms: trains with AMP (AmpOptimWrapper)")
+    # Placed where the fix goes: the override appended at the end of the file (its 9th line).
+    assert result.stdout.startswith("leaf.py:9:1: split-thr [crash] trains with AMP (AmpOptimWrapper)")
     assert "hands batched_nms 10000 boxes (2000 + 2000 + 2000 + 2000 + 2000 over 5 levels)" in result.stdout
     assert "batch padded to 2688x1600" in result.stdout and "at least split_thr 10000" in result.stdout
-    assert result.stdout.rstrip().endswith("; fix: autofix apply --fix amp-nms leaf.py")
-    assert result.stdout.count("\n") == 1 and "1 risk in 1 file, 1 file checked." in result.stderr
+    assert result.stdout.count("\n") == 1 and "1 finding in 1 file, 1 file checked." in result.stderr
 
     # The command the finding gives removes the risk.
     assert CliRunner().invoke(app, ["apply", "--fix", "amp-nms", "leaf.py"]).exit_code == 0
@@ -104,17 +104,17 @@ def test_report_scale_2666x1600_hands_nms_10000_boxes_found_at_the_resize_line(
 def test_caffe_c4_rpn_reaches_12000_boxes_at_the_default_scale(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert boxes(corpus / C4) == [12000]  # one level, 15 anchors a cell, nms_pre 12000
     monkeypatch.chdir(corpus)
-    assert check(C4).exit_code == 0  # no AMP in the config itself...
+    assert " split-thr [latent] " in check(C4).stdout  # no AMP in the config itself...
     with_amp_flag = check("--amp", C4)  # ...but tools/train.py --amp would crash it
     assert with_amp_flag.exit_code == 1
-    assert with_amp_flag.stdout.startswith(f"{C4}: amp-nms: trains with AMP (tools/train.py --amp)")
+    assert " split-thr [crash] trains with AMP (--amp)" in with_amp_flag.stdout
     assert "hands batched_nms 12000 boxes (12000 over 1 levels)" in with_amp_flag.stdout
 
     amp_leaf = leaf(tmp_path, corpus / C4, "optim_wrapper = dict(type='AmpOptimWrapper')\n")
     monkeypatch.chdir(tmp_path)
     result = check(amp_leaf.name)
     assert result.exit_code == 1
-    assert result.stdout.startswith("leaf.py:2: amp-nms:")  # the line that turns AMP on
+    assert result.stdout.startswith("leaf.py:2:1: split-thr [crash]")
 
 
 @pytest.mark.parametrize(
@@ -156,6 +156,7 @@ def test_an_amp_config_without_a_resize_counts_every_level_full(corpus: Path, tm
     result = check("leaf.py")
     assert result.exit_code == 1
     assert "up to 10000 boxes (5 levels x nms_pre 2000; the train image size is unknown" in result.stdout
+    assert " split-thr [crash] " in result.stdout
 
 
 def test_json_reports_the_numbers(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -165,7 +166,8 @@ def test_json_reports_the_numbers(corpus: Path, tmp_path: Path, monkeypatch: pyt
     assert result.exit_code == 1
     document = json.loads(result.stdout)
     [finding] = document["findings"]
-    assert finding["path"] == "leaf.py" and finding["line"] == 5 and finding["crash"] == "amp-nms"
+    assert finding["path"] == "leaf.py" and finding["line"] == 9 and finding["rule"] == "split-thr"
+    assert finding["severity"] == "crash" and finding["fix"] == "autofix apply --fix split-thr leaf.py"
     assert finding["details"]["boxes"] == 10000 and finding["details"]["split_thr"] == 10000
     assert finding["details"]["image"] == [2666, 1600] and finding["details"]["batch"] == [2688, 1600]
     assert document["files_checked"] == 1 and document["errors"] == []
@@ -295,11 +297,11 @@ def test_findings_are_exactly_the_models_whose_backward_fails(name: str, tmp_pat
     body, lines, fix = MODELS[name]
     path = tmp_path / f"{name}.py"
     path.write_text(TORCH_MODEL.format(body=textwrap.indent(textwrap.dedent(body).strip("\n"), " " * 8)))
-    found = model_findings(path.name, path.read_text())
+    found = inplace_relu_overwrites(cst.parse_module(path.read_text()))
     assert [f.line for f in found] == lines
-    assert all(f.crash == "inplace-relu" for f in found)
     if fix:
-        assert [f.fix for f in found] == [f"autofix apply --fix {fix} {path.name}"]
+        assert [f.fix for f in found] == [fix]
+        assert check("--fix", fix, str(path)).stdout.count(" [crash] ") == 1
     torch.manual_seed(0)
     model = _import_model(path)()
     if lines:
@@ -318,9 +320,9 @@ def test_the_named_fix_removes_the_crash(tmp_path: Path, monkeypatch: pytest.Mon
         path.write_text(TORCH_MODEL.format(body=textwrap.indent(textwrap.dedent(body).strip("\n"), " " * 8)))
         if name == "add_after_relu":  # a ReLU's output is saved even when the ReLU is not in place
             CliRunner().invoke(app, ["apply", "--fix", "relu-no-inplace", path.name])
-            assert check(path.name).exit_code == 1
+            assert check("--fix", "relu-no-inplace,inplace-add", path.name).exit_code == 1
         assert CliRunner().invoke(app, ["apply", "--fix", fix, path.name]).exit_code == 0
-        assert check(path.name).exit_code == 0
+        assert check("--fix", "relu-no-inplace,inplace-add", path.name).exit_code == 0
         _import_model(path)()(torch.randn(2, 4)).sum().backward()
 
 
@@ -367,7 +369,7 @@ def test_cli_output_exit_codes_and_errors(tmp_path: Path, monkeypatch: pytest.Mo
     broken = check("clean.py", "broken.py", "missing.py")
     assert broken.exit_code == 2
     assert "error: broken.py: syntax error" in broken.stderr and "error: missing.py: no such file" in broken.stderr
-    assert "1 file checked, 2 errors." in broken.stderr
+    assert "nothing found, 1 file checked, 2 errors." in broken.stderr
 
 
 def test_the_bundled_examples_each_show_their_crash():
@@ -375,7 +377,10 @@ def test_the_bundled_examples_each_show_their_crash():
     result = check("--format", "json", str(examples))
     assert result.exit_code == 1
     findings = json.loads(result.stdout)["findings"]
-    assert [(Path(f["path"]).name, f["line"], f["crash"]) for f in findings] == [
-        ("faster_rcnn_amp_2666x1600.py", 8, "amp-nms"),
-        ("bottleneck.py", 17, "inplace-relu"),
-    ]
+    crashes = [(Path(f["path"]).name, f["line"], f["rule"]) for f in findings if f["severity"] == "crash"]
+    assert crashes == [("bottleneck.py", 17, "relu-no-inplace")]
+    # The AMP config's RPN is fixed in its _base_, as apply fixes it: one change for every inheritor.
+    assert ("faster-rcnn_r50_fpn.py", "split-thr") in [(Path(f["path"]).name, f["rule"]) for f in findings]
+    alone = check("--format", "json", str(examples / "configs" / "faster_rcnn_amp_2666x1600.py"))
+    [finding] = json.loads(alone.stdout)["findings"]
+    assert (finding["rule"], finding["severity"], finding["details"]["boxes"]) == ("split-thr", "crash", 10000)

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from testing_transforms import DropsComments
 
-from autofix.engine import pipeline
-from autofix.engine import lost_comment, run
+from autofix.engine import lost_comment, pipeline, run
 from autofix.files import (
     TEMP_SUFFIX,
     FileError,

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
 from autofix.catalogue.inplace_relu import INPLACE_RELU
 from autofix.cst_helpers import import_aliases
 from autofix.domain.activations import CONVENTIONAL_ALIASES
+from autofix.domain.relu_flow import inplace_relu_overwrites, overwrite_finding
 from autofix.domain.tensors import (
     NOTHING_KNOWN,
     NonTensorNames,
@@ -15,7 +18,7 @@ from autofix.domain.tensors import (
     out_of_place,
     rewritable,
 )
-from autofix.rule import Applicability, Example, Rule, TransformContext
+from autofix.rule import Applicability, Example, Finding, Rule, TransformContext
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class InplaceAdd(Rule):
     crash = INPLACE_RELU.crash
     tradeoff = "A little more memory: each rewritten line allocates a new tensor; results unchanged"
     opt_in = True
+    latent_message = "in-place update in forward; it crashes backward when the value is an activation's output"
     applicability = Applicability.SAFE
     prefilter = ("def forward",)
     examples = (
@@ -198,6 +202,9 @@ class InplaceAdd(Rule):
             """,
         ),
     )
+
+    def source_findings(self, module: cst.Module, options: Mapping[str, Any]) -> list[Finding]:
+        return [overwrite_finding(overwrite) for overwrite in inplace_relu_overwrites(module) if overwrite.fix == self.id]
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         aliases = import_aliases(module, CONVENTIONAL_ALIASES)

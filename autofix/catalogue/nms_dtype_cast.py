@@ -87,6 +87,7 @@ class NmsDtypeCast(Rule):
     summary = "Casts the per-class scores in mmcv batched_nms to the score buffer's dtype (mmcv ops/nms.py)"
     crash = AMP_NMS.crash
     tradeoff = "Edits an installed library: reinstalling or upgrading mmcv undoes it; results are unchanged"
+    latent_message = "batched_nms writes Float scores into a Half buffer under AMP"
     applicability = Applicability.SAFE
     prefilter = (_SCORES,)
     options = (Option("mmcv", "also process the installed mmcv's ops/nms.py (found without importing mmcv)", flag=True),)

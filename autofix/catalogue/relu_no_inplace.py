@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
 from autofix.catalogue.inplace_relu import INPLACE_RELU
@@ -27,7 +30,8 @@ from autofix.domain.activations import (
     is_conv_module,
     is_relu_type,
 )
-from autofix.rule import Applicability, Example, FileKind, Rule, TransformContext
+from autofix.domain.relu_flow import inplace_relu_overwrites, overwrite_finding
+from autofix.rule import Applicability, Example, FileKind, Finding, Rule, TransformContext
 
 
 class _Rewriter(cst.CSTTransformer):
@@ -123,6 +127,7 @@ class ReluNoInplace(Rule):
     summary = "Removes inplace=True from ReLUs (nn.ReLU, F.relu, relu_, ConvModule, ReLU act_cfg dicts)"
     crash = INPLACE_RELU.crash
     tradeoff = "A little more activation memory (each ReLU keeps its own output); results are unchanged"
+    latent_message = "in-place ReLU; it crashes backward once its output is modified in place"
     applicability = Applicability.SAFE
     prefilter = ("inplace", "relu_", "relu(", "ReLU(", "ConvModule")
     examples = (
@@ -197,6 +202,9 @@ class ReluNoInplace(Rule):
             """,
         ),
     )
+
+    def source_findings(self, module: cst.Module, options: Mapping[str, Any]) -> list[Finding]:
+        return [overwrite_finding(overwrite) for overwrite in inplace_relu_overwrites(module) if overwrite.fix == self.id]
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         return module.visit(_Rewriter(import_aliases(module, CONVENTIONAL_ALIASES)))

@@ -136,6 +136,7 @@ class SplitThr(ConfigRule):
     summary = "Raises model.train_cfg.rpn_proposal.nms.split_thr above the boxes the RPN can produce"
     crash = AMP_NMS.crash
     tradeoff = "A little compute and memory: one NMS over all RPN boxes instead of per-class splits"
+    latent_message = "an RPN whose box count can reach split_thr"
     applicability = Applicability.SAFE
     prefilter = ("_base_", "read_base", "rpn_proposal")
     chain_prefilter = ("rpn_proposal",)  # a config none of whose chain mentions it has no RPN

@@ -48,6 +48,7 @@ from autofix.domain.tensors import (
     non_tensor_names,
     rewritable,
 )
+from autofix.rule import Finding, Severity
 
 _RELU_CALLS = RELU_FUNCTIONS | {"torch.relu", "torch.nn.functional.relu_", "torch.relu_"}
 # torch.nn activations that take `inplace`, and where it sits when passed by position.
@@ -452,3 +453,14 @@ def inplace_relu_overwrites(module: cst.Module) -> list[InplaceOverwrite]:
         for key, finding in flow.found.items():
             found.setdefault(key, finding)
     return sorted(found.values(), key=lambda f: (f.line, f.value))
+
+
+def overwrite_finding(overwrite: InplaceOverwrite) -> Finding:
+    """An in-place overwrite of a ReLU's output, as a crash finding at the overwriting line."""
+    relu = overwrite.relu
+    message = (
+        f"{overwrite.code!r} overwrites {overwrite.value}, the output of the ReLU {relu.source} "
+        f"(line {relu.line}), in place; backward needs it unchanged"
+    )
+    details = {"relu_line": relu.line, "relu": relu.source, "operation": overwrite.operation, "scope": overwrite.scope}
+    return Finding(message, Severity.CRASH, line=overwrite.line, details=details)

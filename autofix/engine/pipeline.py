@@ -9,7 +9,9 @@ the results are those of ``--jobs 1``.
 
 from __future__ import annotations
 
+import difflib
 import os
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -39,13 +41,24 @@ from autofix.mmconfig import (
     unexpected_changes,
 )
 from autofix.rule import (
+    ConfigRule,
     FileKind,
+    Finding,
     Rule,
+    Severity,
     TransformContext,
     TransformFailed,
     no_config,
 )
 from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    """A finding of one rule in one file, placed on a line of that file."""
+
+    rule: str
+    finding: Finding
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class Rewrite:
     applied: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     suppressed: tuple[str, ...] = ()  # a transform id for each change a `# autofix: skip` comment undid
+    findings: tuple[RuleFinding, ...] = ()  # with report_findings: what each applied rule fixes, and where
 
 
 @dataclass
@@ -69,6 +83,7 @@ class FileResult:
     written: bool = False
     examined: tuple[str, ...] = ()  # the transforms that looked at it: prefilters passed, not skipped
     suppressed: tuple[str, ...] = ()
+    findings: tuple[RuleFinding, ...] = ()
 
 
 @dataclass
@@ -87,6 +102,7 @@ def rewrite_source(
     resolve_config: Callable[[str | None], Mapping[str, Any]] = no_config,
     *,
     syntax_checked: bool = False,
+    report_findings: bool = False,
 ) -> Rewrite:
     """Parse once, run every selected transform whose prefilter matches, and return the new text.
 
@@ -95,6 +111,8 @@ def rewrite_source(
     once a transform returns a new tree (one that changes nothing returns the module it was given).
     Statements carrying ``# autofix: skip`` are put back after each transform. Raises
     ``FileError`` for text that is not valid Python (``syntax_checked``: the caller has checked).
+    With ``report_findings`` (``check``), each rule that changed the text also says what it fixed
+    and where: exactly the rules, and so the files, that a dry run changes.
     """
     if not syntax_checked:
         safety.check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
@@ -107,6 +125,7 @@ def rewrite_source(
     applied: list[str] = []
     suppressed: list[str] = []
     round_trip: str | None = None
+    reported: list[RuleFinding] = []
     for transform in candidates:
         if (
             transform.only_fixes_problems
@@ -117,6 +136,7 @@ def rewrite_source(
         if module is None:
             module = parsed = safety.parse_module(text)
         notes_before = len(context.notes)
+        found = _findings(transform, module, context) if report_findings else []
         try:
             new_module = transform.transform(module, context)
         except TransformFailed as exc:
@@ -135,6 +155,8 @@ def rewrite_source(
         new_code = module.code
         if new_code != code:
             applied.append(transform.id)
+            if report_findings:
+                reported += _placed(transform, found, code, new_code)
             code = new_code
             context.resolve_config = _resolving_as(resolve_config, code)
     if not applied:
@@ -142,7 +164,32 @@ def rewrite_source(
     dropped = safety.lost_comment(text, code)
     if dropped:
         raise FileError(f"the fix would drop the comment {dropped!r}, so the file is left alone; please report it")
-    return Rewrite(code + text[len(round_trip):], tuple(applied), tuple(context.notes), tuple(suppressed))
+    return Rewrite(code + text[len(round_trip):], tuple(applied), tuple(context.notes), tuple(suppressed), tuple(reported))
+
+
+def _findings(transform: Rule, module: cst.Module, context: TransformContext) -> list[Finding]:
+    if isinstance(transform, ConfigRule) and context.kind is FileKind.CONFIG:
+        return transform.findings(context.resolve_config(), context.options)
+    return transform.source_findings(module, context.options)
+
+
+def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> list[RuleFinding]:
+    """The rule's findings on lines of ``before``: a config finding at the rule's first change; and
+    a latent finding for each changed block no finding lies in (an in-place ReLU nothing overwrites yet)."""
+    lines = before.splitlines()
+    blocks = [
+        (min(i1 + 1, max(len(lines), 1)), max(i2, i1 + 1))
+        for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, lines, after.splitlines(), autojunk=False).get_opcodes()
+        if tag != "equal"
+    ]
+    placed = [replace(f, line=blocks[0][0]) if f.line is None else f for f in found]
+    for first, last in blocks:
+        if not any(first <= (f.line or 0) <= last for f in placed):
+            changed = textwrap.shorten(" ".join(lines[first - 1].split()), 60) if first <= len(lines) else ""
+            what = transform.latent_message or transform.summary
+            message = f"{what}: {changed!r}" if changed else what
+            placed.append(Finding(message, Severity.LATENT, line=first))
+    return [RuleFinding(transform.id, f) for f in sorted(placed, key=lambda f: f.line or 0)]
 
 
 def _resolving_as(
@@ -196,12 +243,15 @@ def rewrite_at(
     kind: FileKind | None = None,
     *,
     syntax_checked: bool = False,
+    report_findings: bool = False,
 ) -> Rewrite:
     """``rewrite_source`` for ``text`` standing at ``path``: configs resolve against the files beside it."""
     kind = kind or detect_kind(text)
     # Only configs are ever executed by mmengine; model files are never run.
     resolver = session.resolver(path, text) if kind is FileKind.CONFIG else no_config
-    return rewrite_source(text, transforms, options, kind, resolver, syntax_checked=syntax_checked)
+    return rewrite_source(
+        text, transforms, options, kind, resolver, syntax_checked=syntax_checked, report_findings=report_findings
+    )
 
 
 def verify_rewrite(
@@ -244,6 +294,7 @@ class _Planned:
 class _Settings:
     options: Mapping[str, Any]
     verify: bool
+    report_findings: bool = False
 
 
 @dataclass(frozen=True)
@@ -289,7 +340,7 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
     try:
         rewrite = rewrite_at(
             path, source.text, planned.transforms, settings.options, session, planned.kind,
-            syntax_checked=planned.syntax_checked,
+            syntax_checked=planned.syntax_checked, report_findings=settings.report_findings,
         )
         suppressed = planned.suppressed + rewrite.suppressed
         if rewrite.text == source.text:
@@ -308,6 +359,7 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
             notes=tuple(notes),
             examined=planned.examined,
             suppressed=suppressed,
+            findings=rewrite.findings,
         )
         return _Outcome(result, rewrite.text, source.encode(rewrite.text))
     except FileError as exc:
@@ -364,11 +416,13 @@ def run(
     jobs: int = 1,
     exclude: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    report_findings: bool = False,
 ) -> RunReport:
     """Process every file under ``paths``; ``progress(done, total)`` is called as files finish.
 
     With ``jobs`` > 1 and enough files, planning and then the files of each inheritance level are
-    spread over a process pool; results are identical to ``jobs=1``.
+    spread over a process pool; results are identical to ``jobs=1``. ``report_findings`` (with
+    ``write=False``: ``check``) adds each changed file's findings to its result.
     """
     files, missing = find_python_files(paths, exclude)
     report = RunReport([_error(p, why) for p, why in missing])
@@ -403,7 +457,7 @@ def run(
             any(passes_chain_prefilter(t, key, graph, {}) for t in plan.transforms) for key, plan in planned.items()
         )
         workers.start_for(files=0, candidates=candidates)
-        changed = _examine_by_level(planned, graph, _Settings(options, verify), write, workers, finish)
+        changed = _examine_by_level(planned, graph, _Settings(options, verify, report_findings), write, workers, finish)
     finally:
         workers.close()
     _note_inheritors(report, changed, [os.path.abspath(f) for f in files], graph)
