@@ -41,6 +41,7 @@ from autofix.diagnose import (
 )
 from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
+from autofix.filekind import ConfigPatterns
 from autofix.files import display_path
 from autofix.registry import (
     UnknownFixError,
@@ -317,6 +318,7 @@ def apply(
                 jobs=jobs or project.jobs or _usable_cores(),
                 exclude=exclude or project.exclude,
                 progress=progress,
+                configs=ConfigPatterns(project.configs, project.source.parent) if project.source else None,
             )
         finally:
             progress.close()

@@ -25,7 +25,7 @@ from typing import Any
 import libcst as cst
 
 from autofix.diffs import unified_diff
-from autofix.filekind import detect_kind
+from autofix.filekind import ConfigPatterns, detect_kind
 from autofix.files import (
     DecodedSource,
     FileError,
@@ -194,11 +194,10 @@ def rewrite_source(
     Statements carrying ``# autofix: skip`` are put back after each transform. Raises
     ``FileError`` for text that is not valid Python (``syntax_checked``: the caller has checked).
     """
-    if not syntax_checked:
-        _check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
+    tree = None if syntax_checked else _check_syntax(text)  # errors reported before mmengine sees the file
     candidates = [t for t in transforms if t.may_apply(text)]
     context = TransformContext(
-        kind=kind or detect_kind(text), options=options or {}, resolve_config=resolve_config
+        kind=kind or detect_kind(text, tree), options=options or {}, resolve_config=resolve_config
     )
     skip_comments = has_skip_comments(text)
     module: cst.Module | None = None  # parsed when the first transform needs the tree
@@ -341,7 +340,6 @@ class _Planned:
     kind: FileKind
     transforms: tuple[Rule, ...]
     suppressed: tuple[str, ...]  # transforms skipped by a comment at the top of the file
-    syntax_checked: bool = False
 
     @property
     def examined(self) -> tuple[str, ...]:
@@ -367,27 +365,27 @@ def _error(path: Path, error: str, examined: tuple[str, ...] = ()) -> FileResult
     return FileResult(display_path(path), "error", error=error, examined=examined)
 
 
-def _plan(path: Path, transforms: Sequence[Rule]) -> _Planned | FileResult:
-    """Read and decode the file, and choose the transforms that may change it (no parsing yet)."""
+def _plan(path: Path, transforms: Sequence[Rule]) -> tuple[_Planned | FileResult, ast.Module | None]:
+    """Read, decode and parse the file, and choose the transforms that may change it; its tree, once parsed."""
     try:
         original = read_source(path)
         source = decode_source(original)
     except FileError as exc:
-        return _error(path, str(exc))
+        return _error(path, str(exc)), None
     except OSError as exc:
-        return _error(path, f"cannot read: {exc.strerror}")
+        return _error(path, f"cannot read: {exc.strerror}"), None
     matching = [t for t in transforms if t.may_apply(source.text)]
     skipped = file_skips(source.text)
     if skipped and all(skips(skipped, t.id) for t in transforms):
-        return FileResult(display_path(path), "skipped", suppressed=tuple(t.id for t in matching))
-    return _Planned(
-        path,
-        original,
-        source,
-        detect_kind(source.text),
-        tuple(t for t in matching if not skips(skipped, t.id)),
-        tuple(t.id for t in matching if skips(skipped, t.id)),
-    )
+        return FileResult(display_path(path), "skipped", suppressed=tuple(t.id for t in matching)), None
+    selected = tuple(t for t in matching if not skips(skipped, t.id))
+    try:
+        tree = _check_syntax(source.text)
+    except FileError as exc:
+        return _error(path, str(exc), tuple(t.id for t in selected)), None
+    suppressed = tuple(t.id for t in matching if skips(skipped, t.id))
+    kind = detect_kind(source.text, tree)
+    return _Planned(path, original, source, kind, selected, suppressed), tree
 
 
 def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> _Outcome:
@@ -397,7 +395,7 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
     try:
         rewrite = rewrite_at(
             path, source.text, planned.transforms, settings.options, session, planned.kind,
-            syntax_checked=planned.syntax_checked,
+            syntax_checked=True,  # by _plan
         )
         suppressed = planned.suppressed + rewrite.suppressed
         if rewrite.text == source.text:
@@ -455,7 +453,7 @@ def process_file(
     verify: bool = False,
 ) -> FileResult:
     """One file on its own: plan, transform, and write when asked (configs resolve against ``session``)."""
-    planned = _plan(path, transforms)
+    planned, _ = _plan(path, transforms)
     if isinstance(planned, FileResult):
         return planned
     session = session or ConfigSession()
@@ -581,15 +579,11 @@ class _Workers:
 
 
 def _plan_file(path: Path, transforms: Sequence[Rule]) -> tuple[_Planned | FileResult, tuple[list[str], bool] | None]:
-    """``_plan`` plus the syntax check every file gets, and the file's direct bases when it inherits."""
-    plan = _plan(path, transforms)
-    if isinstance(plan, FileResult):
+    """``_plan`` plus the file's direct bases when it inherits."""
+    plan, tree = _plan(path, transforms)
+    if tree is None:
         return plan, None
-    try:
-        tree = _check_syntax(plan.source.text)
-    except FileError as exc:
-        return _error(path, str(exc), plan.examined), None
-    return replace(plan, syntax_checked=True), _direct_bases(path, tree) if may_inherit(plan.source.text) else None
+    return plan, _direct_bases(path, tree) if may_inherit(plan.source.text) else None
 
 
 def run(
@@ -601,11 +595,13 @@ def run(
     jobs: int = 1,
     exclude: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    configs: ConfigPatterns | None = None,
 ) -> RunReport:
     """Process every file under ``paths``; ``progress(done, total)`` is called as files finish.
 
     With ``jobs`` > 1 and enough files, planning and then the files of each inheritance level are
     spread over a process pool; results are identical to ``jobs=1``.
+    Files matching ``configs`` are configs whatever their content says.
     """
     files, missing = find_python_files(paths, exclude)
     report = RunReport([_error(p, why) for p, why in missing])
@@ -625,6 +621,8 @@ def run(
             if isinstance(plan, FileResult):
                 finish(plan)
                 continue
+            if configs and configs.match(path):
+                plan = replace(plan, kind=FileKind.CONFIG)
             key = os.path.abspath(path)
             texts[key] = plan.source.text
             if direct is not None:

@@ -25,6 +25,7 @@ class ProjectSettings:
     source: Path | None = None  # the pyproject.toml read, if any
     fix: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()  # files that are configs whatever their content, relative to `source`'s folder
     split_thr: int | None = None
     scale: str | None = None
     jobs: int | None = None
@@ -34,6 +35,7 @@ class ProjectSettings:
 _KEYS = {
     "fix": ("fix", "a fix id or a list of them"),
     "exclude": ("exclude", "a list of gitignore-style patterns"),
+    "configs": ("configs", "a list of gitignore-style patterns"),
     "split-thr": ("split_thr", "a whole number of at least 1"),
     "split_thr": ("split_thr", "a whole number of at least 1"),
     "scale": ("scale", 'a size such as "1333x800"'),
@@ -51,7 +53,7 @@ def parse_scale(text: str) -> tuple[int, int] | None:
 
 def _valid(field: str, value: Any) -> Any:
     """The value converted for ``ProjectSettings``, or None when it has the wrong type."""
-    if field in ("fix", "exclude"):
+    if field in ("fix", "exclude", "configs"):
         items = [value] if field == "fix" and isinstance(value, str) else value
         if isinstance(items, list) and all(isinstance(item, str) for item in items):
             return tuple(items)
@@ -79,7 +81,7 @@ def load_project_settings(start: Path) -> ProjectSettings:
         values: dict[str, Any] = {}
         for key, value in table.items():
             if key not in _KEYS:
-                raise SettingsError(f"{candidate}: [tool.autofix] has no setting {key!r}; known: fix, exclude, split-thr, scale, jobs")
+                raise SettingsError(f"{candidate}: [tool.autofix] has no setting {key!r}; known: fix, exclude, configs, split-thr, scale, jobs")
             field, expected = _KEYS[key]
             converted = _valid(field, value)
             if converted is None:

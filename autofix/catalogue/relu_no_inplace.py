@@ -126,6 +126,7 @@ class ReluNoInplace(Rule):
     prefilter = ("inplace", "relu_", "relu(", "ReLU(", "ConvModule")
     examples = (
         Example(
+            kind=FileKind.SCRIPT,
             title="nn.ReLU keyword and positional forms",
             before="""
             from torch import nn
@@ -139,6 +140,7 @@ class ReluNoInplace(Rule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="functional forms",
             before="""
             import torch
@@ -154,6 +156,7 @@ class ReluNoInplace(Rule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="mmcv ConvModule defaults to inplace=True",
             before="""
             from mmcv.cnn import ConvModule
@@ -187,6 +190,7 @@ class ReluNoInplace(Rule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="not a ReLU, or not known to be in place",
             before="""
             from torch import nn

@@ -233,6 +233,7 @@ class SplitThr(Rule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="a training script that builds the RPN settings in Python",
             before="""
             train_cfg = dict(
