@@ -8,7 +8,6 @@ from corpus import mmdet_configs, resolve_tree
 
 from autofix import engine
 
-
 CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved"}
 
 
