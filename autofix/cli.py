@@ -42,6 +42,7 @@ from autofix.diagnose import (
 from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
 from autofix.engine.pipeline import RuleFinding
+from autofix.filekind import ConfigPatterns
 from autofix.files import display_path
 from autofix.registry import (
     UnknownFixError,
@@ -257,6 +258,10 @@ def _prepare(
     return paths, rules, options, project
 
 
+def _config_patterns(project: ProjectSettings) -> ConfigPatterns | None:
+    return ConfigPatterns(project.configs, project.source.parent) if project.source and project.configs else None
+
+
 def _given_options(rule_values: Mapping[str, Any]) -> dict[str, Any]:
     """The rule options given on the command line, parsed (ValueError names the flag)."""
     given = {}
@@ -355,6 +360,7 @@ def apply(
                 jobs=jobs or project.jobs or _usable_cores(),
                 exclude=exclude or project.exclude,
                 progress=progress,
+                configs=_config_patterns(project),
             )
         finally:
             progress.close()
@@ -551,6 +557,7 @@ def check(
             report = run(
                 paths, rules, options, write=False, jobs=jobs or project.jobs or _usable_cores(),
                 exclude=exclude or project.exclude, progress=progress, report_findings=True,
+                configs=_config_patterns(project),
             )
         finally:
             progress.close()

@@ -31,7 +31,8 @@ class FileKind(str, enum.Enum):
     """What a Python file is, decided from its content (see :func:`autofix.filekind.detect_kind`)."""
 
     CONFIG = "config"
-    MODEL = "model"
+    MODEL = "model"  # source that defines classes and functions
+    SCRIPT = "script"  # code that runs something at top level; like MODEL, never loaded by mmengine
 
 
 class TransformFailed(Exception):

@@ -31,6 +31,7 @@ class ProjectSettings:
     source: Path | None = None  # the pyproject.toml read, if any
     fix: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()  # files that are configs whatever their content, relative to `source`'s folder
     jobs: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  # rule option key -> parsed value
 
@@ -46,6 +47,7 @@ def _string_list(value: Any, single_allowed: bool = False) -> tuple[str, ...]:
 _RUN_KEYS = {
     "fix": ("fix", lambda value: _string_list(value, single_allowed=True)),
     "exclude": ("exclude", _string_list),
+    "configs": ("configs", _string_list),
     "jobs": ("jobs", positive_int),
 }
 

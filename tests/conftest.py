@@ -8,6 +8,15 @@ from corpus import mmdet_configs, resolve_tree
 
 from autofix.engine import scheduler
 
+CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the corpus, so that developers can run ``-m "not corpus"``."""
+    for item in items:
+        if CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.corpus)
+
 
 @pytest.fixture(scope="session")
 def mmdet_corpus() -> Path:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from autofix.catalogue.split_thr import SplitThr
 from autofix.cli import app
+from autofix.diffs import unified_diff
+from autofix.rule import FileKind
 
 RELU = "import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n"
 FIXED = "import torch.nn as nn\nrelu = nn.ReLU()\n"
@@ -145,7 +148,8 @@ def test_mmcv_option_patches_the_installed_mmcv_found_without_importing_it(tmp_p
     )
     assert proc.returncode == 0, proc.stderr
     assert "+            scores_after_nms[mask[keep]] = dets[:, -1].to(scores_after_nms.dtype)" in proc.stdout
-    assert nms.read_bytes() == (golden / "mmcv_2_1_0.expected.py").read_bytes()
+    patched = unified_diff((golden / "mmcv_2_1_0.py").read_text(), nms.read_text(), "mmcv_2_1_0.py")
+    assert patched == (golden / "mmcv_2_1_0.expected.diff").read_text()
 
 
 def test_bad_scale_is_a_usage_error(tree: Path):
@@ -170,3 +174,44 @@ def test_rule_options_come_from_a_per_rule_pyproject_table(tree: Path):
     result = invoke("apply", "--fix", "relu-no-inplace", "pkg")
     assert result.exit_code == 2
     assert "[tool.autofix.split-thr] has no setting 'scale'" in result.stderr
+
+
+def test_a_training_script_is_fixed_as_code_and_never_executed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """split-thr's script example: were it taken for a config, mmengine would run it (and fail on build_runner)."""
+    script = next(e for e in SplitThr.examples if e.kind is FileKind.SCRIPT)
+    marker = tmp_path / "the script ran"
+    side_effect = f"open({str(marker)!r}, 'w').close()\n"
+    (tmp_path / "train.py").write_text(side_effect + script.source)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("apply", "--fix", "split-thr", "--dry-run", "train.py")
+    assert result.exit_code == 1, result.output
+    assert unified_diff(side_effect + script.source, side_effect + script.expected, "train.py") in result.stdout
+    assert "split_thr=10001" in result.stdout
+    assert not marker.exists()
+
+
+SPLIT_THR_BASE = """\
+model = dict(
+    rpn_head=dict(anchor_generator=dict(strides=[4, 8, 16, 32, 64])),
+    train_cfg=dict(rpn_proposal=dict(nms_pre=2000, nms=dict(type='nms', iou_threshold=0.7))))
+"""
+# Inherits like a config, but its loop would make it a script by its content alone.
+LOOPING_CONFIG = "_base_ = './base.py'\nfor _ in range(0):\n    pass\n"
+
+
+@pytest.mark.parametrize("forced", [False, True])
+def test_configs_setting_makes_matching_files_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forced: bool):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "base.py").write_text(SPLIT_THR_BASE)
+    (tmp_path / "configs" / "child.py").write_text(LOOPING_CONFIG)
+    if forced:
+        (tmp_path / "pyproject.toml").write_text('[tool.autofix]\nconfigs = ["configs/child.py"]\n')
+    (tmp_path / "tools").mkdir()
+    monkeypatch.chdir(tmp_path / "tools")  # patterns are relative to the pyproject's folder, not the working one
+    result = invoke("apply", "--fix", "split-thr", "--dry-run", "../configs/child.py")
+    if forced:  # resolved through its _base_ by mmengine, so the override is added
+        assert result.exit_code == 1, result.output
+        assert "+model = dict(train_cfg=dict(rpn_proposal=dict(nms=dict(split_thr=10001))))" in result.stdout
+    else:
+        assert result.exit_code == 0, result.output
+        assert result.stdout == ""

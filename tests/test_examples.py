@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from autofix.engine import ConfigSession, Rewrite, rewrite_at
+from autofix.filekind import detect_kind
 from autofix.registry import all_transforms
 
 EXAMPLES = [
@@ -23,7 +24,14 @@ def _rewrite(transform, example, text: str, folder: Path) -> Rewrite:
         (folder / name).write_text(content)
     # mmengine checks that a config exists on disk before it reads it (through the overlay).
     (folder / "config.py").write_text(text)
-    return rewrite_at(folder / "config.py", text, [transform()], example.options, ConfigSession(), example.kind)
+    return rewrite_at(folder / "config.py", text, [transform()], example.options, ConfigSession())
+
+
+@pytest.mark.parametrize(("transform", "example"), EXAMPLES)
+def test_example_declares_the_kind_its_text_has(transform, example):
+    """The engine decides the kind from the text (the tests above do not force it), so the label must match."""
+    assert detect_kind(example.source) is example.kind
+    assert detect_kind(example.expected) is example.kind
 
 
 @pytest.mark.parametrize(("transform", "example"), EXAMPLES)

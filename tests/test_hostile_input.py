@@ -138,7 +138,8 @@ BROKEN_CONFIGS = {  # name -> (bytes, a part of the one-line cause)
         b"_base_ = ['./circular_a.py']\n" + ACT_CFG_RELU.encode(),
         "circular _base_: circular_b.py -> circular_a.py -> circular_b.py",
     ),
-    "raises.py": (ACT_CFG_RELU.encode() + b"raise RuntimeError('config bug\\nmore detail')\n", "RuntimeError: config bug"),
+    # A `raise` statement would make it a script; a value that raises keeps it a config.
+    "raises.py": (ACT_CFG_RELU.encode() + b"size = int('config bug')\n", "ValueError: invalid literal"),
     # Python (and autofix) read it by its cookie; mmengine reads configs as UTF-8.
     "latin_1.py": (b"# -*- coding: latin-1 -*-\n" + ACT_CFG_RELU.encode() + b"name = '\xe9t\xe9'\n", "UnicodeDecodeError"),
 }

@@ -409,7 +409,7 @@ class AmpOff(Rule):
         return None
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
-        if context.kind is FileKind.MODEL:
+        if context.kind is not FileKind.CONFIG:
             rewriter = _Rewriter(import_aliases(module), in_config=False)
             fixed = _retarget_imports(module.visit(rewriter), rewriter.renamed)
             if rewriter.unchecked_calls:

@@ -132,6 +132,7 @@ class ReluNoInplace(Rule):
     prefilter = ("inplace", "relu_", "relu(", "ReLU(", "ConvModule")
     examples = (
         Example(
+            kind=FileKind.SCRIPT,
             title="nn.ReLU keyword and positional forms",
             before="""
             from torch import nn
@@ -145,6 +146,7 @@ class ReluNoInplace(Rule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="functional forms",
             before="""
             import torch
@@ -160,6 +162,7 @@ class ReluNoInplace(Rule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="mmcv ConvModule defaults to inplace=True",
             before="""
             from mmcv.cnn import ConvModule
@@ -193,6 +196,7 @@ class ReluNoInplace(Rule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="not a ReLU, or not known to be in place",
             before="""
             from torch import nn

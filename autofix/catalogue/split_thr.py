@@ -229,6 +229,7 @@ class SplitThr(ConfigRule):
             """,
         ),
         Example(
+            kind=FileKind.SCRIPT,
             title="a training script that builds the RPN settings in Python",
             before="""
             train_cfg = dict(

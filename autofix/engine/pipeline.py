@@ -23,7 +23,7 @@ import libcst as cst
 from autofix.diffs import unified_diff
 from autofix.engine import safety
 from autofix.engine.scheduler import Inheritance, Workers, direct_base_keys, levels, load_cache, passes_chain_prefilter
-from autofix.filekind import detect_kind
+from autofix.filekind import ConfigPatterns, detect_kind
 from autofix.files import (
     DecodedSource,
     FileError,
@@ -114,11 +114,10 @@ def rewrite_source(
     With ``report_findings`` (``check``), each rule that changed the text also says what it fixed
     and where: exactly the rules, and so the files, that a dry run changes.
     """
-    if not syntax_checked:
-        safety.check_syntax(text)  # errors are reported even where nothing would change, before mmengine sees it
+    tree = None if syntax_checked else safety.check_syntax(text)  # errors reported before mmengine sees the file
     candidates = [t for t in transforms if t.may_apply(text)]
     context = TransformContext(
-        kind=kind or detect_kind(text), options=options or {}, resolve_config=resolve_config
+        kind=kind or detect_kind(text, tree), options=options or {}, resolve_config=resolve_config
     )
     skip_comments = has_skip_comments(text)
     module: cst.Module | None = None  # parsed when the first transform needs the tree
@@ -323,11 +322,12 @@ def _plan(path: Path, transforms: Sequence[Rule]) -> _Planned | FileResult:
     skipped = file_skips(source.text)
     if skipped and all(skips(skipped, t.id) for t in transforms):
         return FileResult(display_path(path), "skipped", suppressed=tuple(t.id for t in matching))
+    # The kind comes from the syntax tree, once _plan_file has checked it.
     return _Planned(
         path,
         original,
         source,
-        detect_kind(source.text),
+        FileKind.MODEL,
         tuple(t for t in matching if not skips(skipped, t.id)),
         tuple(t.id for t in matching if skips(skipped, t.id)),
     )
@@ -404,7 +404,8 @@ def _plan_file(path: Path, transforms: Sequence[Rule]) -> tuple[_Planned | FileR
         tree = safety.check_syntax(plan.source.text)
     except FileError as exc:
         return _error(path, str(exc), plan.examined), None
-    return replace(plan, syntax_checked=True), direct_base_keys(path, tree) if may_inherit(plan.source.text) else None
+    bases = direct_base_keys(path, tree) if may_inherit(plan.source.text) else None
+    return replace(plan, syntax_checked=True, kind=detect_kind(plan.source.text, tree)), bases
 
 
 def run(
@@ -417,12 +418,14 @@ def run(
     exclude: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
     report_findings: bool = False,
+    configs: ConfigPatterns | None = None,
 ) -> RunReport:
     """Process every file under ``paths``; ``progress(done, total)`` is called as files finish.
 
     With ``jobs`` > 1 and enough files, planning and then the files of each inheritance level are
     spread over a process pool; results are identical to ``jobs=1``. ``report_findings`` (with
-    ``write=False``: ``check``) adds each changed file's findings to its result.
+    ``write=False``: ``check``) adds each changed file's findings to its result. Files matching
+    ``configs`` are configs whatever their content says.
     """
     files, missing = find_python_files(paths, exclude)
     report = RunReport([_error(p, why) for p, why in missing])
@@ -443,6 +446,8 @@ def run(
             if isinstance(plan, FileResult):
                 finish(plan)
                 continue
+            if configs and configs.match(path):
+                plan = replace(plan, kind=FileKind.CONFIG)
             key = os.path.abspath(path)
             texts[key] = plan.source.text
             if direct is not None:
