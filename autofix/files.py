@@ -167,7 +167,7 @@ def display_path(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _stop_signals_deferred() -> Iterator[None]:
+def stop_signals_deferred() -> Iterator[None]:
     """Hold SIGINT/SIGTERM while the block runs, then act on them as their handlers would.
 
     A stop that lands between creating the temp file and the rename (or in the cleanup after
@@ -214,7 +214,7 @@ def replace_atomically(path: Path, data: bytes, original: bytes) -> None:
     changed it since it was read). SIGINT/SIGTERM wait until the file is whole again.
     """
     target = path.resolve()
-    with _stop_signals_deferred():
+    with stop_signals_deferred():
         try:
             status = target.stat()
             mode = stat.S_IMODE(status.st_mode)

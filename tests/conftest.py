@@ -42,11 +42,11 @@ def mmdet_corpus_resolved(mmdet_corpus: Path) -> dict[str, dict | None]:
 def started_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the process pools the engine starts while the test runs."""
     sizes: list[int] = []
-    start_pool = scheduler.multiprocessing.Pool
+    start_pool = scheduler.ProcessPoolExecutor
 
-    def recording_pool(processes, *args, **kwargs):
-        sizes.append(processes)
-        return start_pool(processes, *args, **kwargs)
+    def recording_pool(max_workers, *args, **kwargs):
+        sizes.append(max_workers)
+        return start_pool(max_workers, *args, **kwargs)
 
-    monkeypatch.setattr(scheduler.multiprocessing, "Pool", recording_pool)
+    monkeypatch.setattr(scheduler, "ProcessPoolExecutor", recording_pool)
     return sizes

@@ -124,8 +124,8 @@ def test_the_pool_works_where_worker_processes_are_spawned(configs: Path):
         "if __name__ == '__main__':\n"
         "    multiprocessing.set_start_method('spawn')\n"
         "    scheduler.POOL_MIN_CANDIDATES_SPAWNED = 2\n"
-        "    start_pool = multiprocessing.Pool\n"
-        "    multiprocessing.Pool = lambda n, **kw: print(f'pool of {n}', file=sys.stderr) or start_pool(n, **kw)\n"
+        "    start = scheduler.ProcessPoolExecutor\n"
+        "    scheduler.ProcessPoolExecutor = lambda n, **kw: print(f'pool of {n}', file=sys.stderr) or start(n, **kw)\n"
         "    sys.argv = ['autofix', 'apply', '--fix', 'amp-nms,relu-no-inplace', '--dry-run', *sys.argv[1:], 'configs']\n"
         "    cli.main()\n"
     )

@@ -20,7 +20,7 @@ ORIGINAL = "import torch.nn as nn\n" + PADDING + "r = nn.ReLU(inplace=True)\n" +
 FIXED = ORIGINAL.replace("nn.ReLU(inplace=True)", "nn.ReLU()")
 
 
-def _default_stop_signals() -> None:
+def default_stop_signals() -> None:
     # A shell that starts jobs in the background hands them SIGINT ignored; Python then never
     # raises KeyboardInterrupt. The test is about what autofix does with the signal, so it
     # starts the command as a terminal would.
@@ -49,7 +49,7 @@ def test_stopped_run_leaves_each_file_as_it_was_or_fully_fixed(tmp_path: Path, s
     proc = subprocess.Popen(
         [sys.executable, "-m", "autofix", "apply", "--fix", "relu-no-inplace", str(tree)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1"}, preexec_fn=_default_stop_signals,
+        env={**os.environ, "NO_COLOR": "1"}, preexec_fn=default_stop_signals,
     )
     try:
         _wait_until(lambda: first.read_text() == FIXED, timeout=60)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import libcst as cst
 
 from autofix.rule import Rule, TransformContext
@@ -85,3 +88,15 @@ class DropsComments(UndocumentedTransform):
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         return module.visit(_StripTrailingComments())
+
+
+class DiesOnMarker(UndocumentedTransform):
+    """Kills the process it runs in, as the kernel's out-of-memory killer would, on a file holding ``MARKER``."""
+
+    id = "test-dies-on-marker"
+    MARKER = "# test: the worker dies here"
+
+    def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
+        if self.MARKER in module.code:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return module

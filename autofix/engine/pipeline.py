@@ -22,7 +22,15 @@ import libcst as cst
 
 from autofix.diffs import unified_diff
 from autofix.engine import safety
-from autofix.engine.scheduler import Inheritance, Workers, direct_base_keys, levels, load_cache, passes_chain_prefilter
+from autofix.engine.scheduler import (
+    WORKER_DIED,
+    Inheritance,
+    Workers,
+    direct_base_keys,
+    levels,
+    load_cache,
+    passes_chain_prefilter,
+)
 from autofix.filekind import ConfigPatterns, detect_kind
 from autofix.files import (
     DecodedSource,
@@ -390,6 +398,14 @@ def _write(planned: _Planned, outcome: _Outcome) -> FileResult:
     return outcome.result
 
 
+def _plan_lost(path: Path) -> tuple[FileResult, None]:
+    return _error(path, WORKER_DIED), None
+
+
+def _examine_lost(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _Outcome:
+    return _Outcome(_error(job[0].path, WORKER_DIED, job[0].examined))
+
+
 def _examine_job(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _Outcome:
     planned, settings, fixed = job
     return _examine(planned, settings, ConfigSession(fixed, load_cache()))
@@ -435,14 +451,13 @@ def run(
         if progress:
             progress(len(report.results) - len(missing), len(files))
 
-    workers = Workers(jobs)
-    try:
+    with Workers(jobs) as workers:
         workers.start_for(files=len(files), candidates=0)
         planned: dict[str, _Planned] = {}
         texts: dict[str, str] = {}
         bases: dict[str, tuple[list[str], bool]] = {}
         plan_file = partial(_plan_file, transforms=tuple(transforms))
-        for path, (plan, direct) in zip(files, workers.map(plan_file, files, chunks_per_worker=8)):
+        for path, (plan, direct) in zip(files, workers.map(plan_file, files, chunks_per_worker=8, lost=_plan_lost)):
             if isinstance(plan, FileResult):
                 finish(plan)
                 continue
@@ -463,8 +478,6 @@ def run(
         )
         workers.start_for(files=0, candidates=candidates)
         changed = _examine_by_level(planned, graph, _Settings(options, verify, report_findings), write, workers, finish)
-    finally:
-        workers.close()
     _note_inheritors(report, changed, [os.path.abspath(f) for f in files], graph)
     report.results.sort(key=lambda r: r.shown)
     return report
@@ -494,7 +507,8 @@ def _examine_by_level(
         to_write: list[tuple[_Planned, _Outcome]] = []
         # One run of neighbouring paths per worker: configs beside each other share bases, which a
         # worker then loads once (chunks of an eighth measured ~5% more loads, and slower).
-        for (plan, _, _), outcome in zip(jobs, workers.map(_examine_job, jobs, chunks_per_worker=1)):
+        outcomes = workers.map(_examine_job, jobs, chunks_per_worker=1, lost=_examine_lost)
+        for (plan, _, _), outcome in zip(jobs, outcomes):
             if outcome.text is None:
                 finish(outcome.result)
                 continue

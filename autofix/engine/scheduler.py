@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ast
 import multiprocessing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import signal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from autofix.files import FileError, read_source
+from autofix.files import FileError, read_source, stop_signals_deferred
 from autofix.mmconfig import FileLoadCache, direct_bases, may_inherit
 from autofix.rule import Rule
 
@@ -117,7 +120,10 @@ def levels(planned: Mapping[str, _Planned], graph: Inheritance) -> list[list[str
     return [groups[level] for level in sorted(groups)]
 
 
-# The mmengine load cache of the process examining files: the run's in this process, a pool worker's own in each worker.
+# What a file whose worker died before returning it is reported as.
+WORKER_DIED = "a worker process died while processing it (killed, or out of memory?); run again with --jobs 1"
+
+# The mmengine load cache of the process examining files: the run's here, each pool worker's own there.
 _load_cache = FileLoadCache()
 
 
@@ -130,34 +136,98 @@ def _new_load_cache() -> None:
     _load_cache = FileLoadCache()
 
 
+def _start_worker() -> None:
+    # A forked worker inherits the CLI's SIGTERM handler and Python's SIGINT one, which would raise
+    # (and print a traceback) wherever the worker happens to be; the parent alone stops the run in
+    # order, and ends the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _new_load_cache()
+
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+def _run_chunk(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+    return [function(item) for item in items]
+
+
 class Workers:
-    """Where a run's files are planned and examined: a process pool, started once it pays, or this process."""
+    """Where a run's files are planned and examined: a process pool, started once it pays, or this process.
+
+    A worker that dies (killed, out of memory, a crash in native code) costs the items it had not
+    returned, never the run: they come back as ``lost(item)`` and the next ``map`` gets a new pool.
+    """
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self.pool: Any = None
+        self.pool: ProcessPoolExecutor | None = None
         self.size = 1
+        self.broken = False
         _new_load_cache()  # for the files examined in this process
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if self.pool is None:
+            return
+        if error_type is not None:  # Ctrl-C, SIGTERM or a bug: what the workers are doing is not wanted
+            self._kill_workers()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
     def start_for(self, files: int, candidates: int) -> None:
         size = _pool_size(self.jobs, files, candidates)
         if self.pool is None and size > 1:
-            self.pool = multiprocessing.Pool(size, initializer=_new_load_cache)
             self.size = size
+            self.pool = self._new_pool()
 
     def map(
-        self, function: Callable[[Item], Result], items: Sequence[Item], chunks_per_worker: int
-    ) -> Iterable[Result]:
-        """``function`` over ``items``, results in order; a worker takes runs of neighbouring items."""
-        if self.pool is None:
-            return map(function, items)
-        chunk = max(1, -(-len(items) // (self.size * chunks_per_worker)))
-        return self.pool.imap(function, items, chunksize=chunk)
+        self,
+        function: Callable[[Item], Result],
+        items: Sequence[Item],
+        *,
+        chunks_per_worker: int,
+        lost: Callable[[Item], Result],
+    ) -> Iterator[Result]:
+        """``function`` over ``items``, results in order; a worker takes runs of neighbouring items.
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
+        ``lost(item)`` stands for the result of an item whose worker died before returning it.
+        """
+        if self.pool is None:
+            yield from map(function, items)
+            return
+        if self.broken:
+            self.pool.shutdown(wait=True)
+            self.pool, self.broken = self._new_pool(), False
+        size = max(1, -(-len(items) // (self.size * chunks_per_worker)))
+        chunks = [items[start:start + size] for start in range(0, len(items), size)]
+        # Workers start here: a stop must not land inside the executor's bookkeeping (a forked worker
+        # it never recorded would outlive the run), nor in a worker before _start_worker resets its handlers.
+        with stop_signals_deferred():
+            futures = [self._submit(function, chunk) for chunk in chunks]
+        for chunk, future in zip(chunks, futures):
+            try:
+                results = future.result()
+            except BrokenProcessPool:
+                self.broken = True
+                results = [lost(item) for item in chunk]
+            yield from results
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.size, initializer=_start_worker)
+
+    def _submit(self, function: Callable[[Item], Result], chunk: Sequence[Item]) -> Future[list[Result]]:
+        try:
+            return self.pool.submit(_run_chunk, function, chunk)
+        except BrokenProcessPool as exc:  # a worker died while the chunks were being handed out
+            future: Future[list[Result]] = Future()
+            future.set_exception(exc)
+            return future
+
+    def _kill_workers(self) -> None:
+        # Workers only read files, so killing one loses nothing; ProcessPoolExecutor has no public
+        # way to end them before Python 3.14, and shutdown() would wait for their chunks to finish.
+        for process in list((self.pool._processes or {}).values()):
+            process.kill()
