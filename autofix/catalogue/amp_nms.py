@@ -1,4 +1,7 @@
-"""Crash fix ``amp-nms``: mixed precision plus many RPN boxes break mmcv's ``batched_nms``."""
+"""AMP plus many RPN boxes crash mmcv's `batched_nms`.
+
+The crash fix `amp-nms`: its crash, how `autofix diagnose` recognises it, and its remedies, best first.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Crash fix ``inplace-relu``: an in-place operation overwrote a ReLU output that backward needs."""
+"""In-place op on a saved ReLU output breaks backward.
+
+The crash fix `inplace-relu`: an in-place operation overwrote a ReLU output that backward needs; how
+`autofix diagnose` recognises it, and its remedies, best first.
+"""
 
 from __future__ import annotations
 
