@@ -17,7 +17,7 @@ from typing import Any
 
 from autofix.crashes import CrashFix
 from autofix.registry import all_transforms, crash_fixes
-from autofix.rule import Applicability, Example, Rule
+from autofix.rule import Applicability, Example, FileKind, Rule
 
 SECTIONS = ("What it does", "Why", "Example", "Fix safety", "Options")
 DOCSTRING_SECTIONS = ("What it does", "Why", "Fix safety")  # the other two come from the rule's declarations
@@ -95,11 +95,15 @@ def _example_context(rule: type[Rule], example: Example) -> list[str]:
 
 
 def _file_name(example: Example) -> str:
-    return "config.py" if example.kind.value == "config" else "model.py"
+    return "config.py" if example.kind is FileKind.CONFIG else "model.py"
+
+
+def _first_fixed(rule: type[Rule]) -> Example | None:
+    return next((example for example in rule.examples if example.after is not None), None)
 
 
 def _example_section(rule: type[Rule]) -> str:
-    example = next((e for e in rule.examples if e.after is not None), None)
+    example = _first_fixed(rule)
     if example is None:
         return "None: every example is left alone."
     blocks = [_label(example), *_example_context(rule, example)]
@@ -116,7 +120,7 @@ def _label(example: Example) -> str:
 
 
 def _more_examples(rule: type[Rule]) -> str:
-    first_fixed = next((e for e in rule.examples if e.after is not None), None)
+    first_fixed = _first_fixed(rule)
     blocks = []
     for example in rule.examples:
         if example is first_fixed:
