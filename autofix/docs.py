@@ -130,9 +130,8 @@ def _more_examples(rule: type[Rule]) -> str:
             blocks.append(_fence(example.source))
         else:
             name = _file_name(example)
-            diff = difflib.unified_diff(
-                example.source.splitlines(keepends=True), example.expected.splitlines(keepends=True), f"a/{name}", f"b/{name}"
-            )
+            before, after = example.source.splitlines(keepends=True), example.expected.splitlines(keepends=True)
+            diff = difflib.unified_diff(before, after, f"a/{name}", f"b/{name}")
             blocks.append(_fence("".join(diff), "diff"))
     return "\n\n".join(blocks)
 
@@ -255,7 +254,8 @@ def list_lines(width: int = LIST_WIDTH) -> list[str]:
     for number, entry in enumerate(entries):
         if number == len(crash_fixes()):
             lines += ["", "Rules:"]
-        line = f"  {entry.id:<{id_width}}{'safe' if applicability(entry) is Applicability.SAFE else 'unsafe':<8}{summary_line(entry).replace('`', '')}"
+        safety = "safe" if applicability(entry) is Applicability.SAFE else "unsafe"
+        line = f"  {entry.id:<{id_width}}{safety:<8}{summary_line(entry).replace('`', '')}"
         lines.append(line if len(line) <= width else line[: width - 1] + "…")
     lines += ["", "unsafe: changes training results. `autofix explain ID` shows an id's page."]
     return lines
