@@ -19,6 +19,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,7 +33,6 @@ from rich.table import Table
 from autofix import __version__
 from autofix.diagnose import (
     LogUnreadable,
-    describe_crash,
     diagnose_text,
     diagnosis_json,
     read_log,
@@ -40,6 +40,7 @@ from autofix.diagnose import (
     render_no_match,
 )
 from autofix.diffs import colour_diff
+from autofix.docs import list_json, list_lines, page
 from autofix.engine import RunReport, run
 from autofix.engine.pipeline import RuleFinding
 from autofix.filekind import ConfigPatterns
@@ -52,7 +53,7 @@ from autofix.registry import (
     resolve_fix_ids,
     rule_options,
 )
-from autofix.rule import Applicability, Rule
+from autofix.rule import Rule
 from autofix.settings import ProjectSettings, load_project_settings
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
@@ -393,60 +394,29 @@ def _usable_cores() -> int:
 
 
 @app.command("list")
-def list_fixes() -> None:
-    """Every transform and crash fix: what it changes, the crash it addresses, its cost."""
-    out = Console(highlight=False)
-    table = Table(title="Transforms", show_lines=True)
-    for column in ("id", "changes", "crash", "cost", "changes results"):
-        table.add_column(column, overflow="fold")
-    for transform in all_transforms().values():
-        table.add_row(
-            transform.id,
-            transform.summary,
-            transform.crash,
-            transform.tradeoff,
-            "[bold red]yes[/bold red]" if transform.applicability is Applicability.CHANGES_RESULTS else "no",
-        )
-    out.print(table)
-    crashes = Table(title="Crash fixes (--fix ID picks the default remedy)", show_lines=True)
-    for column in ("id", "crash", "default transforms", "remedies"):
-        crashes.add_column(column, overflow="fold")
-    for crash in crash_fixes().values():
-        available = [t if t in all_transforms() else f"{t} (not available yet)" for t in crash.default_transforms]
-        crashes.add_row(crash.id, crash.crash, ", ".join(available), ", ".join(r.fix for r in crash.remedies))
-    out.print(crashes)
+def list_fixes(
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text (one line per id), or one JSON document.")
+    ] = OutputFormat.text,
+) -> None:
+    """Every crash fix and rule: one line each with its summary and fix safety."""
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps(list_json(), indent=2) + "\n")
+    else:
+        print("\n".join(list_lines()))
 
 
 @app.command()
-def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A transform or crash-fix id.")]) -> None:
-    """A transform's or crash fix's documentation, with its before/after examples."""
-    out = Console(highlight=False, soft_wrap=True)
-    transforms, crashes = all_transforms(), crash_fixes()
-    if fix_id in crashes:
-        crash = crashes[fix_id]
-        out.print(describe_crash(crash))
-        fix_ids = [t for t in crash.default_transforms if t in transforms]
-    elif fix_id in transforms:
-        fix_ids = [fix_id]
-    else:
-        raise _fail(f"unknown fix id {fix_id!r}; known ids: {', '.join([*transforms, *crashes])}")
-    for transform_id in fix_ids:
-        transform = transforms[transform_id]
-        out.rule(transform.id)
-        out.print(transform.doc(), markup=False)
-        out.print(f"\nCrash: {transform.crash}\nCost: {transform.tradeoff}", markup=False)
-        out.print(f"Fix safety: {transform.applicability.value}\n")
-        for example in transform.examples:
-            label = f"Example ({example.kind.value}{': ' + example.title if example.title else ''})"
-            out.print(f"[bold]{label}[/bold]")
-            if example.after is None:
-                out.print("  left alone:", style="dim")
-                out.print(example.source, markup=False)
-            else:
-                out.print("  before:", style="dim")
-                out.print(example.source, markup=False)
-                out.print("  after:", style="dim")
-                out.print(example.expected, markup=False)
+def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A rule or crash-fix id.")]) -> None:
+    """A rule's or crash fix's page: what it does, why, its fix safety, options and examples."""
+    markdown = page(fix_id)
+    if markdown is None:
+        raise _fail(f"unknown fix id {fix_id!r}; known ids: {', '.join([*all_transforms(), *crash_fixes()])}")
+    out = Console(highlight=False)
+    with out.capture() as rendered:
+        out.print(Markdown(markdown))
+    # rich pads every line to the full width; trailing blanks only get in the way of pipes and copies
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in rendered.get().splitlines()))
 
 
 def _version(value: bool) -> None:

@@ -62,6 +62,7 @@ class CrashFix:
     """A known crash: how to recognise it, why it happens, and how to fix it (best remedy first)."""
 
     id: str
+    summary: str  # one line for `autofix list`: the crash in the user's words
     crash: str  # the error message, as users search for it
     what_happened: str  # one paragraph: the cause, in the user's terms
     default_transforms: tuple[str, ...]  # what `--fix ID` runs

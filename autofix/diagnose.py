@@ -309,23 +309,3 @@ def diagnosis_json(
             ],
         }
     return document
-
-
-def describe_crash(crash: CrashFix) -> Text:
-    """``autofix explain`` for a crash fix: what happened, how it is recognised, the remedies."""
-    out = Text()
-    out.append(f"{crash.id}", style="bold")
-    out.append(" (crash fix)\n\n")
-    out.append(f"Crash: {crash.crash}\n\n")
-    out.append("What happened\n", style="bold")
-    out.append(_wrapped(crash.what_happened))
-    places = " or ".join(signature.place for signature in crash.signatures)
-    out.append("\nRecognised in a log by `autofix diagnose`", style="bold")
-    out.append(f": its message (as in the log examples below), raised in {places}\n")
-    out.append("\nRemedies, best first (any one is enough)\n", style="bold")
-    out.append_text(remedy_lines(crash, None))
-    out.append(f"\n--fix {crash.id} runs: {', '.join(crash.default_transforms)}\n")
-    for number, example in enumerate(crash.log_examples, 1):
-        out.append(f"\nLog example {number}\n", style="bold")
-        out.append(textwrap.indent(textwrap.dedent(example).strip("\n"), "  ") + "\n")
-    return out

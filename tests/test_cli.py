@@ -106,6 +106,7 @@ def test_list_shows_every_transform_and_crash_fix():
     assert result.exit_code == 0
     for fix_id in ("relu-no-inplace", "inplace-relu", "amp-nms"):
         assert fix_id in result.stdout
+    assert result.stdout.index("amp-nms") < result.stdout.index("relu-no-inplace")  # crash fixes first
 
 
 def test_explain_prints_the_examples():

@@ -253,5 +253,6 @@ def test_cli_on_a_folder_fixes_the_shared_base_once_and_not_its_leaves(faster_rc
 
 def test_explain_text_is_dedented_with_its_sections():
     doc = ResizeDown.doc()
-    for section in ("\nWhat it does:", "\nWhy:", "\nFix safety:"):
+    for section in ("\n## What it does\n", "\n## Why\n", "\n## Fix safety\n"):
         assert section in doc
+    assert "\n    " not in doc.split("## What it does")[0]

@@ -1,4 +1,7 @@
-"""Crash fix ``amp-nms``: mixed precision plus many RPN boxes break mmcv's ``batched_nms``."""
+"""AMP plus many RPN boxes crash mmcv's `batched_nms`.
+
+The crash fix `amp-nms`: its crash, how `autofix diagnose` recognises it, and its remedies, best first.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from autofix.crashes import CrashFix, LogSignature, Remedy
 
 AMP_NMS = CrashFix(
     id="amp-nms",
+    summary="AMP plus many RPN boxes crash mmcv's batched_nms.",
     crash="RuntimeError: Index put requires the source and destination dtypes match, "
     "got Half for the destination and Float for the source (mmcv batched_nms under AMP)",
     what_happened=(

@@ -231,34 +231,37 @@ def _retarget_imports(module: cst.Module, renamed: set[str]) -> cst.Module:
 
 
 class AmpOff(Rule):
-    """Turn mixed-precision (AMP) training off: ``AmpOptimWrapper`` becomes ``OptimWrapper``.
+    """Turn AMP off: `AmpOptimWrapper` becomes `OptimWrapper`.
 
-    What it does: in configs, rewrites ``dict(type='AmpOptimWrapper', ...)`` (or a ``{...}``
-    literal, a lazy config's ``type=AmpOptimWrapper`` class with its import, an
-    ``optim_wrapper.update(...)``/``.merge(...)`` argument) to ``OptimWrapper`` and drops the
-    keys only AmpOptimWrapper accepts (``loss_scale``, ``dtype``, ``use_fsdp``);
-    ``_base_.optim_wrapper.type = 'AmpOptimWrapper'`` likewise. mmdet 2.x configs get
-    ``fp16 = None`` and ``Fp16OptimizerHook`` becomes ``OptimizerHook``. When the AMP setting
-    comes from a base config, the base is left alone (it is shared) and the file gets the
-    smallest override that mmengine honours: ``_base_.optim_wrapper.type = 'OptimWrapper'``
-    (``optim_wrapper.type = OptimWrapper`` in lazy configs), a ``.pop(key, None)`` for each
-    AMP-only key the base sets, or ``fp16 = None``. Every config edit is resolved with mmengine
+    ## What it does
+    In configs, rewrites `dict(type='AmpOptimWrapper', ...)` (or a `{...}` literal, a lazy config's
+    `type=AmpOptimWrapper` class with its import, an `optim_wrapper.update(...)`/`.merge(...)`
+    argument) to `OptimWrapper` and drops the keys only AmpOptimWrapper accepts (`loss_scale`,
+    `dtype`, `use_fsdp`); `_base_.optim_wrapper.type = 'AmpOptimWrapper'` likewise. mmdet 2.x
+    configs get `fp16 = None` and `Fp16OptimizerHook` becomes `OptimizerHook`.
+
+    When the AMP setting comes from a base config, the base is left alone (it is shared) and the
+    file gets the smallest override that mmengine honours: `_base_.optim_wrapper.type =
+    'OptimWrapper'` (`optim_wrapper.type = OptimWrapper` in lazy configs), a `.pop(key, None)` for
+    each AMP-only key the base sets, or `fp16 = None`. Every config edit is resolved with mmengine
     before it is kept: it must turn AMP off and change no other key. A config whose resolved
-    settings are already full precision (its base was fixed in the same run) is left alone.
-    In model and training-script files, ``AmpOptimWrapper(...)`` constructions and the same
-    dict literals are rewritten, without resolving anything.
+    settings are already full precision (its base was fixed in the same run) is left alone. In model
+    and training-script files, `AmpOptimWrapper(...)` constructions and the same dict literals are
+    rewritten, without resolving anything.
 
-    Why: under fp16 AMP the RPN's scores are Half, and mmcv's ``batched_nms`` fails when it
-    has more boxes than ``split_thr`` (default 10000): "Index put requires the source and
-    destination dtypes match, got Half for the destination and Float for the source". In full
-    precision every tensor there is Float.
+    ## Why
+    Under fp16 AMP the RPN's scores are Half, and mmcv's `batched_nms` fails when it has more boxes
+    than `split_thr` (default 10000): "Index put requires the source and destination dtypes match,
+    got Half for the destination and Float for the source". In full precision every tensor there is
+    Float.
 
-    Fix safety: unsafe, it changes how the model trains: fp32 training needs more GPU memory
-    and is much slower, so batch sizes tuned for AMP may no longer fit. A plain type swap is
-    not enough when a base sets ``loss_scale``: mmengine merges the child into the base and
-    ``OptimWrapper`` rejects the key (TypeError), which is why the AMP-only keys are removed
-    from the merged result. mmdet's ``tools/train.py --amp`` switches AMP back on after loading
-    the config, so train without it. Prefer ``split-thr`` or ``nms-dtype-cast`` for this crash.
+    ## Fix safety
+    Training in fp32 needs more GPU memory and is much slower, so batch sizes tuned for AMP may no
+    longer fit. A plain type swap is not enough when a base sets `loss_scale`: mmengine merges the
+    child into the base and `OptimWrapper` rejects the key (TypeError), which is why the AMP-only
+    keys are removed from the merged result. mmdet's `tools/train.py --amp` switches AMP back on
+    after loading the config, so train without it.
+    Prefer `split-thr` or `nms-dtype-cast` for this crash.
     """
 
     id = "amp-off"

@@ -71,30 +71,34 @@ class _Rewriter(cst.CSTTransformer):
 
 
 class InplaceAdd(Rule):
-    """Rewrite augmented assignments in ``forward`` to out-of-place ones: ``out += identity`` becomes
-    ``out = out + identity``.
+    """Rewrite `out += y` in `forward` as `out = out + y`.
 
-    What it does: inside the ``forward`` method of every ``nn.Module`` subclass (a class whose base is
-    ``nn.Module``, a class of torch.nn or an OpenMMLab model package, a name ending in ``Module``, or
-    such a class of the same file), and inside functions nested in that ``forward``, rewrites
-    ``x op= y`` to ``x = x op y`` for ``+= -= *= /= //= %= **= &= |= ^= <<= >>=`` on a name or on an
-    item of a name (``laterals[i - 1] += ...``). The right-hand side is parenthesised where the old
-    statement grouped it first (``x -= a - b`` becomes ``x = x - (a - b)``). Left alone: names that are
-    plainly not tensors in that function (assigned a number, string or container, ``len()``,
-    ``x.size(0)``, ``x.shape[...]``; loop counters of ``range``/``enumerate``; parameters with a number
-    default or annotation), attributes (``self.count += 1``), item updates by a number literal
-    (``counts[i] += 1``) or with calls in the index, ``@=``, and every other method and function.
+    ## What it does
+    Inside the `forward` method of every `nn.Module` subclass (a class whose base is `nn.Module`, a
+    class of torch.nn or an OpenMMLab model package, a name ending in `Module`, or such a class of
+    the same file), and inside functions nested in that `forward`, rewrites `x op= y` to
+    `x = x op y` for `+= -= *= /= //= %= **= &= |= ^= <<= >>=` on a name or on an item of a name
+    (`laterals[i - 1] += ...`). The right-hand side is parenthesised where the old statement grouped
+    it first (`x -= a - b` becomes `x = x - (a - b)`).
 
-    Why: ``x += y`` on a tensor is an in-place op. When ``x`` is a ReLU's output that autograd saved
-    for backward, ``loss.backward()`` fails with "one of the variables needed for gradient computation
-    has been modified by an inplace operation ... ReluBackward". Upstream mmdetection made the same
-    change in FPN (``laterals[i - 1] = laterals[i - 1] + F.interpolate(...)``) and HTC for this crash.
-    ``relu-no-inplace`` cannot fix it: a ReLU's output is saved whether or not the ReLU is in place.
+    Left alone: names that are plainly not tensors in that function (assigned a number, string or
+    container, `len()`, `x.size(0)`, `x.shape[...]`; loop counters of `range`/`enumerate`;
+    parameters with a number default or annotation), attributes (`self.count += 1`), item updates by
+    a number literal (`counts[i] += 1`) or with calls in the index, `@=`, and every other method and
+    function.
 
-    Fix safety: safe for the values computed. Each rewritten line allocates a new tensor (a little
-    more memory). Two differences in behaviour: another name bound to the same tensor no longer sees
-    the update, and the result follows type promotion (a Half ``x`` plus a Float ``y`` gives Float,
-    where ``x += y`` stayed Half). Opt-in: not part of any crash fix's default.
+    ## Why
+    `x += y` on a tensor is an in-place op. When `x` is a ReLU's output that autograd saved for
+    backward, `loss.backward()` fails with "one of the variables needed for gradient computation has
+    been modified by an inplace operation ... ReluBackward". Upstream mmdetection made the same change
+    in FPN (`laterals[i - 1] = laterals[i - 1] + F.interpolate(...)`) and HTC for this crash.
+    `relu-no-inplace` cannot fix it: a ReLU's output is saved whether or not the ReLU is in place.
+
+    ## Fix safety
+    The values computed stay the same. Each rewritten line allocates a new tensor (a little more
+    memory). Two differences in behaviour: another name bound to the same tensor no longer sees the
+    update, and the result follows type promotion (a Half `x` plus a Float `y` gives Float, where
+    `x += y` stayed Half). Opt-in: not part of any crash fix's default.
     """
 
     id = "inplace-add"

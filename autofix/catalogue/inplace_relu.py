@@ -1,4 +1,8 @@
-"""Crash fix ``inplace-relu``: an in-place operation overwrote a ReLU output that backward needs."""
+"""In-place op on a saved ReLU output breaks backward.
+
+The crash fix `inplace-relu`: an in-place operation overwrote a ReLU output that backward needs; how
+`autofix diagnose` recognises it, and its remedies, best first.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from autofix.crashes import CrashFix, LogSignature, Remedy
 
 INPLACE_RELU = CrashFix(
     id="inplace-relu",
+    summary="In-place op on a ReLU output breaks backward.",
     crash="RuntimeError: one of the variables needed for gradient computation has been "
     "modified by an inplace operation ... ReluBackward",
     what_happened=(

@@ -60,27 +60,28 @@ class _Rewriter(cst.CSTTransformer):
 
 
 class NmsDtypeCast(Rule):
-    """Cast NMS scores to the buffer's dtype in mmcv's ``batched_nms`` (edits mmcv's ``ops/nms.py``).
+    """Cast `batched_nms` scores to the score buffer's dtype.
 
-    What it does: inside any function named ``batched_nms``, rewrites
-    ``scores_after_nms[mask[keep]] = dets[:, -1]`` to
-    ``scores_after_nms[mask[keep]] = dets[:, -1].to(scores_after_nms.dtype)``. Only that one
-    line changes; any index on the left and any name in place of ``dets`` are accepted. Point it
-    at the installed ``mmcv/ops/nms.py`` (mmcv-full 1.x and mmcv 2.x both carry the line).
+    ## What it does
+    Inside any function named `batched_nms`, rewrites `scores_after_nms[mask[keep]] = dets[:, -1]`
+    to `scores_after_nms[mask[keep]] = dets[:, -1].to(scores_after_nms.dtype)`. Only that one line
+    changes; any index on the left and any name in place of `dets` are accepted. Point it at the
+    installed `mmcv/ops/nms.py` (mmcv-full 1.x and mmcv 2.x both carry the line); `--mmcv` finds it.
 
-    Why: with more boxes than ``split_thr`` (default 10000), ``batched_nms`` runs NMS class by
-    class and writes each class's scores into ``scores_after_nms``, allocated with the dtype of
-    ``scores``. Under fp16 AMP the scores are Half while ``dets`` is Float (fp32 boxes concatenated
-    with the scores), and the index assignment fails with "Index put requires the source and
-    destination dtypes match, got Half for the destination and Float for the source" (BFloat16
-    under bf16 AMP). The path below ``split_thr`` never does this assignment, so only large
-    inputs (big images in an RPN) crash.
+    ## Why
+    With more boxes than `split_thr` (default 10000), `batched_nms` runs NMS class by class and
+    writes each class's scores into `scores_after_nms`, allocated with the dtype of `scores`. Under
+    fp16 AMP the scores are Half while `dets` is Float (fp32 boxes concatenated with the scores), and
+    the index assignment fails with "Index put requires the source and destination dtypes match, got
+    Half for the destination and Float for the source" (BFloat16 under bf16 AMP). The path below
+    `split_thr` never does this assignment, so only large inputs (big images in an RPN) crash.
 
-    Fix safety: safe. Plain NMS hands back the very scores it was given (Half to Float and back
-    is exact), so the boxes kept and their scores are those of the path below ``split_thr``, and
-    the final ``torch.cat`` still returns float32 ``dets``; SoftNMS's reweighted scores are
-    rounded to the scores' dtype. A value already cast (``.to(...)``, ``.type_as(...)``,
-    ``.type(...)``) is left alone. Reinstalling or upgrading mmcv brings the original line back.
+    ## Fix safety
+    Plain NMS hands back the very scores it was given (Half to Float and back is exact), so
+    the boxes kept and their scores are those of the path below `split_thr`, and the final
+    `torch.cat` still returns float32 `dets`; SoftNMS's reweighted scores are rounded to the scores'
+    dtype. A value already cast (`.to(...)`, `.type_as(...)`, `.type(...)`) is left alone.
+    Reinstalling or upgrading mmcv brings the original line back.
     """
 
     id = "nms-dtype-cast"

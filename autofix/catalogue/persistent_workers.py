@@ -10,6 +10,7 @@ from autofix.rule import Applicability, ConfigRule, Example, FileKind, Finding, 
 
 PERSISTENT_WORKERS = CrashFix(
     id="persistent-workers",
+    summary="persistent_workers without workers crashes torch.",
     crash="ValueError: persistent_workers option needs num_workers > 0 (torch DataLoader)",
     what_happened=(
         "A dataloader in the config asks torch to keep its worker processes alive between epochs "
@@ -76,20 +77,23 @@ def dataloader_settings(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, in
 
 
 class PersistentWorkers(ConfigRule):
-    """Set `persistent_workers=False` on every dataloader that has no worker processes.
+    """Turn off persistent_workers without workers.
 
-    What it does: for each dataloader of the effective config (`train_dataloader`, `val_dataloader`,
-    `test_dataloader`, any other `*_dataloader`; mmdet 2.x `data` and `data.*_dataloader`) whose
-    worker count (`num_workers`, 2.x `workers_per_gpu`) is 0 or unset while `persistent_workers` is
-    True, sets `persistent_workers=False` in the file given: in its own definition, else as the
-    smallest override of the inherited dataloader.
+    ## What it does
+    For each dataloader of the effective config (`train_dataloader`, `val_dataloader`,
+    `test_dataloader`, any other `*_dataloader`; mmdet 2.x `data` and `data.*_dataloader`) whose worker
+    count (`num_workers`, 2.x `workers_per_gpu`) is 0 or unset while `persistent_workers` is True, sets
+    `persistent_workers=False` in the file given: in its own definition, else as the smallest override
+    of the inherited dataloader, proved with mmengine.
 
-    Why: torch's `DataLoader.__init__` raises "ValueError: persistent_workers option needs
-    num_workers > 0" when mmengine builds such a dataloader: configs set `num_workers=0` to debug or
-    on Windows and keep the `persistent_workers=True` their base sets.
+    ## Why
+    torch's `DataLoader.__init__` raises "ValueError: persistent_workers option needs num_workers > 0"
+    when mmengine builds such a dataloader. Configs set `num_workers=0` to debug or on Windows and keep
+    the `persistent_workers=True` their base sets.
 
-    Fix safety: safe. Without worker processes there is nothing to keep alive, so training is the
-    same; setting `num_workers` instead would change speed and memory, which is the user's choice.
+    ## Fix safety
+    Without worker processes there is nothing to keep alive, so training is the same. Setting
+    `num_workers` instead would change speed and memory, which is the user's choice.
     """
 
     id = "persistent-workers"

@@ -109,18 +109,24 @@ class _Rewriter(cst.CSTTransformer):
 class ReluNoInplace(Rule):
     """Turn in-place ReLUs into out-of-place ones.
 
-    What it does: removes ``inplace=True`` (or the positional ``True``) from ``nn.ReLU`` and
-    ``F.relu``; rewrites ``F.relu_(x)``, ``torch.relu_(x)`` and ``x.relu_()`` to their
-    out-of-place forms; sets ``inplace=False`` on mmcv ``ConvModule`` calls (whose default is
-    ``inplace=True``) and in every ``dict(type='ReLU', inplace=True)`` /
-    ``{'type': 'ReLU', 'inplace': True}`` (``act_cfg``, ``ffn_act_cfg``, ``build_activation_layer``).
+    ## What it does
+    Removes `inplace=True` (or the positional `True`) from `nn.ReLU` and `F.relu`; rewrites
+    `F.relu_(x)`, `torch.relu_(x)` and `x.relu_()` to their out-of-place forms; sets `inplace=False`
+    on mmcv `ConvModule` calls (whose default is `inplace=True`) and in every
+    `dict(type='ReLU', inplace=True)` / `{'type': 'ReLU', 'inplace': True}` (`act_cfg`,
+    `ffn_act_cfg`, `build_activation_layer`).
 
-    Why: autograd saves a ReLU's output for backward; an in-place op that later overwrites it
-    makes ``loss.backward()`` fail with "modified by an inplace operation ... ReluBackward".
+    Config dicts get `inplace=False` rather than losing the key because mmcv's ConvModule does
+    `act_cfg.setdefault('inplace', inplace)`: a missing key is in-place again there.
+    `inplace=<variable>` is left alone: its value is not known from the file.
 
-    Config dicts get ``inplace=False`` rather than losing the key because mmcv's ConvModule
-    does ``act_cfg.setdefault('inplace', inplace)``: a missing key is in-place again there.
-    ``inplace=<variable>`` is left alone: its value is not known from the file.
+    ## Why
+    Autograd saves a ReLU's output for backward; an in-place op that later overwrites it makes
+    `loss.backward()` fail with "modified by an inplace operation ... ReluBackward".
+
+    ## Fix safety
+    An out-of-place ReLU computes the same values, so training results are unchanged; each
+    ReLU keeps its own output, which takes a little more activation memory.
     """
 
     id = "relu-no-inplace"

@@ -637,46 +637,48 @@ _SUMMARY = (
 
 
 class ResizeDown(Rule):
-    """Shrink the train pipeline's resize sizes to fit ``--scale WxH`` (default 1333x800).
+    """Shrink the train resize sizes to fit `--scale WxH`.
 
-    What it does: in every pipeline the train dataloader reads (``train_dataloader.dataset`` and the
-    datasets it wraps, or mmdet 2.x ``data.train``), finds the ``Resize`` ``scale``, ``RandomResize``
-    ``scale`` (one size or a ``[low, high]`` range), ``RandomChoiceResize`` ``scales``, mmdet 2.x
-    ``img_scale``, also inside ``RandomChoice``/``RandomApply``/``MultiBranch``, and shrinks the
-    sizes that are over the target:
+    ## What it does
+    In every pipeline the train dataloader reads (`train_dataloader.dataset` and the datasets it
+    wraps, or mmdet 2.x `data.train`), finds the `Resize` `scale`, `RandomResize` `scale` (one size
+    or a `[low, high]` range), `RandomChoiceResize` `scales`, mmdet 2.x `img_scale`, also inside
+    `RandomChoice`/`RandomApply`/`MultiBranch`, and shrinks the sizes that are over the target
+    (`--scale`, default 1333x800):
 
-    - ``keep_ratio=True``: a pair bounds the image's long and short edges, in either order, so each
+    - `keep_ratio=True`: a pair bounds the image's long and short edges, in either order, so each
       edge is capped (long at max(W, H), short at min(W, H)) and the order is kept: (2666, 1600) ->
       (1333, 800), (1600, 2666) -> (800, 1333), DETR's (600, 4200) -> (600, 1333). An edge that
       fits never shrinks.
-    - ``keep_ratio=False`` (mmcv 2.x's default): the pair is the exact output size; both edges are
+    - `keep_ratio=False` (mmcv 2.x's default): the pair is the exact output size; both edges are
       scaled by one factor, rounded down, so that the long edge fits max(W, H) and the short edge
       min(W, H).
 
     Sizes that fit stay exactly as written; test and val pipelines are never touched.
-    ``RandomResize`` ``ratio_range`` stays as it is: images can still reach scale x its max (a
-    note says so). The resolved config (mmengine) decides what is over and where it comes from. The
-    file's own literal is edited where the train dataloader reads it (``train_pipeline = [...]``,
-    an inline ``pipeline=[...]``, ``_base_.train_dataloader.dataset.pipeline[2].scale = ...``). A
-    variable (``scale=img_scale``) changes at its definition only when every reader of it in the file
-    is such a resize; otherwise (it also feeds ``RandomCrop``, ``Pad`` or a test pipeline) the new
-    size is written at the resize. A size inherited from a base gets the smallest override this
-    file's style honours, e.g. ``_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)``,
-    in this file; the base, shared by other configs, is left alone (process the folder to change it
-    there). Every edit is resolved with mmengine before it is kept: it must remove the oversize and
-    change no other key. Model files and scripts are never run: there only train-pipeline lists
-    written as literals (``train_pipeline = [...]``, ``...train...pipeline=[...]``) are edited.
+    `RandomResize` `ratio_range` stays as it is: images can still reach scale x its max (a note
+    says so). The resolved config (mmengine) decides what is over and where it comes from.
 
-    Why: training Faster R-CNN under AMP with the train ``Resize`` raised from (1333, 800) to
-    (2666, 1600) gives the RPN 10000 boxes or more, which sends mmcv's ``batched_nms`` down its
-    per-class path, where fp16 scores meet fp32 boxes: "Index put requires the source and destination
-    dtypes match, got Half for the destination and Float for the source". Smaller train images give
-    fewer boxes.
+    The file's own literal is edited where the train dataloader reads it (`train_pipeline = [...]`,
+    an inline `pipeline=[...]`, `_base_.train_dataloader.dataset.pipeline[2].scale = ...`). A
+    variable (`scale=img_scale`) changes at its definition only when every reader of it in the file
+    is such a resize; otherwise (it also feeds `RandomCrop`, `Pad` or a test pipeline) the new size
+    is written at the resize. A size inherited from a base gets the smallest override this file's
+    style honours, e.g. `_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)`, in this
+    file; the base, shared by other configs, is left alone (process the folder to change it there).
+    Every edit is resolved with mmengine before it is kept: it must remove the oversize and change no
+    other key. Model files and scripts are never run: there only train-pipeline lists written as
+    literals (`train_pipeline = [...]`, `...train...pipeline=[...]`) are edited.
 
-    Fix safety: unsafe, it changes training results. Smaller images cost accuracy, most on small
-    objects, and change memory use and speed; the test pipeline keeps its sizes, so train and test
-    scales may now differ. Prefer ``split-thr`` or ``nms-dtype-cast``, which fix the crash without
-    changing results; this transform is never a default remedy.
+    ## Why
+    Training Faster R-CNN under AMP with the train `Resize` raised from (1333, 800) to (2666, 1600)
+    gives the RPN 10000 boxes or more, which sends mmcv's `batched_nms` down its per-class path,
+    where fp16 scores meet fp32 boxes: "Index put requires the source and destination dtypes match,
+    got Half for the destination and Float for the source". Smaller train images give fewer boxes.
+
+    ## Fix safety
+    Smaller images cost accuracy, most on small objects, and change memory use and speed; the test
+    pipeline keeps its sizes, so train and test scales may now differ. Prefer `split-thr` or `nms-dtype-cast`, which fix the crash without changing results;
+    this rule is never a default remedy.
     """
 
     id = "resize-down"

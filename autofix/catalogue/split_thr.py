@@ -106,30 +106,34 @@ class _StridesFinder(cst.CSTVisitor):
 
 
 class SplitThr(ConfigRule):
-    """Raise ``split_thr`` of the RPN's train-time NMS above the boxes the RPN can produce.
+    """Raise the RPN's NMS `split_thr` above its box count.
 
-    What it does: sets ``model.train_cfg.rpn_proposal.nms.split_thr`` (also for cascade, HTC and
-    nested detectors, and 2.x top-level ``train_cfg``) to one more than the RPN can hand
-    ``batched_nms``: the number of anchor strides (feature levels) times ``rpn_proposal.nms_pre``,
-    read from the config as mmengine resolves it: 10001 for the stock FPN RPN (5 x 2000), 12001
-    for a caffe-C4 RPN (1 x 12000). ``--split-thr N`` sets N instead. A larger value already set
-    is never lowered, and configs whose RPN cannot reach ``split_thr`` or that have no RPN are left
-    alone. The edit goes where the value is defined in the file; when it is inherited, the file
-    gets the smallest override its style honours (a merged ``model = dict(...)`` for ``_base_``
-    configs, ``model.train_cfg....split_thr = N`` for ``read_base`` configs), proved with mmengine.
-    Given a folder, a ``_base_`` model file that is among the paths is fixed once and every config
-    inheriting it needs nothing more. Model and script files: ``rpn_proposal`` dict literals with a
-    literal ``nms_pre`` and ``nms`` dict get the value from the file's own anchor strides (else 5).
+    ## What it does
+    Sets `model.train_cfg.rpn_proposal.nms.split_thr` (also for cascade, HTC and nested detectors, and
+    2.x top-level `train_cfg`) to one more than the RPN can hand `batched_nms`: the number of anchor
+    strides (feature levels) times `rpn_proposal.nms_pre`, read from the config as mmengine resolves
+    it: 10001 for the stock FPN RPN (5 x 2000), 12001 for a caffe-C4 RPN (1 x 12000). `--split-thr N`
+    sets N instead. A larger value already set is never lowered, and configs whose RPN cannot reach
+    `split_thr` or that have no RPN are left alone.
 
-    Why: mmcv's ``batched_nms`` runs one NMS over all boxes below ``split_thr`` (default 10000)
-    and per class at or above it; only that split path writes Float NMS scores into a Half buffer,
-    which under AMP fails with "Index put requires the source and destination dtypes match, got
-    Half for the destination and Float for the source". Large train images (e.g. Resize
-    (2666, 1600)) fill every FPN level to ``nms_pre`` and reach exactly 10000 boxes.
+    The edit goes where the value is defined in the file; when it is inherited, the file gets the
+    smallest override its style honours (a merged `model = dict(...)` for `_base_` configs,
+    `model.train_cfg....split_thr = N` for `read_base` configs), proved with mmengine. Given a folder,
+    a `_base_` model file that is among the paths is fixed once and every config inheriting it needs
+    nothing more. Model and script files: `rpn_proposal` dict literals with a literal `nms_pre` and
+    `nms` dict get the value from the file's own anchor strides (else 5).
 
-    Fix safety: safe. The RPN's proposals are one class, so the unsplit path keeps the same boxes;
-    it uses a little more memory for one NMS over up to ``split_thr`` boxes. AMP, the image size
-    and mmcv stay as they are, and ``tools/train.py --amp`` does not undo it.
+    ## Why
+    mmcv's `batched_nms` runs one NMS over all boxes below `split_thr` (default 10000) and per class
+    at or above it; only that split path writes Float NMS scores into a Half buffer, which under AMP
+    fails with "Index put requires the source and destination dtypes match, got Half for the
+    destination and Float for the source". Large train images (e.g. Resize (2666, 1600)) fill every
+    FPN level to `nms_pre` and reach exactly 10000 boxes.
+
+    ## Fix safety
+    The RPN's proposals are one class, so the unsplit path keeps the same boxes; it uses a little
+    more memory for one NMS over up to `split_thr` boxes. AMP, the image size and mmcv stay as they
+    are, and `tools/train.py --amp` does not undo it.
     """
 
     id = "split-thr"
