@@ -111,7 +111,7 @@ def subscript_chain(root: str, keys: Sequence[str | int]) -> str:
 
 
 def attribute_chain(path: KeyPath) -> str:
-    """``train_dataloader.dataset.pipeline[2].scale``: readable, and Python for a config's names."""
+    """``train_dataloader.dataset.pipeline[3].prob``: readable, and Python for a config's names."""
     text = ""
     for key in path:
         if isinstance(key, int):
@@ -242,8 +242,8 @@ def _changes(sources: Sequence[Source], values: Mapping[KeyPath, Any]) -> list[t
 def _shared_definitions(
     module: cst.Module, changes: Sequence[tuple[Source, Any]]
 ) -> dict[str, tuple[cst.BaseExpression, Any, Any]]:
-    """Variables (``scale=img_scale``) whose every reader in the file is an edited key needing the same
-    new value: name -> (the literal in its definition, its value, the new value)."""
+    """Variables (``backend_args=backend_args``) whose every reader in the file is an edited key needing
+    the same new value: name -> (the literal in its definition, its value, the new value)."""
     readers: dict[str, list[tuple[Source, Any]]] = {}
     for source, new in changes:
         if isinstance(source.node, cst.Name):
@@ -344,7 +344,7 @@ def _indexed_forms(module: cst.Module, edits: Sequence[ConfigEdit]) -> list[tupl
 
 
 def _indexed_assignments(edits: Sequence[ConfigEdit], root: str | None, attributes: bool) -> str:
-    """``_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)`` and the like."""
+    """``_base_.train_dataloader.dataset.pipeline[3].prob = 0.5`` and the like."""
     lines = []
     for edit in edits:
         keys = edit.path if root is None else (root, *edit.path)

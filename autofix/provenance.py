@@ -3,9 +3,10 @@
 :func:`trace` follows the key paths through this file's top-level statements to the expressions
 that give them their values: ``train_dataloader = dict(dataset=dict(pipeline=train_pipeline))``
 leads into the ``train_pipeline = [...]`` list, ``dict(base, **more)`` into both mappings, and
-``_base_.train_dataloader.dataset.pipeline[2].scale = ...`` or ``x.update(dict(...))`` write a key
+``_base_.train_dataloader.dataset.pipeline[3].prob = ...`` or ``x.update(dict(...))`` write a key
 directly. A value taken from a base (``{{_base_.train_pipeline}}``) is recorded as a reference: an
-override can reach it only through that name.
+override can reach it only through that name. :func:`last_assignment` says which top-level statement
+gives a name its final value.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Source:
 
 @dataclass
 class Provenance:
+    """What :func:`trace` found."""
+
     sources: list[Source] = field(default_factory=list)
     # path -> the `_base_` value this file puts there (`pipeline={{_base_.train_pipeline}}`)
     base_references: dict[KeyPath, KeyPath] = field(default_factory=dict)

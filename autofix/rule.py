@@ -137,12 +137,12 @@ def positive_int(value: Any) -> int:
 
 
 # A key path in a resolved config: str keys and int list indices, ('model', 'train_cfg', 'rpn_proposal')
-# or ('train_dataloader', 'dataset', 'pipeline', 2, 'scale').
+# or ('train_dataloader', 'dataset', 'pipeline', 3, 'prob').
 KeyPath = tuple[str | int, ...]
 
 
 def dotted_key(path: KeyPath) -> str:
-    """The key as :func:`autofix.mmconfig.flatten` writes it: ``train_dataloader.dataset.pipeline[2].scale``."""
+    """The key as :func:`autofix.mmconfig.flatten` writes it: ``train_dataloader.dataset.pipeline[3].prob``."""
     text = ""
     for key in path:
         text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else key
