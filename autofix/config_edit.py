@@ -10,22 +10,37 @@ re-implements mmengine's merge rules: every candidate is resolved by mmengine.
 from __future__ import annotations
 
 import enum
+import keyword
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import libcst as cst
 
 from autofix.cst_helpers import (
+    ReplaceNodes,
     is_mapping_literal,
+    literal_value,
     mapping_value,
+    name_loads,
     nested_dict_call,
     remove_mapping_keys,
     set_mapping_value,
     set_nested_value,
 )
 from autofix.mmconfig import ConfigUnavailable, unexpected_changes
-from autofix.rule import ConfigEdit, PopKey, SetKey, TransformContext, TransformFailed
+from autofix.provenance import NO_VALUE, Source, assigned_name, binds_name, last_assignment, sequence_items, trace
+from autofix.rule import (
+    ConfigEdit,
+    KeyPath,
+    PopKey,
+    SetKey,
+    TransformContext,
+    TransformFailed,
+    edited_keys,
+    value_at,
+)
 
 
 class ConfigStyle(str, enum.Enum):
@@ -49,82 +64,7 @@ def inherits(module: cst.Module) -> bool:
     """True when the file has a ``_base_`` or ``read_base`` block (something to inherit from)."""
     if config_style(module) is ConfigStyle.LAZY:
         return True
-    return any(_assigned_name(statement) == "_base_" for statement in module.body)
-
-
-def _assigned_name(statement: cst.BaseStatement) -> str | None:
-    """``name`` for a top-level ``name = ...`` statement, else None."""
-    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-        small = statement.body[0]
-        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-            return small.targets[0].target.value
-    return None
-
-
-def binds_name(statement: cst.BaseStatement, name: str) -> bool:
-    """Whether a top-level statement (re)binds ``name``: assignment, import, loop or with target."""
-    finder = _BindingFinder(name)
-    statement.visit(finder)
-    return finder.found
-
-
-class _BindingFinder(cst.CSTVisitor):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.found = False
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
-
-    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
-        local = node.asname.name if node.asname else node.name
-        self.found |= isinstance(local, cst.Name) and local.value == self.name
-
-    def visit_ImportStar(self, node: cst.ImportStar) -> None:
-        self.found = True  # a star import may bind anything
-
-    def visit_For(self, node: cst.For) -> None:
-        self.found |= isinstance(node.target, cst.Name) and node.target.value == self.name
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.found |= node.name.value == self.name
-        return False  # names bound inside a function are local to it
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.found |= node.name.value == self.name
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ListComp(self, node: cst.ListComp) -> bool:
-        return False
-
-    def visit_DictComp(self, node: cst.DictComp) -> bool:
-        return False
-
-    def visit_SetComp(self, node: cst.SetComp) -> bool:
-        return False
-
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
-        return False
-
-
-def last_assignment(module: cst.Module, name: str) -> tuple[int, cst.Assign] | None:
-    """The top-level ``name = <value>`` that gives ``name`` its final value, if that is the last binding."""
-    for index in range(len(module.body) - 1, -1, -1):
-        statement = module.body[index]
-        if binds_name(statement, name):
-            if _assigned_name(statement) == name:
-                return index, statement.body[0]
-            return None
-    return None
+    return any(assigned_name(statement) == "_base_" for statement in module.body)
 
 
 def replace_assigned_value(module: cst.Module, index: int, value: cst.BaseExpression) -> cst.Module:
@@ -170,6 +110,19 @@ def subscript_chain(root: str, keys: Sequence[str | int]) -> str:
     return root + "".join(f"[{key!r}]" for key in keys)
 
 
+def attribute_chain(path: KeyPath) -> str:
+    """``train_dataloader.dataset.pipeline[3].prob``: readable, and Python for a config's names."""
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif key.isidentifier() and not keyword.iskeyword(key) and not hasattr(dict, key):
+            text += f".{key}" if text else key
+        else:
+            text += f"[{key!r}]"
+    return text
+
+
 def first_effective(
     context: TransformContext,
     candidates: Iterable[cst.Module | None],
@@ -212,37 +165,127 @@ def place_edits(
 ) -> cst.Module:
     """The smallest edit of ``module`` that makes its effective config carry ``edits``, proved by mmengine.
 
-    Candidates, in order: every edit in this file's own definitions; those that can be made there
-    plus an override for the rest (a merged ``root = dict(...)`` where the style merges, else an
-    assignment or ``.pop`` on the inherited value); then overrides alone.
+    Candidates, in order: each value changed where this file writes it (a variable at its definition
+    when only the edited keys read it, else where it is read), the other edits in this file's own
+    definitions, and an override for the rest; then overrides alone. An override is a merged
+    ``root = dict(...)`` where the style merges, else an assignment or ``.pop`` on the inherited
+    value; a list changes item by item (``_base_.a.b[2].c = v``, through ``{{_base_.x}}`` where the
+    file takes the value from there).
     """
-    intended = [pattern for edit in edits for pattern in (edit.key, f"{edit.key}.*")]
-    return first_effective(context, _candidates(module, list(edits), comment), problem, intended)
+    before = context.resolve_config()
+    return first_effective(context, _candidates(module, list(edits), before, comment), problem,
+                           edited_keys(before, edits))
 
 
-def _candidates(module: cst.Module, edits: list[ConfigEdit], comment: str | None) -> Iterator[cst.Module]:
+def _candidates(
+    module: cst.Module, edits: list[ConfigEdit], config: Mapping[str, Any], comment: str | None
+) -> Iterator[cst.Module]:
+    set_keys = [edit for edit in edits if isinstance(edit, SetKey)]
+    traced = trace(module, {edit.path: value_at(config, edit.path, NO_VALUE) for edit in set_keys})
+    changes = _changes(traced.sources, {edit.path: edit.value for edit in set_keys})
+    at_reads = {source.node: rewrite_literal(source.node, source.value, new) for source, new in changes}
+    shared = _shared_definitions(module, changes)
+    at_definitions = {
+        node: edit for node, edit in at_reads.items() if not (isinstance(node, cst.Name) and node.value in shared)
+    }
+    at_definitions.update(
+        {definition: rewrite_literal(definition, old, new) for definition, old, new in shared.values()}
+    )
+    units = _units(edits, config)
+    unwritten = [unit for unit in units if not any(_overlap(source.path, unit.path) for source, _ in changes)]
+    starts = []
+    for replacements in (at_definitions, at_reads):
+        start, rest = module.visit(ReplaceNodes(replacements)), []
+        for unit in unwritten:
+            edited = _in_place(start, unit)
+            if edited is None:
+                rest.append(unit)
+            else:
+                start = edited
+        if len(rest) < len(units):
+            starts.append((start, rest))
     seen = {module.code}
-    in_place, rest = module, []
-    for edit in edits:
-        edited = _in_place(in_place, edit)
-        if edited is None:
-            rest.append(edit)
-        else:
-            in_place = edited
-    starts = [(in_place, rest)] if len(rest) < len(edits) else []
-    for start, remaining in [*starts, (module, edits)]:
-        if not remaining:
-            forms = [start]
-        else:
-            forms = [_merged_override(start, remaining, comment), _assignment_override(start, remaining, comment)]
-        for candidate in forms:
+    for start, remaining in [*starts, (module, units)]:
+        for candidate in _overrides(start, remaining, traced.base_references, comment) if remaining else [start]:
             if candidate is not None and candidate.code not in seen:
                 seen.add(candidate.code)
                 yield candidate
 
 
+def _units(edits: Sequence[ConfigEdit], config: Mapping[str, Any]) -> list[ConfigEdit]:
+    """The edits, a list replaced by one of the same length split into its changed items: only they
+    are overridden, so that a base's other items stay as they are."""
+    units: list[ConfigEdit] = []
+    for edit in edits:
+        old = value_at(config, edit.path)
+        if isinstance(edit, SetKey) and isinstance(old, list) and len(old) == len(edit.value):
+            units += [SetKey((*edit.path, i), new) for i, (item, new) in enumerate(zip(old, edit.value)) if item != new]
+        else:
+            units.append(edit)
+    return units
+
+
+def _overlap(path: KeyPath, other: KeyPath) -> bool:
+    return path[: len(other)] == other or other[: len(path)] == path
+
+
+def _changes(sources: Sequence[Source], values: Mapping[KeyPath, Any]) -> list[tuple[Source, Any]]:
+    """(source, its new value) for each source the edits change."""
+    found = []
+    for source in sources:
+        new = value_at(values[source.traced], source.path[len(source.traced):], NO_VALUE)
+        if new is not NO_VALUE and new != source.value:
+            found.append((source, new))
+    return found
+
+
+def _shared_definitions(
+    module: cst.Module, changes: Sequence[tuple[Source, Any]]
+) -> dict[str, tuple[cst.BaseExpression, Any, Any]]:
+    """Variables (``backend_args=backend_args``) whose every reader in the file is an edited key needing
+    the same new value: name -> (the literal in its definition, its value, the new value)."""
+    readers: dict[str, list[tuple[Source, Any]]] = {}
+    for source, new in changes:
+        if isinstance(source.node, cst.Name):
+            readers.setdefault(source.node.value, []).append((source, new))
+    chosen = {}
+    for name, reads in readers.items():
+        first, new = reads[0]
+        if any((source.value, other) != (first.value, new) for source, other in reads):
+            continue
+        if {id(node) for node in name_loads(module, name)} != {id(source.node) for source, _ in reads}:
+            continue  # also read by a key that must not change
+        found = last_assignment(module, name)
+        if found is not None and literal_value(found[1].value, NO_VALUE) == first.value:
+            chosen[name] = (found[1].value, first.value, new)
+    return chosen
+
+
+def rewrite_literal(node: cst.BaseExpression, old: Any, new: Any) -> cst.BaseExpression:
+    """``node`` (worth ``old``) rewritten to ``new``: a literal keeps its layout and unchanged parts;
+    anything else (a variable, ``_base_.x``, an expression) becomes the new literal."""
+    if old == new:
+        return node
+    if (
+        isinstance(node, (cst.List, cst.Tuple))
+        and isinstance(old, (tuple, list))
+        and isinstance(new, (tuple, list))
+        and len(sequence_items(node)) == len(node.elements) == len(old) == len(new)
+        and literal_value(node, NO_VALUE) == old
+    ):
+        return node.with_changes(
+            elements=[
+                element.with_changes(value=rewrite_literal(element.value, item_old, item_new))
+                for element, item_old, item_new in zip(node.elements, old, new)
+            ]
+        )
+    return cst.parse_expression(render(new))
+
+
 def _in_place(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:
     """The edit made inside this file's own last ``<root> = dict(...)`` literal, or None."""
+    if any(isinstance(key, int) for key in edit.path):
+        return None  # list items are changed where the file writes them, or overridden
     found = last_assignment(module, edit.path[0])
     if found is None or len(edit.path) < 2:
         return None
@@ -265,6 +308,52 @@ def _without(node: cst.BaseExpression, keys: list[str]) -> cst.BaseExpression | 
         return remove_mapping_keys(node, [keys[0]])
     new_child = _without(child, keys[1:])
     return None if new_child is None else set_mapping_value(node, keys[0], new_child)
+
+
+def _overrides(
+    module: cst.Module, edits: list[ConfigEdit], references: Mapping[KeyPath, KeyPath], comment: str | None
+) -> Iterator[cst.Module | None]:
+    if not any(isinstance(key, int) for edit in edits for key in edit.path):
+        yield _merged_override(module, edits, comment)
+        yield _assignment_override(module, edits, comment)
+        return
+    referenced = [replace(edit, path=_through_base_references(edit.path, references)) for edit in edits]
+    for variant in [referenced, edits] if referenced != edits else [edits]:
+        for root, attributes in _indexed_forms(module, variant):
+            yield append_statements(module, _indexed_assignments(variant, root, attributes), comment)
+
+
+def _through_base_references(path: KeyPath, references: Mapping[KeyPath, KeyPath]) -> KeyPath:
+    """The path re-addressed to where this file takes the value from: a pipeline written as
+    ``{{_base_.train_pipeline}}`` is only reachable as ``_base_.train_pipeline[...]``."""
+    for length in range(len(path), 0, -1):
+        if path[:length] in references:
+            return (*references[path[:length]], *path[length:])
+    return path
+
+
+def _indexed_forms(module: cst.Module, edits: Sequence[ConfigEdit]) -> list[tuple[str | None, bool]]:
+    """(root, attribute form?) pairs mmengine may honour for assignments through list items, in order."""
+    roots = {str(edit.path[0]) for edit in edits}
+    forms: list[tuple[str | None, bool]] = []
+    if "_base_" not in roots and config_style(module) is ConfigStyle.BASE and inherits(module):
+        forms += [("_base_", True), ("_base_", False)]  # the inherited dicts are ConfigDicts
+    if all(any(binds_name(statement, root) for statement in module.body) for root in roots):
+        forms += [(None, True), (None, False)]  # an old-style file's own dicts are plain dicts
+    return forms
+
+
+def _indexed_assignments(edits: Sequence[ConfigEdit], root: str | None, attributes: bool) -> str:
+    """``_base_.train_dataloader.dataset.pipeline[3].prob = 0.5`` and the like."""
+    lines = []
+    for edit in edits:
+        keys = edit.path if root is None else (root, *edit.path)
+        if isinstance(edit, PopKey):
+            keys = keys[:-1]
+        target = attribute_chain(keys) if attributes else subscript_chain(str(keys[0]), keys[1:])
+        lines.append(f"{target} = {render(edit.value)}\n" if isinstance(edit, SetKey)
+                     else f"{target}.pop({edit.path[-1]!r}, None)\n")
+    return "".join(lines)
 
 
 def _merged_override(module: cst.Module, edits: list[ConfigEdit], comment: str | None) -> cst.Module | None:

@@ -4,7 +4,7 @@ adding or removing arguments without breaking commas, comments or layout."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import libcst as cst
 
@@ -343,6 +343,16 @@ class _LoadCollector(cst.CSTVisitor):
 
     def visit_ImportAlias(self, node: cst.ImportAlias) -> bool:
         return False
+
+
+class ReplaceNodes(cst.CSTTransformer):
+    """Replaces the given nodes (by identity) wherever they are in the tree."""
+
+    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
+        self.replacements = replacements
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:
+        return self.replacements.get(original_node, updated_node)
 
 
 def name_loads(node: cst.CSTNode, name: str) -> list[cst.Name]:

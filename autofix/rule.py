@@ -17,7 +17,7 @@ import enum
 import inspect
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -136,7 +136,17 @@ def positive_int(value: Any) -> int:
     return number
 
 
-KeyPath = tuple[str, ...]  # a key path in a resolved config: ('model', 'train_cfg', 'rpn_proposal')
+# A key path in a resolved config: str keys and int list indices, ('model', 'train_cfg', 'rpn_proposal')
+# or ('train_dataloader', 'dataset', 'pipeline', 3, 'prob').
+KeyPath = tuple[str | int, ...]
+
+
+def dotted_key(path: KeyPath) -> str:
+    """The key as :func:`autofix.mmconfig.flatten` writes it: ``train_dataloader.dataset.pipeline[3].prob``."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else key
+    return text
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,7 @@ class SetKey:
 
     @property
     def key(self) -> str:
-        return ".".join(self.path)
+        return dotted_key(self.path)
 
 
 @dataclass(frozen=True)
@@ -159,10 +169,35 @@ class PopKey:
 
     @property
     def key(self) -> str:
-        return ".".join(self.path)
+        return dotted_key(self.path)
 
 
 ConfigEdit = SetKey | PopKey
+
+
+def value_at(value: Any, path: KeyPath, default: Any = None) -> Any:
+    """``value[k0][k1]...``, or ``default`` where a step is missing."""
+    for key in path:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return default
+    return value
+
+
+def edited_keys(config: Mapping[str, Any], edits: Sequence[ConfigEdit]) -> tuple[re.Pattern[str], ...]:
+    """The dotted keys (regexes, matched whole) that ``edits`` of ``config`` change: each edited key and
+    the keys below it, and the same keys under a top-level variable that holds a container on the
+    edited path (``train_pipeline`` when the edit is in ``train_dataloader.dataset.pipeline``): mmengine
+    keeps a config file's variables, so editing the value where the file writes it changes them too."""
+    edited = [edit.path for edit in edits]
+    paths = list(edited)
+    for path in edited:
+        for length in range(2, len(path) + 1):
+            held = value_at(config, path[:length])
+            if isinstance(held, (Mapping, list, tuple)) and held:
+                paths += [(name, *path[length:]) for name, value in config.items() if name != path[0] and value == held]
+    return tuple(re.compile(re.escape(dotted_key(path)) + r"(?:[.\[].*)?") for path in dict.fromkeys(paths))
 
 
 @dataclass(frozen=True)
@@ -267,11 +302,14 @@ class ConfigRule(Rule):
         """Files this rule adds to the run's paths for these options (ValueError: why it cannot)."""
         return []
 
-    def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str, ...]:
-        """The dotted keys (fnmatch patterns) this rule's fix of ``config`` may change."""
-        return tuple(
-            pattern for f in self.findings(config, options) for e in f.edits for pattern in (e.key, f"{e.key}.*")
-        )
+    def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[re.Pattern[str], ...]:
+        """The dotted keys this rule's fix of ``config`` may change: the edited keys, and the variables
+        through which a file may write them."""
+        return edited_keys(config, [edit for finding in self.findings(config, options) for edit in finding.edits])
+
+    def override_comment_for(self, options: Mapping[str, Any]) -> str | None:
+        """The comment above an override the planner appends, for these options."""
+        return f"autofix {self.id}: {self.override_comment}" if self.override_comment else None
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         if context.kind is not FileKind.CONFIG:
@@ -287,4 +325,4 @@ class ConfigRule(Rule):
             context.note(finding.message)
         edits = [edit for finding in found for edit in finding.edits]
         return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
-                           comment=f"autofix {self.id}: {self.override_comment}" if self.override_comment else None)
+                           comment=self.override_comment_for(context.options))

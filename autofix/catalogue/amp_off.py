@@ -13,7 +13,6 @@ from autofix.config_edit import (
     config_style,
     first_effective,
     inherits,
-    last_assignment,
     replace_assigned_value,
 )
 from autofix.cst_helpers import (
@@ -32,6 +31,7 @@ from autofix.cst_helpers import (
     string_value,
 )
 from autofix.mmconfig import ConfigUnavailable, registry_name
+from autofix.provenance import last_assignment
 from autofix.rule import Applicability, Example, FileKind, Rule, TransformContext
 
 

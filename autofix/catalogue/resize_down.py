@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import keyword
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -11,26 +10,23 @@ from typing import Any
 import libcst as cst
 
 from autofix.catalogue.amp_nms import AMP_NMS
-from autofix.config_edit import (
-    ConfigStyle,
-    append_statements,
-    binds_name,
-    config_style,
-    first_effective,
-    inherits,
-    last_assignment,
-    render,
-    subscript_chain,
-)
-from autofix.cst_helpers import (
-    dict_literal_keys,
-    dotted_name,
-    literal_value,
-    name_loads,
-    string_value,
-)
+from autofix.config_edit import attribute_chain, render, rewrite_literal
+from autofix.cst_helpers import ReplaceNodes, dotted_name, literal_value, string_value
+from autofix.domain.rpn import rpn_loads, uses_amp
 from autofix.mmconfig import registry_name
-from autofix.rule import Applicability, Example, FileKind, Option, Rule, TransformContext
+from autofix.provenance import NO_VALUE, mapping_items, sequence_items, written_path
+from autofix.rule import (
+    Applicability,
+    ConfigRule,
+    Example,
+    FileKind,
+    Finding,
+    KeyPath,
+    Option,
+    SetKey,
+    Severity,
+    TransformContext,
+)
 
 DEFAULT_SCALE = (1333, 800)
 
@@ -50,15 +46,12 @@ def parse_scale(value: Any) -> tuple[int, int]:
     if min(size) < 1:
         raise ValueError(f"{value!r}: both edges must be at least 1")
     return size
+
+
 _RESIZE_TYPES = frozenset({"Resize", "RandomResize", "RandomChoiceResize"})
 _SIZE_KEYS = ("scale", "scales", "img_scale")
-_NO_VALUE = object()
 _TRAIN_NAME = re.compile(r"(^|_)train(_|$)")
 _TEST_NAME = re.compile(r"(^|_)(test|val|tta)(_|$)")
-_SIZE_KEY = r"\.(?:scale|scales|img_scale)(?:\[\d+\])*"  # the end of a dotted key naming a size
-_NOT_TEST = r"(?!\w*(?:test|val|tta))"  # the top-level name is not a test/val/TTA one
-
-KeyPath = tuple[str | int, ...]  # a config key path: ('train_dataloader', 'dataset', 'pipeline', 2, 'scale')
 
 
 # --- sizes ------------------------------------------------------------------------------------
@@ -169,20 +162,7 @@ class _Oversize:
     ratio_range: Any = None
 
     def describe(self) -> str:
-        return f"{self.transform} {self.path[-1]} {render(self.old)} at {_dotted(self.path[:-1])}"
-
-
-def _dotted(path: KeyPath) -> str:
-    """``train_dataloader.dataset.pipeline[2].scale``: readable, and Python for a config's names."""
-    text = ""
-    for key in path:
-        if isinstance(key, int):
-            text += f"[{key}]"
-        elif key.isidentifier() and not keyword.iskeyword(key) and not hasattr(dict, key):
-            text += f".{key}" if text else key
-        else:
-            text += f"[{key!r}]"
-    return text
+        return f"{self.transform} {self.path[-1]} {render(self.old)} at {attribute_chain(self.path[:-1])}"
 
 
 def _train_pipelines(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
@@ -237,317 +217,19 @@ def _oversizes(config: Mapping[str, Any], target: _Target) -> list[_Oversize]:
     return _sizes_over(resizes, target)
 
 
-# --- where this file writes them --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Site:
-    """An expression in this file that mmengine puts at ``path`` (all or part of an oversized size)."""
-
-    node: cst.BaseExpression
-    path: KeyPath
-    old: Any
-    new: Any
-
-
-def _is_dict_call(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict"
-
-
-def _items(node: cst.BaseExpression) -> dict[str, cst.BaseExpression]:
-    """The keyword values of ``dict(k=v)`` or the string-keyed values of ``{'k': v}``; else empty."""
-    if _is_dict_call(node):
-        return {arg.keyword.value: arg.value for arg in node.args if arg.keyword is not None}
-    if isinstance(node, cst.Dict):
-        return {key: element.value for key, element in dict_literal_keys(node).items()}
-    return {}
-
-
-def _merged_in(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """The mappings whose keys land at the same level: ``dict(base, **more)``, ``{**more}``."""
-    if _is_dict_call(node):
-        return [arg.value for arg in node.args if arg.keyword is None and arg.star in ("", "**")]
-    if isinstance(node, cst.Dict):
-        return [element.value for element in node.elements if isinstance(element, cst.StarredDictElement)]
-    return []
-
-
-def _elements(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """A list or tuple literal's items up to the first ``*splat`` (after it, indices are unknown)."""
-    found: list[cst.BaseExpression] = []
-    if isinstance(node, (cst.List, cst.Tuple)):
-        for element in node.elements:
-            if isinstance(element, cst.StarredElement):
-                break
-            found.append(element.value)
-    return found
-
-
-def _written_path(node: cst.BaseExpression) -> KeyPath | None:
-    """The key path an assignment target writes: ``a.b[0]`` and ``a['b'][0]`` both give ('a', 'b', 0)."""
-    if isinstance(node, cst.Name):
-        return (node.value,)
-    if isinstance(node, cst.Attribute):
-        parent = _written_path(node.value)
-        return None if parent is None else (*parent, node.attr.value)
-    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-        parent, index = _written_path(node.value), node.slice[0].slice.value
-        key = index.evaluated_value if isinstance(index, cst.Integer) else string_value(index)
-        return None if parent is None or key is None else (*parent, key)
-    return None
-
-
-def _base_reference(node: cst.BaseExpression) -> KeyPath | None:
-    """('_base_', 'train_pipeline') for ``_base_.train_pipeline`` or mmengine's ``{{_base_.train_pipeline}}``."""
-    if isinstance(node, cst.Set) and len(node.elements) == 1:
-        inner = node.elements[0].value
-        if isinstance(inner, cst.Set) and len(inner.elements) == 1:
-            node = inner.elements[0].value
-    path = _written_path(node)
-    return path if path and len(path) > 1 and path[0] == "_base_" else None
-
-
-def _item(value: Any, rest: KeyPath) -> Any:
-    for key in rest:
-        try:
-            value = value[key]
-        except (KeyError, IndexError, TypeError):
-            return _NO_VALUE
-    return value
-
-
-class _SiteFinder:
-    """Follows the key paths mmengine resolves through this file's statements to the expressions
-    that give the oversized sizes their values: ``train_dataloader = dict(dataset=dict(
-    pipeline=train_pipeline))`` leads into the ``train_pipeline = [...]`` list, and
-    ``_base_.train_dataloader.dataset.pipeline[2].scale = ...`` writes that key directly."""
-
-    def __init__(self, module: cst.Module, oversizes: Sequence[_Oversize]) -> None:
-        self.module = module
-        self.wanted = {oversize.path: oversize for oversize in oversizes}
-        self.on_the_way = {oversize.path[:length] for oversize in oversizes for length in range(len(oversize.path))}
-        self.sites: list[_Site] = []
-        # path -> the `_base_` value this file puts there (`pipeline={{_base_.train_pipeline}}`)
-        self.base_references: dict[KeyPath, KeyPath] = {}
-        self.following: list[str] = []  # variables being followed (a guard against `a = b; b = a`)
-
-    def find(self) -> list[_Site]:
-        for statement in self.module.body:
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    self._statement(small)
-        return self.sites
-
-    def _statement(self, small: cst.BaseSmallStatement) -> None:
-        if isinstance(small, cst.Assign) and len(small.targets) == 1:
-            self._walk_written(small.targets[0].target, small.value)
-        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-            call = small.value  # `train_dataloader.update(dict(...))` or `.merge(...)` deep-merges
-            if (
-                isinstance(call.func, cst.Attribute)
-                and call.func.attr.value in ("update", "merge")
-                and len(call.args) == 1
-                and call.args[0].keyword is None
-            ):
-                self._walk_written(call.func.value, call.args[0].value)
-
-    def _walk_written(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        path = _written_path(target)
-        if path and path[0] == "_base_":  # old style: `_base_.x = ...` changes the inherited x
-            path = path[1:]
-        if path:
-            self._walk(value, path)
-
-    def _walk(self, node: cst.BaseExpression, path: KeyPath) -> None:
-        for length in range(len(path), 0, -1):
-            oversize = self.wanted.get(path[:length])
-            if oversize is not None:
-                rest = path[length:]
-                self._site(node, path, _item(oversize.old, rest), _item(oversize.new, rest))
-                return
-        if path not in self.on_the_way:
-            return
-        base_path = _base_reference(node)
-        if base_path is not None:
-            self.base_references[path] = base_path
-            return
-        for key, value in _items(node).items():
-            self._walk(value, (*path, key))
-        for value in _merged_in(node):
-            self._walk(value, path)
-        for index, value in enumerate(_elements(node)):
-            self._walk(value, (*path, index))
-        if isinstance(node, cst.Name) and node.value not in self.following:
-            found = last_assignment(self.module, node.value)
-            if found is not None:
-                self.following.append(node.value)
-                self._walk(found[1].value, path)
-                self.following.pop()
-
-    def _site(self, node: cst.BaseExpression, path: KeyPath, old: Any, new: Any) -> None:
-        if old is _NO_VALUE or old == new:
-            return
-        written = literal_value(node, _NO_VALUE)
-        if written is _NO_VALUE or written == old:  # a literal of another value is not what mmengine kept
-            self.sites.append(_Site(node, path, old, new))
-
-
-def _patched(node: cst.BaseExpression, old: Any, new: Any) -> cst.BaseExpression:
-    """``node`` (worth ``old``) rewritten to ``new``: a literal keeps its layout and unchanged parts;
-    anything else (a variable, ``_base_.x``, an expression) becomes the new literal."""
-    if old == new:
-        return node
-    if (
-        isinstance(node, (cst.List, cst.Tuple))
-        and isinstance(old, (tuple, list))
-        and isinstance(new, (tuple, list))
-        and len(_elements(node)) == len(node.elements) == len(old) == len(new)
-        and literal_value(node, _NO_VALUE) == old
-    ):
-        return node.with_changes(
-            elements=[
-                element.with_changes(value=_patched(element.value, item_old, item_new))
-                for element, item_old, item_new in zip(node.elements, old, new)
-            ]
-        )
-    return cst.parse_expression(render(new))
-
-
-def _shared_variables(module: cst.Module, sites: Sequence[_Site]) -> dict[str, tuple[cst.BaseExpression, _Site]]:
-    """Variables (``scale=img_scale``) whose every reader in the file is a train resize needing the
-    same new size: name -> (the literal in its definition, one of its sites)."""
-    readers: dict[str, list[_Site]] = {}
-    for site in sites:
-        if isinstance(site.node, cst.Name):
-            readers.setdefault(site.node.value, []).append(site)
-    chosen = {}
-    for name, sites_of_name in readers.items():
-        first = sites_of_name[0]
-        if any((site.old, site.new) != (first.old, first.new) for site in sites_of_name):
-            continue
-        if {id(node) for node in name_loads(module, name)} != {id(site.node) for site in sites_of_name}:
-            continue  # also read by RandomCrop, Pad, a test pipeline...
-        found = last_assignment(module, name)
-        if found is not None and literal_value(found[1].value, _NO_VALUE) == first.old:
-            chosen[name] = (found[1].value, first)
-    return chosen
-
-
-class _ReplaceNodes(cst.CSTTransformer):
-    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
-        self.replacements = replacements
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:
-        return self.replacements.get(original_node, updated_node)
-
-
-def _override_units(oversizes: Sequence[_Oversize]) -> list[tuple[KeyPath, Any]]:
-    """The assignments that set the new sizes: a whole tuple, or only the changed items of a list."""
-    units: list[tuple[KeyPath, Any]] = []
-    for oversize in oversizes:
-        if isinstance(oversize.old, list) and len(oversize.old) == len(oversize.new):
-            units += [
-                ((*oversize.path, index), new)
-                for index, (old, new) in enumerate(zip(oversize.old, oversize.new))
-                if old != new
-            ]
-        else:
-            units.append((oversize.path, oversize.new))
-    return units
-
-
-def _through_base_references(
-    units: Sequence[tuple[KeyPath, Any]], references: Mapping[KeyPath, KeyPath]
-) -> list[tuple[KeyPath, Any]]:
-    """The units re-addressed to where this file takes the value from: a pipeline written as
-    ``{{_base_.train_pipeline}}`` is only reachable as ``_base_.train_pipeline[...]``."""
-    found = []
-    for path, value in units:
-        for length in range(len(path), 0, -1):
-            if path[:length] in references:
-                path = (*references[path[:length]], *path[length:])
-                break
-        found.append((path, value))
-    return found
-
-
-def _overrides(units: Sequence[tuple[KeyPath, Any]], root: str | None, attributes: bool) -> str:
-    """``_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)`` and the like."""
-    lines = []
-    for path, value in units:
-        keys = path if root is None else (root, *path)
-        target = _dotted(keys) if attributes else subscript_chain(str(keys[0]), keys[1:])
-        lines.append(f"{target} = {render(value)}\n")
-    return "".join(lines)
-
-
-def _override_forms(module: cst.Module, units: Sequence[tuple[KeyPath, Any]]) -> list[tuple[str | None, bool]]:
-    """(root, attribute form?) pairs mmengine may honour here, to be tried in this order."""
-    roots = {str(path[0]) for path, _ in units}
-    forms: list[tuple[str | None, bool]] = []
-    if "_base_" not in roots and config_style(module) is ConfigStyle.BASE and inherits(module):
-        forms += [("_base_", True), ("_base_", False)]  # the inherited dicts are ConfigDicts
-    if all(any(binds_name(statement, root) for statement in module.body) for root in roots):
-        forms += [(None, True), (None, False)]  # an old-style file's own dicts are plain dicts
-    return forms
-
-
-def _candidates(module: cst.Module, oversizes: Sequence[_Oversize], target: _Target) -> Iterator[cst.Module]:
-    """Edits in order of preference, each to be proved by mmengine: change the sizes where this file
-    writes them (a variable at its definition when only train resizes read it), appending an
-    override for any size it inherits; else override every size."""
-    finder = _SiteFinder(module, oversizes)
-    sites = finder.find()
-    in_place = {site.node: _patched(site.node, site.old, site.new) for site in sites}
-    shared = _shared_variables(module, sites)
-    at_definitions = {
-        node: edit for node, edit in in_place.items() if not (isinstance(node, cst.Name) and node.value in shared)
-    }
-    at_definitions.update({value: _patched(value, site.old, site.new) for value, site in shared.values()})
-
-    units = _override_units(oversizes)
-    inherited = [
-        (path, value)
-        for path, value in units
-        if not any(site.path[: len(path)] == path or path[: len(site.path)] == site.path for site in sites)
-    ]
-    comment = f"autofix resize-down: train sizes at most {target}"
-    seen = {module.code}
-
-    def new(candidate: cst.Module) -> Iterator[cst.Module]:
-        if candidate.code not in seen:
-            seen.add(candidate.code)
-            yield candidate
-
-    def addressed(chosen: list[tuple[KeyPath, Any]]) -> list[list[tuple[KeyPath, Any]]]:
-        """Through a `_base_` reference first, where the file has one on the way."""
-        referenced = _through_base_references(chosen, finder.base_references)
-        return [referenced, chosen] if referenced != chosen else [chosen]
-
-    for edits in (at_definitions, in_place):
-        edited = module.visit(_ReplaceNodes(edits))
-        if not inherited:
-            yield from new(edited)
-            continue
-        for variant in addressed(inherited):
-            for root, attributes in _override_forms(module, variant):
-                yield from new(append_statements(edited, _overrides(variant, root, attributes), comment))
-    for variant in addressed(units):
-        for root, attributes in _override_forms(module, variant):
-            yield from new(append_statements(module, _overrides(variant, root, attributes), comment))
-
-
 # --- model files and scripts (never run) ------------------------------------------------------
 
 
-def _literal_transforms(node: cst.BaseExpression, path: KeyPath) -> Iterator[tuple[KeyPath, dict[str, cst.BaseExpression]]]:
+def _literal_transforms(
+    node: cst.BaseExpression, path: KeyPath
+) -> Iterator[tuple[KeyPath, dict[str, cst.BaseExpression]]]:
     """The ``dict(type=...)`` literals in a pipeline literal, nested ones included, with their paths."""
-    items = _items(node)
+    items = mapping_items(node)
     if "type" in items:
         yield path, items
     for key, value in items.items():
         yield from _literal_transforms(value, (*path, key))
-    for index, value in enumerate(_elements(node)):
+    for index, value in enumerate(sequence_items(node)):
         yield from _literal_transforms(value, (*path, index))
 
 
@@ -563,7 +245,7 @@ class _ScriptPipelines(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1:
-            path = _written_path(node.targets[0].target)
+            path = written_path(node.targets[0].target)
             if path:
                 self._scan(node.value, path)
 
@@ -577,9 +259,9 @@ class _ScriptPipelines(cst.CSTVisitor):
         ):
             self._pipeline(node, path)
             return
-        for key, value in _items(node).items():
+        for key, value in mapping_items(node).items():
             self._scan(value, (*path, key))
-        for index, value in enumerate(_elements(node)):  # mmdet 2.x `train=[dict(...), ...]`
+        for index, value in enumerate(sequence_items(node)):  # mmdet 2.x `train=[dict(...), ...]`
             self._scan(value, (*path, index))
 
     def _pipeline(self, node: cst.List, path: KeyPath) -> None:
@@ -587,14 +269,14 @@ class _ScriptPipelines(cst.CSTVisitor):
             kind = registry_name(string_value(items["type"]) or dotted_name(items["type"]))
             if kind not in _RESIZE_TYPES:
                 continue
-            values = {key: literal_value(value, _NO_VALUE) for key, value in items.items() if key != "type"}
-            if values.get("keep_ratio") is _NO_VALUE:
+            values = {key: literal_value(value, NO_VALUE) for key, value in items.items() if key != "type"}
+            if values.get("keep_ratio") is NO_VALUE:
                 continue  # keep_ratio held in a variable: the sizes' meaning is not known from the file
-            known = {key: value for key, value in values.items() if value is not _NO_VALUE}
+            known = {key: value for key, value in values.items() if value is not NO_VALUE}
             oversizes = _sizes_over([(transform_path, {**known, "type": kind})], self.target)
             for oversize in oversizes:
                 size_node = items[str(oversize.path[-1])]
-                self.edits[size_node] = _patched(size_node, oversize.old, oversize.new)
+                self.edits[size_node] = rewrite_literal(size_node, oversize.old, oversize.new)
             self.oversizes += oversizes
 
 
@@ -610,7 +292,7 @@ def _note_costs(context: TransformContext, oversizes: Sequence[_Oversize], targe
             if _is_pair(oversize.new):
                 reach += f" = {render(tuple(int(edge * most) for edge in oversize.new))}"
             context.note(
-                f"{oversize.transform} at {_dotted(oversize.path[:-1])} keeps ratio_range "
+                f"{oversize.transform} at {attribute_chain(oversize.path[:-1])} keeps ratio_range "
                 f"{render(oversize.ratio_range)}: images can still reach {reach}"
             )
 
@@ -636,7 +318,7 @@ _SUMMARY = (
 )
 
 
-class ResizeDown(Rule):
+class ResizeDown(ConfigRule):
     """Shrink the train resize sizes to fit `--scale WxH`.
 
     ## What it does
@@ -692,7 +374,6 @@ class ResizeDown(Rule):
     applicability = Applicability.CHANGES_RESULTS
     prefilter = ("_base_", "read_base", "scale")
     chain_prefilter = ("scale",)  # `scale`, `scales`, `img_scale`: a chain without them resizes nothing
-    only_fixes_problems = True
     options = (
         Option(
             "scale",
@@ -701,20 +382,6 @@ class ResizeDown(Rule):
             default=DEFAULT_SCALE,
             metavar="WxH",
         ),
-    )
-
-    # Sizes in the pipelines of the train dataloader, of 2.x `data.train` and of top-level dataset
-    # variables (`labeled_dataset = dict(...)`), however they nest; top-level variables holding a
-    # train pipeline or a size (changed where they are defined). Regexes, because fnmatch's `*`
-    # crosses dots: none of these matches a test, val or TTA key (test_dataloader..., data.test...,
-    # val_dataloader..., test_pipeline[1].scale, tta_pipeline...).
-    intended_keys = (
-        re.compile(
-            rf"{_NOT_TEST}\w+(?:\.train)?(?:\[\d+\])?(?:\.dataset|\.datasets\[\d+\])*"
-            rf"\.pipeline\[\d+\](?:\.\w+|\[\d+\])*{_SIZE_KEY}"
-        ),
-        re.compile(rf"{_NOT_TEST}\w*pipeline\w*\[\d+\](?:\.\w+|\[\d+\])*{_SIZE_KEY}"),
-        re.compile(rf"{_NOT_TEST}\w*(?:scale|size)\w*(?:\[\d+\])*"),
     )
 
     examples = (
@@ -848,13 +515,23 @@ class ResizeDown(Rule):
         ),
     )
 
-    def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
+    def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
         target = _Target.from_options(options)
         oversizes = _oversizes(config, target)
-        if not oversizes:
-            return None
-        more = f" (and {len(oversizes) - 1} more)" if len(oversizes) > 1 else ""
-        return f"train {oversizes[0].describe()} is over {target}{more}"
+        # Smaller images only matter for the crash where AMP meets an RPN whose boxes reach split_thr.
+        crashes = bool(oversizes) and uses_amp(config) and any(load.at_risk for load in rpn_loads(config))
+        return [
+            Finding(
+                f"train {oversize.describe()} is over {target}",
+                Severity.CRASH if crashes else Severity.LATENT,
+                details={"path": attribute_chain(oversize.path), "size": oversize.old, "fitted": oversize.new},
+                edits=(SetKey(oversize.path, oversize.new),),
+            )
+            for oversize in oversizes
+        ]
+
+    def override_comment_for(self, options: Mapping[str, Any]) -> str:
+        return f"autofix {self.id}: train sizes at most {_Target.from_options(options)}"
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         target = _Target.from_options(context.options)
@@ -864,15 +541,8 @@ class ResizeDown(Rule):
             if not scripts.edits:
                 return module
             _note_costs(context, scripts.oversizes, target)
-            return module.visit(_ReplaceNodes(scripts.edits))
-        oversizes = _oversizes(context.resolve_config(), target)
-        if not oversizes:
-            return module
-        fixed = first_effective(
-            context,
-            _candidates(module, oversizes, target),
-            lambda config: self.problem(config, context.options),
-            self.intended_keys,
-        )
-        _note_costs(context, oversizes, target)
+            return module.visit(ReplaceNodes(scripts.edits))
+        fixed = super().transform(module, context)
+        if fixed is not module:
+            _note_costs(context, _oversizes(context.resolve_config(), target), target)
         return fixed
