@@ -1,4 +1,5 @@
-"""Every transform's declared examples (the text of `autofix explain`) are tests too."""
+"""Every rule's declared examples (the text of `autofix explain`) are tests too, run as users run
+autofix: through ``run`` over a folder holding the example as ``config.py`` and its ``files``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autofix.engine import ConfigSession, Rewrite, rewrite_at
+from autofix.engine import run
 from autofix.filekind import detect_kind
 from autofix.registry import all_transforms
 
@@ -17,14 +18,16 @@ EXAMPLES = [
 ]
 
 
-def _rewrite(transform, example, text: str, folder: Path) -> Rewrite:
-    """Run the example as ``config.py`` in ``folder``, beside the files (bases) it declares."""
+def _rewrite(transform, example, text: str, folder: Path) -> str:
+    """Fix the example as ``config.py`` in ``folder``, beside the files (bases) it declares; its new text."""
     for name, content in example.files_dedented().items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(content)
-    # mmengine checks that a config exists on disk before it reads it (through the overlay).
-    (folder / "config.py").write_text(text)
-    return rewrite_at(folder / "config.py", text, [transform()], example.options, ConfigSession())
+    config = folder / "config.py"
+    config.write_text(text)
+    [result] = run([config], [transform()], example.options, write=True).results
+    assert result.status in ("changed", "unchanged"), result.error
+    return config.read_text()
 
 
 @pytest.mark.parametrize(("transform", "example"), EXAMPLES)
@@ -36,12 +39,12 @@ def test_example_declares_the_kind_its_text_has(transform, example):
 
 @pytest.mark.parametrize(("transform", "example"), EXAMPLES)
 def test_example(transform, example, tmp_path: Path):
-    assert _rewrite(transform, example, example.source, tmp_path).text == example.expected
+    assert _rewrite(transform, example, example.source, tmp_path) == example.expected
 
 
 @pytest.mark.parametrize(("transform", "example"), EXAMPLES)
 def test_example_is_idempotent(transform, example, tmp_path: Path):
-    assert _rewrite(transform, example, example.expected, tmp_path).text == example.expected
+    assert _rewrite(transform, example, example.expected, tmp_path) == example.expected
 
 
 @pytest.mark.parametrize("transform", all_transforms().values(), ids=list(all_transforms()))

@@ -175,7 +175,9 @@ class Workers:
             return
         if error_type is not None:  # Ctrl-C, SIGTERM or a bug: what the workers are doing is not wanted
             self._kill_workers()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        # A stop landing inside shutdown would leave live workers for the interpreter's exit to wait on.
+        with stop_signals_deferred():
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
     def start_for(self, files: int, candidates: int) -> None:
         size = _pool_size(self.jobs, files, candidates)
