@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from corpus import mmdet_configs, resolve_tree
 
-from autofix.engine import scheduler
+from autofix.engine import RunReport, run, scheduler
+from autofix.registry import all_transforms
 
-CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved"}
+CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved", "corpus_fixed_by"}
+# The options the corpus runs use (resize-down's default scale, written out).
+CORPUS_OPTIONS = {"resize-down": {"scale": (1333, 800)}}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,6 +40,31 @@ def corpus_copy(mmdet_corpus: Path, tmp_path: Path) -> Path:
 def mmdet_corpus_resolved(mmdet_corpus: Path) -> dict[str, dict | None]:
     """Each corpus file's effective config as shipped (None: mmengine cannot load it), resolved once."""
     return resolve_tree(mmdet_corpus)
+
+
+@dataclass
+class FixedCorpus:
+    """A copy of the corpus after one rule's whole-tree run (shared by the tests that judge that run)."""
+
+    folder: Path
+    report: RunReport
+    options: dict
+
+
+@pytest.fixture(scope="session")
+def corpus_fixed_by(mmdet_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``corpus_fixed_by(rule_id)``: the corpus fixed by that rule alone, run once per session."""
+    runs: dict[str, FixedCorpus] = {}
+
+    def fixed_by(rule_id: str) -> FixedCorpus:
+        if rule_id not in runs:
+            folder = tmp_path_factory.mktemp(rule_id) / "configs"
+            shutil.copytree(mmdet_corpus, folder)
+            options = CORPUS_OPTIONS.get(rule_id, {})
+            runs[rule_id] = FixedCorpus(folder, run([folder], [all_transforms()[rule_id]()], options, write=True), options)
+        return runs[rule_id]
+
+    return fixed_by
 
 
 @pytest.fixture

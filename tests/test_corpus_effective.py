@@ -1,32 +1,29 @@
-"""Each config transform applied to the whole mmdet 3.3.0 config tree, judged by mmengine.
+"""Each config rule applied to the whole mmdet 3.3.0 config tree, judged by mmengine.
 
 For every config that loads, the effective config after the run must differ from the shipped one
-only in the transform's intended keys, and the crash's cause must be gone (``problem``). Files
-that mmengine cannot load before the run are counted, not judged.
+only in the keys the rule's fix of it may change (``intended``: its edits' keys), and the crash's
+cause must be gone (``problem``). Files that mmengine cannot load before the run are counted, not judged.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from corpus import resolve_tree
 
-from autofix.engine import run
 from autofix.mmconfig import unexpected_changes
 from autofix.registry import all_transforms
+from autofix.rule import ConfigRule
 
-CONFIG_TRANSFORMS = [t for t in all_transforms().values() if t.intended_keys]
-OPTIONS = {"resize-down": {"scale": (1333, 800)}}
+CONFIG_RULES = [t for t in all_transforms().values() if issubclass(t, ConfigRule) or t.intended_keys]
 
 
-@pytest.mark.parametrize("transform", CONFIG_TRANSFORMS, ids=[t.id for t in CONFIG_TRANSFORMS])
-def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_copy: Path, mmdet_corpus_resolved):
-    options = OPTIONS.get(transform.id, {})
+@pytest.mark.parametrize("transform", CONFIG_RULES, ids=[t.id for t in CONFIG_RULES])
+def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_fixed_by, mmdet_corpus_resolved):
+    fixed_corpus = corpus_fixed_by(transform.id)
+    options, report = fixed_corpus.options, fixed_corpus.report
     fixer = transform()
     needing = [rel for rel, cfg in mmdet_corpus_resolved.items() if cfg is not None and fixer.problem(cfg, options)]
-    report = run([corpus_copy], [fixer], options, write=True)
-    after = resolve_tree(corpus_copy)
+    after = resolve_tree(fixed_corpus.folder)
 
     wrong: list[str] = []
     changed_configs = 0
@@ -37,7 +34,7 @@ def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_copy
         if fixed is None:
             wrong.append(f"{rel}: no longer loads")
             continue
-        changed, unexpected = unexpected_changes(before, fixed, transform.intended_keys)
+        changed, unexpected = unexpected_changes(before, fixed, fixer.intended(before, options))
         changed_configs += bool(changed)
         if unexpected:
             wrong.append(f"{rel}: also changed {unexpected[:3]}")
