@@ -17,7 +17,7 @@ import enum
 import inspect
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -140,6 +140,15 @@ KeyPath = tuple[str, ...]  # a key path in a resolved config: ('model', 'train_c
 
 
 @dataclass(frozen=True)
+class Code:
+    """A config value written as Python source with the ``(module, name)`` imports it needs: new-style
+    (``read_base``) configs name classes, e.g. ``Code('OptimWrapper', (('mmengine.optim', 'OptimWrapper'),))``."""
+
+    expression: str
+    imports: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class SetKey:
     """Set the effective value at ``path`` to ``value`` (missing levels are created)."""
 
@@ -254,6 +263,10 @@ class ConfigRule(Rule):
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
         raise NotImplementedError
 
+    def comment_for(self, overridden: Sequence[ConfigEdit]) -> str | None:
+        """The comment above an override that carries the edits ``overridden``."""
+        return f"autofix {self.id}: {self.override_comment}" if self.override_comment else None
+
     def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
         found = self.findings(config, options)
         return found[0].message if found else None
@@ -287,4 +300,4 @@ class ConfigRule(Rule):
             context.note(finding.message)
         edits = [edit for finding in found for edit in finding.edits]
         return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
-                           comment=f"autofix {self.id}: {self.override_comment}" if self.override_comment else None)
+                           comment=self.comment_for)
