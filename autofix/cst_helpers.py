@@ -333,19 +333,23 @@ def import_names(before: cst.Module, after: cst.Module, needed: Sequence[tuple[s
     return after
 
 
-class _UnusedImports(cst.CSTTransformer):
-    """Replaces (with a missing name, which it takes from ``missing``) or drops the top-level
-    from-imports of ``unused`` names."""
-
-    def __init__(self, unused: set[str], missing: dict[str, str]) -> None:
-        self.unused = unused
-        self.missing = missing
+class _TopLevelTransformer(cst.CSTTransformer):
+    """Leaves function and class bodies alone: only the module's own imports are edited."""
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         return False
+
+
+class _UnusedImports(_TopLevelTransformer):
+    """Replaces (with a missing name, which it takes from ``missing``) or drops the top-level
+    from-imports of ``unused`` names."""
+
+    def __init__(self, unused: set[str], missing: dict[str, str]) -> None:
+        self.unused = unused
+        self.missing = missing
 
     def leave_ImportFrom(
         self, original: cst.ImportFrom, updated: cst.ImportFrom
@@ -365,19 +369,13 @@ class _UnusedImports(cst.CSTTransformer):
         return updated.with_changes(names=names) if names else cst.RemovalSentinel.REMOVE
 
 
-class _ImportJoiner(cst.CSTTransformer):
+class _ImportJoiner(_TopLevelTransformer):
     """Adds ``name`` to the first top-level ``from package import ...``, in sorted place."""
 
     def __init__(self, package: str, name: str) -> None:
         self.package = package
         self.name = name
         self.done = False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
 
     def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
         if self.done or isinstance(updated.names, cst.ImportStar) or updated.relative or updated.module is None:
