@@ -20,18 +20,23 @@ import libcst as cst
 
 from autofix.cst_helpers import (
     ReplaceNodes,
+    dotted_name,
+    import_names,
     is_mapping_literal,
     literal_value,
     mapping_value,
     name_loads,
     nested_dict_call,
+    quoted_like,
     remove_mapping_keys,
     set_mapping_value,
     set_nested_value,
+    string_value,
 )
 from autofix.mmconfig import ConfigUnavailable, unexpected_changes
 from autofix.provenance import NO_VALUE, Source, assigned_name, binds_name, last_assignment, sequence_items, trace
 from autofix.rule import (
+    Code,
     ConfigEdit,
     KeyPath,
     PopKey,
@@ -91,7 +96,9 @@ def append_statements(module: cst.Module, code: str, comment: str | None = None)
 
 
 def render(value: Any) -> str:
-    """Python source for a plain config value (what ``Config.to_dict()`` holds)."""
+    """Python source for a plain config value (what ``Config.to_dict()`` holds), or a :class:`Code`."""
+    if isinstance(value, Code):
+        return value.expression
     if isinstance(value, Mapping):
         if all(isinstance(k, str) and k.isidentifier() for k in value):
             return "dict(" + ", ".join(f"{k}={render(v)}" for k, v in value.items()) + ")"
@@ -161,24 +168,36 @@ def place_edits(
     module: cst.Module,
     edits: Sequence[ConfigEdit],
     problem: Callable[[Mapping[str, Any]], str | None],
-    comment: str | None = None,
+    comment: str | Callable[[Sequence[ConfigEdit]], str | None] | None = None,
 ) -> cst.Module:
     """The smallest edit of ``module`` that makes its effective config carry ``edits``, proved by mmengine.
 
     Candidates, in order: each value changed where this file writes it (a variable at its definition
     when only the edited keys read it, else where it is read), the other edits in this file's own
-    definitions, and an override for the rest; then overrides alone. An override is a merged
-    ``root = dict(...)`` where the style merges, else an assignment or ``.pop`` on the inherited
-    value; a list changes item by item (``_base_.a.b[2].c = v``, through ``{{_base_.x}}`` where the
-    file takes the value from there).
+    definitions or statements, and an override for the rest (keys removed here popped from the base
+    too); then overrides alone. An override is a merged ``root = dict(...)`` where the style merges,
+    else an assignment or ``.pop`` on the inherited value; a list changes item by item
+    (``_base_.a.b[2].c = v``, through ``{{_base_.x}}`` where the file takes the value from there).
+    ``comment`` goes above an override: text, or made from the edits it carries. The imports a
+    :class:`Code` value needs are added to every candidate.
     """
     before = context.resolve_config()
-    return first_effective(context, _candidates(module, list(edits), before, comment), problem,
-                           edited_keys(before, edits))
+    comment_for = comment if callable(comment) else lambda overridden: comment
+    imports = [
+        needed for edit in edits if isinstance(edit, SetKey) and isinstance(edit.value, Code)
+        for needed in edit.value.imports
+    ]
+    candidates = _candidates(module, list(edits), before, comment_for)
+    if imports:
+        candidates = (import_names(module, candidate, imports) for candidate in candidates)
+    return first_effective(context, candidates, problem, edited_keys(before, edits))
 
 
 def _candidates(
-    module: cst.Module, edits: list[ConfigEdit], config: Mapping[str, Any], comment: str | None
+    module: cst.Module,
+    edits: list[ConfigEdit],
+    config: Mapping[str, Any],
+    comment: Callable[[Sequence[ConfigEdit]], str | None],
 ) -> Iterator[cst.Module]:
     set_keys = [edit for edit in edits if isinstance(edit, SetKey)]
     traced = trace(module, {edit.path: value_at(config, edit.path, NO_VALUE) for edit in set_keys})
@@ -197,16 +216,21 @@ def _candidates(
     for replacements in (at_definitions, at_reads):
         start, rest = module.visit(ReplaceNodes(replacements)), []
         for unit in unwritten:
-            edited = _in_place(start, unit)
+            edited = _in_place(start, unit) or _in_own_statement(start, unit)
             if edited is None:
                 rest.append(unit)
             else:
                 start = edited
         if len(rest) < len(units):
             starts.append((start, rest))
+            # A key removed from this file's own definition may still come from a base.
+            pops_too = [unit for unit in units if isinstance(unit, PopKey) or unit in rest]
+            if pops_too != rest:
+                starts.append((start, pops_too))
     seen = {module.code}
     for start, remaining in [*starts, (module, units)]:
-        for candidate in _overrides(start, remaining, traced.base_references, comment) if remaining else [start]:
+        overrides = _overrides(start, remaining, traced.base_references, comment(remaining)) if remaining else [start]
+        for candidate in overrides:
             if candidate is not None and candidate.code not in seen:
                 seen.add(candidate.code)
                 yield candidate
@@ -279,7 +303,7 @@ def rewrite_literal(node: cst.BaseExpression, old: Any, new: Any) -> cst.BaseExp
                 for element, item_old, item_new in zip(node.elements, old, new)
             ]
         )
-    return cst.parse_expression(render(new))
+    return quoted_like(node, cst.parse_expression(render(new)))
 
 
 def _in_place(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:
@@ -295,6 +319,58 @@ def _in_place(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:
     else:
         new_value = _without(assign.value, list(edit.path[1:]))
     return None if new_value is None else replace_assigned_value(module, index, new_value)
+
+
+def _in_own_statement(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:
+    """The edit made in the last statement of this file that sets the key itself: a top-level
+    ``root = value`` for a one-key path, ``_base_.a.b = v`` / ``a.b = v`` / ``a['b'] = v`` for the path,
+    or a ``root.update(dict(...))`` / ``root.merge(...)`` literal that holds it; None where none does."""
+    root, keys = edit.path[0], list(edit.path[1:])
+    value = cst.parse_expression(render(edit.value)) if isinstance(edit, SetKey) else None
+    if not keys:
+        found = last_assignment(module, root) if value is not None else None
+        return None if found is None else replace_assigned_value(module, found[0], value)
+    for index in range(len(module.body) - 1, -1, -1):
+        statement = module.body[index]
+        if binds_name(statement, root):
+            return None  # the file rebinds it here: what came before no longer counts
+        one_line = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+        small = statement.body[0] if one_line else None
+        if (
+            isinstance(small, cst.Assign) and value is not None and len(small.targets) == 1
+            and _key_path(small.targets[0].target) in ((root, *keys), ("_base_", root, *keys))
+        ):
+            return replace_assigned_value(module, index, value)
+        call = small.value if isinstance(small, cst.Expr) else None
+        if (
+            isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.args
+            and call.func.attr.value in ("update", "merge") and _key_path(call.func.value) == (root,)
+            and _holds(call.args[0].value, keys)
+        ):
+            literal = call.args[0].value
+            new_literal = _without(literal, keys) if value is None else set_nested_value(literal, keys, value)
+            new_call = call.with_changes(args=[call.args[0].with_changes(value=new_literal), *call.args[1:]])
+            new_statement = statement.with_changes(body=[small.with_changes(value=new_call)])
+            return module.with_changes(body=[*module.body[:index], new_statement, *module.body[index + 1 :]])
+    return None
+
+
+def _key_path(target: cst.BaseExpression) -> tuple[str, ...] | None:
+    """``('_base_', 'a', 'b')`` for ``_base_.a.b`` or ``_base_['a']['b']``; None for other expressions."""
+    if isinstance(target, cst.Subscript) and len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+        key, owner = string_value(target.slice[0].slice.value), _key_path(target.value)
+        return None if key is None or owner is None else (*owner, key)
+    name = dotted_name(target)
+    return None if name is None else tuple(name.split("."))
+
+
+def _holds(node: cst.BaseExpression, keys: Sequence[str]) -> bool:
+    """Whether nested mapping literals hold the key path."""
+    for key in keys:
+        node = mapping_value(node, key) if is_mapping_literal(node) else None
+        if node is None:
+            return False
+    return True
 
 
 def _without(node: cst.BaseExpression, keys: list[str]) -> cst.BaseExpression | None:
@@ -370,17 +446,23 @@ def _merged_override(module: cst.Module, edits: list[ConfigEdit], comment: str |
     return append_statements(module, code, comment=comment)
 
 
-def _assignment_override(module: cst.Module, edits: list[ConfigEdit], comment: str | None) -> cst.Module:
+def _assignment_override(module: cst.Module, edits: list[ConfigEdit], comment: str | None) -> cst.Module | None:
     """Assign (or pop) the key itself: ConfigDict attributes in new style; in old style on the
-    inherited ``_base_`` value, or keys of the name this file binds."""
+    inherited ``_base_`` value, or keys of the name this file binds (a pop there would leave the
+    base's key to come back in the merge); a one-key path is assigned as a name."""
     lazy = config_style(module) is ConfigStyle.LAZY
     lines = []
     for edit in edits:
         root, keys = edit.path[0], edit.path[1:]
         owner_keys = keys if isinstance(edit, SetKey) else keys[:-1]
+        if not keys:
+            if isinstance(edit, PopKey):
+                return None  # a top-level name cannot be taken out of a config
+            lines.append(f"{root} = {render(edit.value)}")
+            continue
         if lazy:
             target = ".".join((root, *owner_keys))
-        elif any(binds_name(statement, root) for statement in module.body):
+        elif isinstance(edit, SetKey) and any(binds_name(statement, root) for statement in module.body):
             target = subscript_chain(root, owner_keys)
         else:
             target = ".".join(("_base_", root, *owner_keys))

@@ -198,7 +198,7 @@ def set_mapping_value(node: cst.Call | cst.Dict, key: str, value: cst.BaseExpres
         if index is None:
             return node.with_changes(args=append_keyword(node.args, key, value))
         args = list(node.args)
-        args[index] = args[index].with_changes(value=value)
+        args[index] = args[index].with_changes(value=quoted_like(args[index].value, value))
         return node.with_changes(args=args)
     element = dict_literal_keys(node).get(key)
     if element is None:
@@ -210,7 +210,15 @@ def set_mapping_value(node: cst.Call | cst.Dict, key: str, value: cst.BaseExpres
             whitespace_after_colon=cst.SimpleWhitespace(" "),
         )
         return node.with_changes(elements=_append_element(node.elements, new))
+    value = quoted_like(element.value, value)
     return node.with_changes(elements=[e.with_changes(value=value) if e is element else e for e in node.elements])
+
+
+def quoted_like(old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseExpression:
+    """A new string in the quotes (and prefix) of the string it replaces, as the file writes them."""
+    if not (isinstance(old, cst.SimpleString) and isinstance(new, cst.SimpleString)) or old.quote in new.raw_value:
+        return new
+    return new.with_changes(value=f"{old.prefix}{old.quote}{new.raw_value}{old.quote}")
 
 
 def remove_mapping_keys(node: cst.Call | cst.Dict, keys: Sequence[str]) -> cst.Call | cst.Dict:
@@ -306,6 +314,84 @@ def add_from_import(module: cst.Module, package: str, name: str) -> cst.Module:
         new = new.with_changes(leading_lines=body[0].leading_lines)
         body[0] = body[0].with_changes(leading_lines=[])
     return module.with_changes(body=[*body[:position], new, *body[position:]])
+
+
+def import_names(before: cst.Module, after: cst.Module, needed: Sequence[tuple[str, str]]) -> cst.Module:
+    """``after`` (an edit of ``before``) importing each ``(module, name)`` of ``needed`` it lacks.
+
+    A from-import whose name the edit stopped using gives way to a needed name in its place (its
+    module too when it imports that name alone); other names the edit stopped using are dropped.
+    A needed name left over joins an import from its module, else gets a new line.
+    """
+    unused = referenced_names(before) - referenced_names(after)
+    missing = {name: package for package, name in needed if name not in import_aliases(after)}
+    if unused:
+        after = after.visit(_UnusedImports(unused, missing))
+    for name, package in missing.items():
+        joined = after.visit(_ImportJoiner(package, name))
+        after = joined if joined.code != after.code else add_from_import(after, package, name)
+    return after
+
+
+class _TopLevelTransformer(cst.CSTTransformer):
+    """Leaves function and class bodies alone: only the module's own imports are edited."""
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+
+class _UnusedImports(_TopLevelTransformer):
+    """Replaces (with a missing name, which it takes from ``missing``) or drops the top-level
+    from-imports of ``unused`` names."""
+
+    def __init__(self, unused: set[str], missing: dict[str, str]) -> None:
+        self.unused = unused
+        self.missing = missing
+
+    def leave_ImportFrom(
+        self, original: cst.ImportFrom, updated: cst.ImportFrom
+    ) -> cst.ImportFrom | cst.RemovalSentinel:
+        if isinstance(updated.names, cst.ImportStar) or updated.relative or updated.module is None:
+            return updated
+        source, names = dotted_name(updated.module), list(updated.names)
+        for index in reversed(range(len(names))):
+            if (names[index].evaluated_alias or names[index].evaluated_name) not in self.unused:
+                continue
+            name = next((n for n, package in self.missing.items() if package == source or len(names) == 1), None)
+            if name is None:
+                names = remove_arg(names, index)
+                continue
+            names[index] = cst.ImportAlias(name=cst.Name(name), comma=names[index].comma)
+            updated = updated.with_changes(module=cst.parse_expression(self.missing.pop(name)))
+        return updated.with_changes(names=names) if names else cst.RemovalSentinel.REMOVE
+
+
+class _ImportJoiner(_TopLevelTransformer):
+    """Adds ``name`` to the first top-level ``from package import ...``, in sorted place."""
+
+    def __init__(self, package: str, name: str) -> None:
+        self.package = package
+        self.name = name
+        self.done = False
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
+        if self.done or isinstance(updated.names, cst.ImportStar) or updated.relative or updated.module is None:
+            return updated
+        if dotted_name(updated.module) != self.package:
+            return updated
+        names = list(updated.names)
+        index = next((i for i, alias in enumerate(names) if alias.evaluated_name > self.name), len(names))
+        if index == len(names):  # after the last name: it takes over the last name's (trailing) comma
+            new = cst.ImportAlias(name=cst.Name(self.name), comma=names[-1].comma)
+            names[-1] = names[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        else:
+            new = cst.ImportAlias(name=cst.Name(self.name), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        names.insert(index, new)
+        self.done = True
+        return updated.with_changes(names=names)
 
 
 _NOT_A_LITERAL = object()

@@ -150,6 +150,15 @@ def dotted_key(path: KeyPath) -> str:
 
 
 @dataclass(frozen=True)
+class Code:
+    """A config value written as Python source with the ``(module, name)`` imports it needs: new-style
+    (``read_base``) configs name classes, e.g. ``Code('OptimWrapper', (('mmengine.optim', 'OptimWrapper'),))``."""
+
+    expression: str
+    imports: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class SetKey:
     """Set the effective value at ``path`` to ``value`` (missing levels are created)."""
 
@@ -242,8 +251,10 @@ class Rule:
     only_fixes_problems: ClassVar[bool] = False
     examples: ClassVar[tuple[Example, ...]]
 
-    # For --verify: fnmatch patterns (or compiled regexes, matched whole) of the dotted config
-    # keys this transform may change.
+    # fnmatch patterns (or compiled regexes, matched whole) of dotted config keys a fix may also
+    # change beyond its own edits: an inheriting config sees its fixed base's keys, under its own
+    # nesting, and a variable the file shares between keys changes with them. --verify and the
+    # corpus tests accept these.
     intended_keys: ClassVar[tuple[str | re.Pattern[str], ...]] = ()
 
     def may_apply(self, text: str) -> bool:
@@ -289,6 +300,10 @@ class ConfigRule(Rule):
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
         raise NotImplementedError
 
+    def comment_for(self, overridden: Sequence[ConfigEdit], options: Mapping[str, Any]) -> str | None:
+        """The comment above an override that carries the edits ``overridden``, for these options."""
+        return f"autofix {self.id}: {self.override_comment}" if self.override_comment else None
+
     def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
         found = self.findings(config, options)
         return found[0].message if found else None
@@ -302,14 +317,11 @@ class ConfigRule(Rule):
         """Files this rule adds to the run's paths for these options (ValueError: why it cannot)."""
         return []
 
-    def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[re.Pattern[str], ...]:
-        """The dotted keys this rule's fix of ``config`` may change: the edited keys, and the variables
-        through which a file may write them."""
-        return edited_keys(config, [edit for finding in self.findings(config, options) for edit in finding.edits])
-
-    def override_comment_for(self, options: Mapping[str, Any]) -> str | None:
-        """The comment above an override the planner appends, for these options."""
-        return f"autofix {self.id}: {self.override_comment}" if self.override_comment else None
+    def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str | re.Pattern[str], ...]:
+        """The dotted keys this rule's fix of ``config`` may change: the edited keys, the variables
+        through which a file may write them, and what ``intended_keys`` declares."""
+        edits = [edit for finding in self.findings(config, options) for edit in finding.edits]
+        return (*edited_keys(config, edits), *self.intended_keys)
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         if context.kind is not FileKind.CONFIG:
@@ -325,4 +337,4 @@ class ConfigRule(Rule):
             context.note(finding.message)
         edits = [edit for finding in found for edit in finding.edits]
         return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
-                           comment=self.override_comment_for(context.options))
+                           comment=lambda overridden: self.comment_for(overridden, context.options))

@@ -15,7 +15,7 @@ from autofix.catalogue.amp_off import AmpOff
 from autofix.engine import ConfigSession, rewrite_at, rewrite_source, run
 from autofix.filekind import detect_kind
 from autofix.mmconfig import resolve, unexpected_changes
-from autofix.rule import FileKind, TransformFailed
+from autofix.rule import FileKind
 
 GOLDEN = Path(__file__).parent / "golden" / "amp-off"
 CONFIG_CASES = sorted(
@@ -108,13 +108,15 @@ def test_batch_run_fixes_the_base_where_it_lives_and_leaves_its_children_alone(t
         assert AmpOff().problem(resolve(tmp_path / name, {}), {}) is None
 
 
-def test_an_amp_type_it_cannot_reach_fails_loudly(tmp_path: Path):
-    """The AMP type comes from a variable this file defines: no override beats it, so no edit is kept."""
+def test_an_amp_type_computed_from_a_variable_is_replaced_in_its_definition(tmp_path: Path):
+    """The shared planner sets the key in the file's own definition, whatever expression it held."""
     (tmp_path / "base.py").write_text("optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01))\n")
     config = tmp_path / "config.py"
     config.write_text("_base_ = './base.py'\nwrapper_type = 'Amp' + 'OptimWrapper'\noptim_wrapper = dict(type=wrapper_type)\n")
-    with pytest.raises(TransformFailed, match="did not take effect"):
-        rewrite_at(config, config.read_text(), [AmpOff()], {}, ConfigSession())
+    result = rewrite_at(config, config.read_text(), [AmpOff()], {}, ConfigSession())
+    assert result.text.endswith("optim_wrapper = dict(type='OptimWrapper')\n")
+    config.write_text(result.text)
+    assert AmpOff().problem(resolve(config, {}), {}) is None
 
 
 def test_a_call_with_unpacked_arguments_is_left_alone_with_a_note():

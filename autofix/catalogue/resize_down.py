@@ -17,6 +17,7 @@ from autofix.mmconfig import registry_name
 from autofix.provenance import NO_VALUE, mapping_items, sequence_items, written_path
 from autofix.rule import (
     Applicability,
+    ConfigEdit,
     ConfigRule,
     Example,
     FileKind,
@@ -50,6 +51,8 @@ def parse_scale(value: Any) -> tuple[int, int]:
 
 _RESIZE_TYPES = frozenset({"Resize", "RandomResize", "RandomChoiceResize"})
 _SIZE_KEYS = ("scale", "scales", "img_scale")
+_SIZE_KEY = r"\.(?:scale|scales|img_scale)(?:\[\d+\])*"  # the end of a dotted key naming a size
+_NOT_TEST = r"(?!\w*(?:test|val|tta))"  # the top-level name is not a test/val/TTA one
 _TRAIN_NAME = re.compile(r"(^|_)train(_|$)")
 _TEST_NAME = re.compile(r"(^|_)(test|val|tta)(_|$)")
 
@@ -374,6 +377,16 @@ class ResizeDown(ConfigRule):
     applicability = Applicability.CHANGES_RESULTS
     prefilter = ("_base_", "read_base", "scale")
     chain_prefilter = ("scale",)  # `scale`, `scales`, `img_scale`: a chain without them resizes nothing
+    # Train sizes in the pipelines and variables (`train_pipeline`, `img_scale`, a dataset dict) that
+    # a fix edits where the file or its fixed base writes them; never a test, val or TTA one.
+    intended_keys = (
+        re.compile(
+            rf"{_NOT_TEST}\w+(?:\.train)?(?:\[\d+\])?(?:\.dataset|\.datasets\[\d+\])*"
+            rf"\.pipeline\[\d+\](?:\.\w+|\[\d+\])*{_SIZE_KEY}"
+        ),
+        re.compile(rf"{_NOT_TEST}\w*pipeline\w*\[\d+\](?:\.\w+|\[\d+\])*{_SIZE_KEY}"),
+        re.compile(rf"{_NOT_TEST}\w*(?:scale|size)\w*(?:\[\d+\])*"),
+    )
     options = (
         Option(
             "scale",
@@ -530,7 +543,7 @@ class ResizeDown(ConfigRule):
             for oversize in oversizes
         ]
 
-    def override_comment_for(self, options: Mapping[str, Any]) -> str:
+    def comment_for(self, overridden: Sequence[ConfigEdit], options: Mapping[str, Any]) -> str:
         return f"autofix {self.id}: train sizes at most {_Target.from_options(options)}"
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:

@@ -145,6 +145,7 @@ class SplitThr(ConfigRule):
     prefilter = ("_base_", "read_base", "rpn_proposal")
     chain_prefilter = ("rpn_proposal",)  # a config none of whose chain mentions it has no RPN
     override_comment = "more than the boxes this RPN can hand batched_nms, so it never splits"
+    intended_keys = ("*rpn_proposal.nms.split_thr",)  # a fixed base model reaches detectors nested in its inheritors
     options = (
         Option("split-thr", "the split_thr to set (default: anchor strides x nms_pre + 1)", parse=positive_int, metavar="N"),
         Option("amp", "judge as if trained with tools/train.py --amp (a latent risk becomes a crash)", flag=True),

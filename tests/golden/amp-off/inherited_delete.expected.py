@@ -3,4 +3,4 @@ _base_ = './_base_/amp_delete.py'
 train_dataloader = dict(batch_size=2)
 
 # autofix amp-off: train in full precision (a base config enables AMP)
-_base_.optim_wrapper.type = 'OptimWrapper'
+optim_wrapper = dict(type='OptimWrapper')
