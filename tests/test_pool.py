@@ -50,6 +50,33 @@ def test_a_worker_killed_mid_run_costs_its_files_and_the_run_ends(tmp_path: Path
     assert all(results[name][0] == "changed" for name in results if name not in died)
 
 
+RUN_WITH_A_WORKER_KILLED_WHILE_SENDING = """
+import multiprocessing.connection, os, signal
+from autofix.engine.scheduler import Workers
+
+def half_sent(item):
+    # In the worker: its next send (this function's result) stops halfway, and the worker dies.
+    def send(connection, buffer, write=os.write):
+        write(connection._handle, bytes(buffer[: len(buffer) // 2]))
+        os.kill(os.getpid(), signal.SIGKILL)
+    multiprocessing.connection.Connection._send = send
+    return "x" * 1_000_000
+
+with Workers(2) as workers:
+    workers.start_for(files=0, candidates=10_000)
+    print(list(workers.map(half_sent, [1, 2], chunks_per_worker=1, lost=lambda item: f"lost {item}")))
+"""
+
+
+def test_a_worker_killed_halfway_through_sending_its_results_costs_them_and_the_run_ends():
+    """CPython's ProcessPoolExecutor waits forever for the rest of such a result (see _unstick_result_reader)."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_WITH_A_WORKER_KILLED_WHILE_SENDING], capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "['lost 1', 'lost 2']"
+
+
 # 50 pooled CLI runs over four copies of the mmdet tree (3,476 files). A full run takes ~25 s on 2
 # loaded cores, so all but FULL_RUNS of them get SIGTERM a random moment into their first seconds:
 # while Python starts, while the pool plans the files, or while it examines the first levels.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as ResultTimeout  # not the builtin before Python 3.11
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -120,6 +122,9 @@ def levels(planned: Mapping[str, _Planned], graph: Inheritance) -> list[list[str
     return [groups[level] for level in sorted(groups)]
 
 
+# How often a wait for a worker's results checks that no worker died unnoticed (see _unstick_result_reader).
+_STUCK_CHECK_S = 1.0
+
 # What a file whose worker died before returning it is reported as.
 WORKER_DIED = "a worker process died while processing it (killed, or out of memory?); run again with --jobs 1"
 
@@ -175,6 +180,7 @@ class Workers:
             return
         if error_type is not None:  # Ctrl-C, SIGTERM or a bug: what the workers are doing is not wanted
             self._kill_workers()
+            self._unstick_result_reader()
         # A stop landing inside shutdown would leave live workers for the interpreter's exit to wait on.
         with stop_signals_deferred():
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -211,11 +217,19 @@ class Workers:
             futures = [self._submit(function, chunk) for chunk in chunks]
         for chunk, future in zip(chunks, futures):
             try:
-                results = future.result()
+                results = self._result(future)
             except BrokenProcessPool:
                 self.broken = True
                 results = [lost(item) for item in chunk]
             yield from results
+
+    def _result(self, future: Future[list[Result]]) -> list[Result]:
+        while True:
+            try:
+                return future.result(timeout=_STUCK_CHECK_S)
+            except ResultTimeout:
+                if any(process.exitcode is not None for process in list((self.pool._processes or {}).values())):
+                    self._unstick_result_reader()  # a dead worker the pool has not noticed: see there
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.size, initializer=_start_worker)
@@ -227,6 +241,25 @@ class Workers:
             future: Future[list[Result]] = Future()
             future.set_exception(exc)
             return future
+
+    def _unstick_result_reader(self) -> None:
+        """End the pool's manager thread when a worker died halfway through sending a result.
+
+        CPython's ProcessPoolExecutor then waits forever for the rest of that result: the result pipe
+        is shared, and this process holds a writer, so no end of file ever comes (the run would hang
+        in the pool's shutdown, or at exit joining the thread). Bytes written into the pipe complete
+        the message as garbage, which the manager thread cannot unpickle: it declares the pool broken,
+        ends the other workers and stops. Reproduced by killing a worker 0.9 s into sending 600 MB.
+        """
+        manager = self.pool._executor_manager_thread
+        writer = self.pool._result_queue._writer.fileno()
+        os.set_blocking(writer, False)
+        garbage = bytes(1 << 20)
+        while manager is not None and manager.is_alive():
+            try:
+                os.write(writer, garbage)
+            except BlockingIOError:  # the pipe is full: the reader is behind, or done with the message
+                manager.join(0.001)
 
     def _kill_workers(self) -> None:
         # Workers only read files, so killing one loses nothing; ProcessPoolExecutor has no public
