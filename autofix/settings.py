@@ -1,7 +1,7 @@
 """Defaults from ``pyproject.toml`` ``[tool.autofix]``: the nearest one upward from the working directory.
 
 Command-line flags win over these. Besides the run's own keys, the table takes every rule option
-(``split-thr = 10001``, or ``split_thr``), and ``[tool.autofix.RULE]`` tables take that rule's
+(``NAME = value``; ``-`` and ``_`` alike), and ``[tool.autofix.RULE]`` tables take that rule's
 options only. Which options exist is the rules' business: the caller passes them in. Unknown keys
 and wrong values are errors that name the file.
 """
