@@ -49,3 +49,33 @@ def test_fix_makes_every_dataloader_buildable(example, tmp_path: Path):
     for path, workers, persistent in dataloader_settings(after):
         assert _build(after, path, workers, persistent)
     assert [path for path, _, _ in dataloader_settings(after)] == [path for path, _, _ in dataloader_settings(before)]
+
+
+REAL_CONFIGS = [
+    "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py",
+    "rtmdet/rtmdet_tiny_8xb32-300e_coco.py",
+    "mask2former/mask2former_r50_8xb2-lsj-50e_coco.py",
+]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("real", REAL_CONFIGS)
+def test_num_workers_0_over_a_real_config_is_fixed_in_the_leaf(real: str, mmdet_corpus: Path, tmp_path: Path):
+    """The common case: a user's leaf sets num_workers=0 (to debug) over a shipped config that keeps workers."""
+    leaf = tmp_path / "debug.py"
+    leaf.write_text(
+        f"_base_ = {str(mmdet_corpus / real)!r}\n"
+        "train_dataloader = dict(num_workers=0)\nval_dataloader = dict(num_workers=0)\n"
+        "test_dataloader = dict(num_workers=0)\n"
+    )
+    shipped = (mmdet_corpus / real).read_text()
+    before = resolve(leaf, {})
+    assert [p for _, w, p in dataloader_settings(before) if p and not w] == [True, True, True]
+    result = CliRunner().invoke(app, ["apply", "--fix", "persistent-workers", "--verify", str(leaf)])
+    assert result.exit_code == 0, result.output
+    assert "effective keys changed" in result.stderr
+    assert (mmdet_corpus / real).read_text() == shipped  # the base is shared: only the leaf is written
+    after = resolve(leaf, {})
+    for path, workers, persistent in dataloader_settings(after):
+        assert not persistent
+        assert _build(after, path, workers, persistent)
