@@ -308,15 +308,6 @@ class ConfigRule(Rule):
         found = self.findings(config, options)
         return found[0].message if found else None
 
-    def source_findings(self, module: cst.Module, options: Mapping[str, Any]) -> list[Finding]:
-        """Findings a model file's analysis can place (a line that crashes backward); the engine adds
-        a latent finding for each other change this rule makes."""
-        return []
-
-    def extra_paths(self, options: Mapping[str, Any]) -> list[Path]:
-        """Files this rule adds to the run's paths for these options (ValueError: why it cannot)."""
-        return []
-
     def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str | re.Pattern[str], ...]:
         """The dotted keys this rule's fix of ``config`` may change: the edited keys, the variables
         through which a file may write them, and what ``intended_keys`` declares."""
