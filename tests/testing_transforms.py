@@ -7,14 +7,14 @@ import signal
 
 import libcst as cst
 
-from autofix.rule import Rule, TransformContext
+from autofix.rule import Applicability, Rule, TransformContext
 
 
 class UndocumentedTransform(Rule):
     """Placeholder documentation; the subclasses' behaviour is what the tests are about."""
 
     summary = crash = tradeoff = "test only"
-    changes_results = False
+    applicability = Applicability.SAFE
     prefilter = ("",)  # every file
     examples = ()
 
