@@ -130,24 +130,22 @@ def attribute_chain(path: KeyPath) -> str:
     return text
 
 
-def first_effective(
+def _first_effective(
     context: TransformContext,
-    candidates: Iterable[cst.Module | None],
+    candidates: Iterable[tuple[cst.Module, str]],
     problem: Callable[[Mapping[str, Any]], str | None],
     intended: Sequence[str | re.Pattern[str]],
 ) -> cst.Module:
     """The first candidate whose resolved config has no ``problem`` and changes only ``intended`` keys.
 
-    Candidates are generated lazily (each costs one mmengine load); ``None`` entries are skipped.
-    Raises ``TransformFailed`` with the reason of the last rejection when none works.
+    Candidates (each with its code) are generated lazily: each costs one mmengine load. Raises
+    ``TransformFailed`` with the reason of the last rejection when none works.
     """
     before = context.resolve_config()
     reason = "no edit that mmengine honours was found"
-    for candidate in candidates:
-        if candidate is None:
-            continue
+    for candidate, code in candidates:
         try:
-            after = context.resolve_config(candidate.code)
+            after = context.resolve_config(code)
         except ConfigUnavailable as exc:
             reason = f"the edit would not load: {exc}"
             continue
@@ -189,8 +187,19 @@ def place_edits(
     ]
     candidates = _candidates(module, list(edits), before, comment_for)
     if imports:
-        candidates = (import_names(module, candidate, imports) for candidate in candidates)
-    return first_effective(context, candidates, problem, edited_keys(before, edits))
+        candidates = (import_names(module, candidate, imports) for candidate in candidates if candidate is not None)
+    return _first_effective(context, _distinct(candidates, context.text), problem, edited_keys(before, edits))
+
+
+def _distinct(candidates: Iterable[cst.Module | None], original: str) -> Iterator[tuple[cst.Module, str]]:
+    """Each candidate with its code, once: not the file as it is, nor a text already tried."""
+    seen = {original}
+    for candidate in candidates:
+        if candidate is not None:
+            code = candidate.code
+            if code not in seen:
+                seen.add(code)
+                yield candidate, code
 
 
 def _candidates(
@@ -198,7 +207,7 @@ def _candidates(
     edits: list[ConfigEdit],
     config: Mapping[str, Any],
     comment: Callable[[Sequence[ConfigEdit]], str | None],
-) -> Iterator[cst.Module]:
+) -> Iterator[cst.Module | None]:
     set_keys = [edit for edit in edits if isinstance(edit, SetKey)]
     traced = trace(module, {edit.path: value_at(config, edit.path, NO_VALUE) for edit in set_keys})
     changes = _changes(traced.sources, {edit.path: edit.value for edit in set_keys})
@@ -213,8 +222,10 @@ def _candidates(
     units = _units(edits, config)
     unwritten = [unit for unit in units if not any(_overlap(source.path, unit.path) for source, _ in changes)]
     starts = []
-    for replacements in (at_definitions, at_reads):
-        start, rest = module.visit(ReplaceNodes(replacements)), []
+    # The same replacements twice (no variable shared) would make the same candidates: a second
+    # whole-tree visit and in-place search for nothing.
+    for replacements in [at_definitions, *([at_reads] if at_reads != at_definitions else [])]:
+        start, rest = module.visit(ReplaceNodes(replacements)) if replacements else module, []
         for unit in unwritten:
             edited = _in_place(start, unit) or _in_own_statement(start, unit)
             if edited is None:
@@ -227,13 +238,8 @@ def _candidates(
             pops_too = [unit for unit in units if isinstance(unit, PopKey) or unit in rest]
             if pops_too != rest:
                 starts.append((start, pops_too))
-    seen = {module.code}
     for start, remaining in [*starts, (module, units)]:
-        overrides = _overrides(start, remaining, traced.base_references, comment(remaining)) if remaining else [start]
-        for candidate in overrides:
-            if candidate is not None and candidate.code not in seen:
-                seen.add(candidate.code)
-                yield candidate
+        yield from _overrides(start, remaining, traced.base_references, comment(remaining)) if remaining else [start]
 
 
 def _units(edits: Sequence[ConfigEdit], config: Mapping[str, Any]) -> list[ConfigEdit]:

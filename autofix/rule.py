@@ -77,12 +77,15 @@ class TransformContext:
     ``resolve_config(code=None)`` returns the effective config as mmengine resolves it
     (``_base_`` merged, this run's earlier fixes included), for the file as it is or, given
     ``code``, as it would be with that text; it raises ``ConfigUnavailable`` when it cannot.
+    ``text`` is the file's text as the rules before this one left it (the tree's code, which is
+    costly to generate again).
     """
 
     kind: FileKind
     options: Mapping[str, Any] = field(default_factory=dict)
     resolve_config: Callable[[str | None], Mapping[str, Any]] = no_config
     notes: list[str] = field(default_factory=list)
+    text: str = ""
 
     def note(self, message: str) -> None:
         """Tell the user something about this file's change (shown beside its diff)."""

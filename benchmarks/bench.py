@@ -97,6 +97,7 @@ def main() -> None:
         "autofix --fix amp-nms --jobs 2": [*autofix, "--fix", "amp-nms", "--jobs", "2", shown],
         "autofix --fix relu-no-inplace --jobs 1": [*autofix, "--fix", "relu-no-inplace", "--jobs", "1", shown],
         "autofix --fix relu-no-inplace --jobs 2": [*autofix, "--fix", "relu-no-inplace", "--jobs", "2", shown],
+        "autofix check (every rule that is not opt-in)": [sys.executable, "-m", "autofix", "check", "--no-color", shown],
     }
     print(f"mmdet {MMDET_VERSION} configs: {len(files)} files, {sum(len(p.read_bytes().splitlines()) for p in files)} lines")
     print(f"{os.cpu_count()} cores; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -125,7 +125,7 @@ def rewrite_source(
     tree = None if syntax_checked else safety.check_syntax(text)  # errors reported before mmengine sees the file
     candidates = [t for t in transforms if t.may_apply(text)]
     context = TransformContext(
-        kind=kind or detect_kind(text, tree), options=options or {}, resolve_config=resolve_config
+        kind=kind or detect_kind(text, tree), options=options or {}, resolve_config=resolve_config, text=text
     )
     skip_comments = has_skip_comments(text)
     module: cst.Module | None = None  # parsed when the first transform needs the tree
@@ -164,7 +164,7 @@ def rewrite_source(
             applied.append(transform.id)
             if report_findings:
                 reported += _placed(transform, found, code, new_code)
-            code = new_code
+            code = context.text = new_code
             context.resolve_config = _resolving_as(resolve_config, code)
     if not applied:
         return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed))
