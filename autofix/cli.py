@@ -19,7 +19,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -40,7 +39,6 @@ from autofix.diagnose import (
     render_no_match,
 )
 from autofix.diffs import colour_diff
-from autofix.docs import list_json, list_lines, page
 from autofix.engine import RunReport, run
 from autofix.engine.pipeline import RuleFinding
 from autofix.filekind import ConfigPatterns
@@ -400,6 +398,8 @@ def list_fixes(
     ] = OutputFormat.text,
 ) -> None:
     """Every crash fix and rule: one line each with its summary and fix safety."""
+    from autofix.docs import list_json, list_lines  # the pages' renderer: only list and explain pay its import
+
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(list_json(), indent=2) + "\n")
     else:
@@ -409,6 +409,10 @@ def list_fixes(
 @app.command()
 def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A rule or crash-fix id.")]) -> None:
     """A rule's or crash fix's page: what it does, why, its fix safety, options and examples."""
+    from rich.markdown import Markdown  # only explain renders Markdown: apply and check skip its import
+
+    from autofix.docs import page
+
     markdown = page(fix_id)
     if markdown is None:
         raise _fail(f"unknown fix id {fix_id!r}; known ids: {', '.join([*all_transforms(), *crash_fixes()])}")

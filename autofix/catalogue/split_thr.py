@@ -15,8 +15,10 @@ from autofix.cst_helpers import (
 from autofix.domain.rpn import (
     FPN_LEVELS,
     MMCV_DEFAULT_SPLIT_THR,
+    RpnLoad,
     box_count_details,
     box_count_message,
+    proposal_details,
     rpn_loads,
     rpn_proposals,
     uses_amp,
@@ -250,21 +252,26 @@ class SplitThr(ConfigRule):
     )
 
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
-        loads = {load.proposal.path: load for load in rpn_loads(config)}
         amp = "AMP (AmpOptimWrapper)" if uses_amp(config) else "AMP (--amp)" if options.get("amp") else None
         found = []
+        loads: dict[tuple[str, ...], RpnLoad] | None = None
         for proposal in rpn_proposals(config):
             problem = proposal.problem(options)
             if problem is None:
                 continue
-            load = loads[proposal.path]
             needed = proposal.needed(options)
-            crashes = amp is not None and load.at_risk and "train_dataloader" in config
             edits = () if needed is None else (SetKey((*proposal.path, "nms", "split_thr"), needed),)
             if needed is not None:
                 problem += f"; set split_thr {needed}"
+            if amp is None:  # the box count only decides whether AMP crashes it: fp32 never does
+                found.append(Finding(problem, Severity.LATENT, details=proposal_details(proposal), edits=edits))
+                continue
+            if loads is None:
+                loads = {load.proposal.path: load for load in rpn_loads(config)}
+            load = loads[proposal.path]
+            crashes = load.at_risk and "train_dataloader" in config and needed is not None
             found.append(Finding(
-                box_count_message(load, amp) if crashes and needed is not None else problem,
+                box_count_message(load, amp) if crashes else problem,
                 Severity.CRASH if crashes else Severity.LATENT,
                 details=box_count_details(load),
                 edits=edits,

@@ -389,14 +389,24 @@ def box_count_message(load: RpnLoad, amp: str) -> str:
             f"to {width}x{height} ({load.assumption}), at least split_thr {proposal.split_thr}")
 
 
+def proposal_details(proposal: RpnProposal) -> dict[str, Any]:
+    """What bounds an RPN's box count whatever the image: for JSON."""
+    return {
+        "max_boxes": proposal.max_boxes,
+        "levels": proposal.levels,
+        "nms_pre": proposal.nms_pre,
+        "split_thr": proposal.split_thr,
+        "rpn_proposal": ".".join(proposal.path),
+    }
+
+
 def box_count_details(load: RpnLoad) -> dict[str, Any]:
     """The numbers behind :func:`box_count_message`, for JSON."""
     return {
+        **proposal_details(load.proposal),
         "boxes": load.boxes,
-        "split_thr": load.proposal.split_thr,
         "per_level": list(load.per_level),
         "image": None if load.image is None else [load.image.width, load.image.height],
         "batch": None if load.batch is None else list(load.batch),
         "assumption": load.assumption,
-        "rpn_proposal": ".".join(load.proposal.path),
     }
