@@ -257,8 +257,26 @@ def _prepare(
     return paths, rules, options, project
 
 
-def _config_patterns(project: ProjectSettings) -> ConfigPatterns | None:
-    return ConfigPatterns(project.configs, project.source.parent) if project.source and project.configs else None
+def _run(
+    paths: list[Path],
+    rules: list[Rule],
+    options: Mapping[str, Any],
+    project: ProjectSettings,
+    exclude: list[str],
+    jobs: int | None,
+    err: Console,
+    **engine: Any,
+) -> RunReport:
+    """The engine over ``paths``, with the command line's settings over the project's and a progress bar."""
+    configs = ConfigPatterns(project.configs, project.source.parent) if project.source and project.configs else None
+    progress = _ProgressBar(err)
+    try:
+        return run(
+            paths, rules, options, jobs=jobs or project.jobs or _usable_cores(), exclude=exclude or project.exclude,
+            progress=progress, configs=configs, **engine,
+        )
+    finally:
+        progress.close()
 
 
 def _given_options(rule_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -348,21 +366,7 @@ def apply(
     out, err = _consoles(no_color)
     write = not (dry_run or diff_only)
     with _orderly_stop():
-        progress = _ProgressBar(err)
-        try:
-            report = run(
-                paths,
-                transforms,
-                options,
-                write=write,
-                verify=verify,
-                jobs=jobs or project.jobs or _usable_cores(),
-                exclude=exclude or project.exclude,
-                progress=progress,
-                configs=_config_patterns(project),
-            )
-        finally:
-            progress.close()
+        report = _run(paths, transforms, options, project, exclude, jobs, err, write=write, verify=verify)
         transform_ids = [t.id for t in transforms]
         if output_format is OutputFormat.json:
             sys.stdout.write(_json_report(report, transform_ids, dry_run, write))
@@ -526,15 +530,7 @@ def check(
     paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True)
     out, err = _consoles(no_color)
     with _orderly_stop():
-        progress = _ProgressBar(err)
-        try:
-            report = run(
-                paths, rules, options, write=False, jobs=jobs or project.jobs or _usable_cores(),
-                exclude=exclude or project.exclude, progress=progress, report_findings=True,
-                configs=_config_patterns(project),
-            )
-        finally:
-            progress.close()
+        report = _run(paths, rules, options, project, exclude, jobs, err, write=False, report_findings=True)
     errors = [r for r in report.results if r.status == "error"]
     found = [(r.shown, f) for r in report.results for f in r.findings]
     if output_format is OutputFormat.json:

@@ -33,7 +33,7 @@ from autofix.cst_helpers import (
     set_nested_value,
     string_value,
 )
-from autofix.mmconfig import ConfigUnavailable, unexpected_changes
+from autofix.mmconfig import ConfigUnavailable, unexpected_changes, value_at
 from autofix.provenance import NO_VALUE, Source, assigned_name, binds_name, last_assignment, sequence_items, trace
 from autofix.rule import (
     Code,
@@ -44,7 +44,6 @@ from autofix.rule import (
     TransformContext,
     TransformFailed,
     edited_keys,
-    value_at,
 )
 
 

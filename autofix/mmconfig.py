@@ -301,13 +301,13 @@ def unexpected_changes(
     return changed, [key for key in changed if not any(key_matches(key, pattern) for pattern in intended)]
 
 
-def get_path(config: Mapping[str, Any] | None, dotted: str) -> Any:
-    """``get_path(cfg, 'model.train_cfg.rpn_proposal')`` or None where any step is missing."""
-    value: Any = config
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
+def value_at(value: Any, path: Sequence[str | int], default: Any = None) -> Any:
+    """``value[k0][k1]...`` of a resolved config (str keys, int list indices), or ``default`` where a step is missing."""
+    for key in path:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return default
     return value
 
 

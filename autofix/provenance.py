@@ -18,7 +18,8 @@ from typing import Any
 import libcst as cst
 
 from autofix.cst_helpers import dict_literal_keys, literal_value, string_value
-from autofix.rule import KeyPath, value_at
+from autofix.mmconfig import value_at
+from autofix.rule import KeyPath
 
 NO_VALUE = object()  # a path the value does not have; an expression that is not a literal
 

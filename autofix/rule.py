@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import libcst as cst
 
-from autofix.mmconfig import ConfigUnavailable
+from autofix.mmconfig import ConfigUnavailable, value_at
 
 
 class FileKind(str, enum.Enum):
@@ -185,16 +185,6 @@ class PopKey:
 
 
 ConfigEdit = SetKey | PopKey
-
-
-def value_at(value: Any, path: KeyPath, default: Any = None) -> Any:
-    """``value[k0][k1]...``, or ``default`` where a step is missing."""
-    for key in path:
-        try:
-            value = value[key]
-        except (KeyError, IndexError, TypeError):
-            return default
-    return value
 
 
 def edited_keys(config: Mapping[str, Any], edits: Sequence[ConfigEdit]) -> tuple[re.Pattern[str], ...]:

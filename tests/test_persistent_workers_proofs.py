@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from autofix.catalogue.persistent_workers import PersistentWorkers, dataloader_settings
 from autofix.cli import app
-from autofix.mmconfig import get_path, resolve
+from autofix.mmconfig import resolve, value_at
 
 torch = pytest.importorskip("torch")
 
@@ -20,7 +20,7 @@ FIXABLE = [pytest.param(e, id=e.title) for e in PersistentWorkers.examples if e.
 
 def _build(config: dict, path: tuple[str, ...], workers: int, persistent: bool) -> list:
     """A DataLoader from a resolved config's dataloader settings, iterated once over a dummy dataset."""
-    loader = get_path(config, ".".join(path))
+    loader = value_at(config, path)
     batch_size = loader.get("batch_size", loader.get("samples_per_gpu", 1))
     dataset = torch.utils.data.TensorDataset(torch.arange(4.0))
     data_loader = torch.utils.data.DataLoader(

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from autofix.catalogue.resize_down import ResizeDown, _fitted, _Target
 from autofix.cli import app
 from autofix.engine import ConfigSession, rewrite_at
-from autofix.mmconfig import get_path, resolve, unexpected_changes
+from autofix.mmconfig import resolve, unexpected_changes, value_at
 from autofix.rule import TransformFailed
 
 TARGET = _Target(1333, 800)
@@ -156,8 +156,8 @@ def test_golden_configs_change_only_train_sizes_and_leave_no_oversize(case: Path
     assert ResizeDown().problem(after, options) is None
     assert bool(changed) == bool(ResizeDown().problem(before, options))
     for loader in ("test_dataloader", "val_dataloader"):
-        assert get_path(after, loader) == get_path(before, loader)
-    assert get_path(after, "data.test") == get_path(before, "data.test")
+        assert value_at(after, loader.split(".")) == value_at(before, loader.split("."))
+    assert value_at(after, ("data", "test")) == value_at(before, ("data", "test"))
 
 
 def test_a_pipeline_shared_with_validation_cannot_be_fixed_and_says_why(tmp_path: Path):
@@ -200,7 +200,7 @@ def test_cli_fixes_the_reports_config_and_leaves_the_test_pipeline(faster_rcnn_t
     leaf = faster_rcnn_tree / "faster_rcnn" / "faster-rcnn_r50_fpn_2666x1600-amp_coco.py"
     leaf.write_text(REPORT_LEAF)
     before = resolve(leaf, {})
-    assert get_path(before, "train_dataloader.dataset.pipeline")[2]["scale"] == (2666, 1600)
+    assert value_at(before, ("train_dataloader", "dataset", "pipeline"))[2]["scale"] == (2666, 1600)
 
     result = CliRunner().invoke(app, ["apply", "--fix", "resize-down", "--verify", str(leaf)])
 
@@ -209,12 +209,12 @@ def test_cli_fixes_the_reports_config_and_leaves_the_test_pipeline(faster_rcnn_t
     assert "+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),\n" in result.stdout
     assert "changes training results" in result.stderr
     after = resolve(leaf, {})
-    assert get_path(after, "train_dataloader.dataset.pipeline")[2] == {
+    assert value_at(after, ("train_dataloader", "dataset", "pipeline"))[2] == {
         "type": "Resize", "scale": (1333, 800), "keep_ratio": True
     }
     for loader in ("val_dataloader", "test_dataloader"):
-        assert get_path(after, loader) == get_path(before, loader)
-    assert get_path(after, "test_dataloader.dataset.pipeline")[1]["scale"] == (1333, 800)
+        assert value_at(after, loader.split(".")) == value_at(before, loader.split("."))
+    assert value_at(after, ("test_dataloader", "dataset", "pipeline"))[1]["scale"] == (1333, 800)
     changed, _ = unexpected_changes(before, after, [])
     assert changed == ["train_dataloader.dataset.pipeline[2].scale[0]", "train_dataloader.dataset.pipeline[2].scale[1]",
                        "train_pipeline[2].scale[0]", "train_pipeline[2].scale[1]"]
@@ -243,7 +243,7 @@ def test_cli_on_a_folder_fixes_the_shared_base_once_and_not_its_leaves(faster_rc
         after = resolve(path, {})
         assert ResizeDown().problem(after, {}) is None, path.name
         assert not unexpected_changes(config, after, ResizeDown().intended(config, {}))[1], path.name
-        assert get_path(after, "test_dataloader") == get_path(config, "test_dataloader"), path.name
+        assert value_at(after, ("test_dataloader",)) == value_at(config, ("test_dataloader",)), path.name
 
 
 def test_explain_text_is_dedented_with_its_sections():

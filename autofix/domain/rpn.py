@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autofix.mmconfig import get_path, registry_name
+from autofix.mmconfig import registry_name, value_at
 
 MMCV_DEFAULT_SPLIT_THR = 10000  # mmcv batched_nms: nms_cfg.pop('split_thr', 10000)
 FPN_LEVELS = 5  # the stock mmdet RPN: anchor strides [4, 8, 16, 32, 64]
@@ -263,7 +263,7 @@ def train_pipelines(dataset: Any) -> Iterator[list[Any]]:
 
 def largest_train_sizes(config: Mapping[str, Any]) -> list[Size] | None:
     sizes: list[Size] = []
-    for pipeline in train_pipelines(get_path(config, "train_dataloader.dataset")):
+    for pipeline in train_pipelines(value_at(config, ("train_dataloader", "dataset"))):
         found = pipeline_sizes(pipeline)
         if found is None:
             return None
@@ -296,7 +296,7 @@ def _data_preprocessor(config: Mapping[str, Any], proposal: RpnProposal) -> Mapp
     """The data preprocessor nearest the RPN's detector (a nested detector may have its own)."""
     path = list(proposal.path[:-2])
     while True:
-        owner = get_path(config, ".".join(path)) if path else config.get("model")
+        owner = value_at(config, path) if path else config.get("model")
         if isinstance(owner, Mapping) and isinstance(owner.get("data_preprocessor"), Mapping):
             return owner["data_preprocessor"]
         if not path:
@@ -370,7 +370,7 @@ def rpn_loads(config: Mapping[str, Any]) -> list[RpnLoad]:
 
 def uses_amp(config: Mapping[str, Any]) -> bool:
     """Mixed precision in mmengine: ``optim_wrapper.type`` AmpOptimWrapper (a dotted name in new-style configs)."""
-    wrapper_type = get_path(config, "optim_wrapper.type")
+    wrapper_type = value_at(config, ("optim_wrapper", "type"))
     return registry_name(wrapper_type) == "AmpOptimWrapper"
 
 
