@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from corpus import mmdet_configs, resolve_tree
+from corpus import CORPORA, MMDET, resolve_tree
 
 from autofix.engine import RunReport, run, scheduler
 from autofix.registry import all_transforms
 
-CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved", "corpus_fixed_by"}
+CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved", "corpus_resolved", "corpus_fixed_by"}
 # The options the corpus runs use (resize-down's default scale, written out).
 CORPUS_OPTIONS = {"resize-down": {"scale": (1333, 800)}}
 
@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def mmdet_corpus() -> Path:
     """The pristine mmdet 3.3.0 config tree (read-only by convention: copy before writing)."""
-    return mmdet_configs()
+    return MMDET.configs()
 
 
 @pytest.fixture
@@ -37,9 +37,23 @@ def corpus_copy(mmdet_corpus: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def mmdet_corpus_resolved(mmdet_corpus: Path) -> dict[str, dict | None]:
-    """Each corpus file's effective config as shipped (None: mmengine cannot load it), resolved once."""
-    return resolve_tree(mmdet_corpus)
+def corpus_resolved():
+    """``corpus_resolved(name)``: each file of that corpus (``CORPORA``) -> its effective config as shipped
+    (None: mmengine cannot load it), resolved once per session."""
+    trees: dict[str, dict[str, dict | None]] = {}
+
+    def resolved(name: str) -> dict[str, dict | None]:
+        if name not in trees:
+            trees[name] = resolve_tree(CORPORA[name].configs())
+        return trees[name]
+
+    return resolved
+
+
+@pytest.fixture(scope="session")
+def mmdet_corpus_resolved(corpus_resolved) -> dict[str, dict | None]:
+    """The mmdet 3.3.0 tree, resolved once."""
+    return corpus_resolved(MMDET.name)
 
 
 @dataclass
@@ -52,17 +66,18 @@ class FixedCorpus:
 
 
 @pytest.fixture(scope="session")
-def corpus_fixed_by(mmdet_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
-    """``corpus_fixed_by(rule_id)``: the corpus fixed by that rule alone, run once per session."""
-    runs: dict[str, FixedCorpus] = {}
+def corpus_fixed_by(tmp_path_factory: pytest.TempPathFactory):
+    """``corpus_fixed_by(rule_id, corpus=MMDET.name)``: that corpus fixed by that rule alone, run once per session."""
+    runs: dict[tuple[str, str], FixedCorpus] = {}
 
-    def fixed_by(rule_id: str) -> FixedCorpus:
-        if rule_id not in runs:
-            folder = tmp_path_factory.mktemp(rule_id) / "configs"
-            shutil.copytree(mmdet_corpus, folder)
+    def fixed_by(rule_id: str, corpus: str = MMDET.name) -> FixedCorpus:
+        if (rule_id, corpus) not in runs:
+            folder = tmp_path_factory.mktemp(f"{corpus}-{rule_id}") / "configs"
+            shutil.copytree(CORPORA[corpus].configs(), folder)
             options = CORPUS_OPTIONS.get(rule_id, {})
-            runs[rule_id] = FixedCorpus(folder, run([folder], [all_transforms()[rule_id]()], options, write=True), options)
-        return runs[rule_id]
+            report = run([folder], [all_transforms()[rule_id]()], options, write=True)
+            runs[rule_id, corpus] = FixedCorpus(folder, report, options)
+        return runs[rule_id, corpus]
 
     return fixed_by
 

@@ -1,34 +1,55 @@
-"""The real-config corpus: mmdet 3.3.0's shipped configs, downloaded once into a git-ignored cache."""
+"""The real-config corpora: the configs OpenMMLab wheels ship under ``.mim/configs``, downloaded once into a
+git-ignored cache. mmdet 3.3.0 is the main tree; mmdet 2.28.2 (2.x keys: ``data=``, ``fp16``, ``optimizer``) and
+mmsegmentation 1.2.2 (another codebase's 3.x-style tree) widen what every config rule is judged on."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache"
-MMDET_VERSION = "3.3.0"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    distribution: str  # the name on PyPI
+    version: str
+    package: str  # the import name, whose .mim/configs the wheel ships
+
+    @property
+    def name(self) -> str:
+        return f"{self.package}-{self.version}"
+
+    def configs(self) -> Path:
+        """``.cache/<distribution>-<version>/<package>/.mim/configs``, fetched from PyPI with pip on first use."""
+        root = CACHE / f"{self.distribution}-{self.version}"
+        configs = root / self.package / ".mim" / "configs"
+        if configs.is_dir():
+            return configs
+        wheels = CACHE / "wheels"
+        wheel = wheels / f"{self.distribution}-{self.version}-py3-none-any.whl"
+        if not wheel.exists():
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(wheels),
+                 f"{self.distribution}=={self.version}"],
+                check=True,
+            )
+        with zipfile.ZipFile(wheel) as archive:
+            members = [m for m in archive.namelist() if m.startswith(f"{self.package}/.mim/configs/")]
+            archive.extractall(root, members)
+        return configs
+
+
+MMDET = Corpus("mmdet", "3.3.0", "mmdet")
+CORPORA = {corpus.name: corpus for corpus in (MMDET, Corpus("mmdet", "2.28.2", "mmdet"), Corpus("mmsegmentation", "1.2.2", "mmseg"))}
+MMDET_VERSION = MMDET.version
 
 
 def mmdet_configs() -> Path:
-    """``.cache/mmdet-3.3.0/mmdet/.mim/configs``, fetched from PyPI with pip on first use."""
-    root = CACHE / f"mmdet-{MMDET_VERSION}"
-    configs = root / "mmdet" / ".mim" / "configs"
-    if configs.is_dir():
-        return configs
-    wheels = CACHE / "wheels"
-    wheel = wheels / f"mmdet-{MMDET_VERSION}-py3-none-any.whl"
-    if not wheel.exists():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(wheels),
-             f"mmdet=={MMDET_VERSION}"],
-            check=True,
-        )
-    with zipfile.ZipFile(wheel) as archive:
-        members = [m for m in archive.namelist() if m.startswith("mmdet/.mim/configs/")]
-        archive.extractall(root, members)
-    return configs
+    return MMDET.configs()
 
 
 def resolve_tree(folder: Path) -> dict[str, dict | None]:

@@ -1,4 +1,4 @@
-"""Each config rule applied to the whole mmdet 3.3.0 config tree, judged by mmengine.
+"""Each config rule applied to each whole real config tree (mmdet 3.3.0, mmdet 2.28.2, mmseg 1.2.2), judged by mmengine.
 
 For every config that loads, the effective config after the run must differ from the shipped one
 only in the keys the rule's fix of it may change (``intended``: its edits' keys), and the crash's
@@ -8,7 +8,7 @@ cause must be gone (``problem``). Files that mmengine cannot load before the run
 from __future__ import annotations
 
 import pytest
-from corpus import resolve_tree
+from corpus import CORPORA, resolve_tree
 
 from autofix.mmconfig import unexpected_changes
 from autofix.registry import all_transforms
@@ -17,17 +17,19 @@ from autofix.rule import ConfigRule
 CONFIG_RULES = [t for t in all_transforms().values() if issubclass(t, ConfigRule) or t.intended_keys]
 
 
+@pytest.mark.parametrize("corpus", sorted(CORPORA))
 @pytest.mark.parametrize("transform", CONFIG_RULES, ids=[t.id for t in CONFIG_RULES])
-def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_fixed_by, mmdet_corpus_resolved):
-    fixed_corpus = corpus_fixed_by(transform.id)
+def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus: str, corpus_fixed_by, corpus_resolved):
+    fixed_corpus = corpus_fixed_by(transform.id, corpus)
+    shipped = corpus_resolved(corpus)
     options, report = fixed_corpus.options, fixed_corpus.report
     fixer = transform()
-    needing = [rel for rel, cfg in mmdet_corpus_resolved.items() if cfg is not None and fixer.problem(cfg, options)]
+    needing = [rel for rel, cfg in shipped.items() if cfg is not None and fixer.problem(cfg, options)]
     after = resolve_tree(fixed_corpus.folder)
 
     wrong: list[str] = []
     changed_configs = 0
-    for rel, before in mmdet_corpus_resolved.items():
+    for rel, before in shipped.items():
         if before is None:
             continue
         fixed = after[rel]
@@ -42,9 +44,9 @@ def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus_fixe
         if left:
             wrong.append(f"{rel}: still wrong: {left}")
     files_written = report.count("changed")
-    unloadable = sum(cfg is None for cfg in mmdet_corpus_resolved.values())
+    unloadable = sum(cfg is None for cfg in shipped.values())
     print(
-        f"\n{transform.id}: {len(mmdet_corpus_resolved)} files, {unloadable} unloadable, {len(needing)} configs "
+        f"\n{corpus} {transform.id}: {len(shipped)} files, {unloadable} unloadable, {len(needing)} configs "
         f"needed the fix, {files_written} files written, {changed_configs} effective configs changed, "
         f"{len(wrong)} wrong"
     )
