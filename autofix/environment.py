@@ -55,11 +55,10 @@ class TrainingEnvironment:
 
     python: Path
     origin: str  # "--python", "VIRTUAL_ENV" or "CONDA_PREFIX"
+    folder: Path | None = None  # the env the variable named
 
     def __str__(self) -> str:
-        if self.origin == "--python":
-            return f"{self.python} (--python)"
-        return f"{os.environ.get(self.origin) or self.python} ({self.origin})"
+        return f"{self.folder or self.python} ({self.origin})"
 
 
 def _interpreter_in(prefix: Path) -> Path | None:
@@ -89,7 +88,7 @@ def find_training_environment(python: str | None, environ: Mapping[str, str]) ->
             continue
         interpreter = _interpreter_in(Path(prefix))
         if interpreter is not None:
-            return TrainingEnvironment(interpreter, variable)
+            return TrainingEnvironment(interpreter, variable, Path(prefix))
     return None
 
 

@@ -195,3 +195,4 @@ def test_diagnose_prints_commands_that_find_mmcv_from_here(training_env: Path, m
         if "--mmcv" in command:
             assert invoke(*command.split()[1:]).exit_code == 0
     _assert_not_imported()
+
