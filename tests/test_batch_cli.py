@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from spawned_cli import write_spawned_cli
 from typer.testing import CliRunner
 
 from autofix.cli import _ProgressBar, app
@@ -117,19 +118,7 @@ def test_jobs_write_the_same_files_as_one_process(
 
 
 def test_the_pool_works_where_worker_processes_are_spawned(configs: Path):
-    script = (
-        "import multiprocessing, sys\n"
-        "from autofix import cli\n"
-        "from autofix.engine import scheduler\n"
-        "if __name__ == '__main__':\n"
-        "    multiprocessing.set_start_method('spawn')\n"
-        "    scheduler.POOL_MIN_CANDIDATES_SPAWNED = 2\n"
-        "    start = scheduler.ProcessPoolExecutor\n"
-        "    scheduler.ProcessPoolExecutor = lambda n, **kw: print(f'pool of {n}', file=sys.stderr) or start(n, **kw)\n"
-        "    sys.argv = ['autofix', 'apply', '--fix', 'amp-nms,relu-no-inplace', '--dry-run', *sys.argv[1:], 'configs']\n"
-        "    cli.main()\n"
-    )
-    Path("spawned.py").write_text(script)
+    write_spawned_cli(Path("spawned.py"), "apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "configs")
     env = {**os.environ, "NO_COLOR": "1"}
     spawned = subprocess.run([sys.executable, "spawned.py", "--jobs", "2"], capture_output=True, text=True, env=env)
     single = subprocess.run([sys.executable, "spawned.py", "--jobs", "1"], capture_output=True, text=True, env=env)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from spawned_cli import write_spawned_cli
 from typer.testing import CliRunner
 
 from autofix import environment
@@ -201,19 +202,7 @@ def test_diagnose_prints_commands_that_find_mmcv_from_here(training_env: Path, m
 def test_spawned_pool_workers_look_in_the_environment_given_with_python(training_env: Path):
     for name in ("a", "b", "c", "d"):
         Path(f"{name}.py").write_text(LEAF)
-    script = (
-        "import multiprocessing, sys\n"
-        "from autofix import cli\n"
-        "from autofix.engine import scheduler\n"
-        "if __name__ == '__main__':\n"
-        "    multiprocessing.set_start_method('spawn')\n"
-        "    scheduler.POOL_MIN_CANDIDATES_SPAWNED = 2\n"
-        "    start = scheduler.ProcessPoolExecutor\n"
-        "    scheduler.ProcessPoolExecutor = lambda n, **kw: print(f'pool of {n}', file=sys.stderr) or start(n, **kw)\n"
-        "    sys.argv = ['autofix', 'check', '--fix', 'persistent-workers', '--jobs', '2', *sys.argv[1:]]\n"
-        "    cli.main()\n"
-    )
-    Path("spawned.py").write_text(script)
+    write_spawned_cli(Path("spawned.py"), "check", "--fix", "persistent-workers", "--jobs", "2")
     command = [sys.executable, "spawned.py", "--python", str(training_env / "bin" / "python"), "a.py", "b.py", "c.py", "d.py"]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert "pool of 2" in done.stderr
