@@ -29,7 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from autofix import __version__
+from autofix import __version__, environment
 from autofix.diagnose import (
     LogUnreadable,
     diagnose_text,
@@ -111,11 +111,19 @@ class _ProgressBar:
             self.bar.stop()
 
 
-def _print_diffs(report: RunReport, out: Console, err: Console) -> None:
+def _print_problems(report: RunReport, err: Console, strict: bool) -> None:
+    """One line per file that failed, and per config that could not be examined (an error with --strict)."""
     for result in report.results:
         if result.status == "error":
             err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
-            continue
+        elif result.status == "unresolvable":
+            label, style = ("error", "bold red") if strict else ("warning", "yellow")
+            err.print(f"{label}: {result.shown}: not examined: {result.error}", style=style, markup=False)
+
+
+def _print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False) -> None:
+    _print_problems(report, err, strict)
+    for result in report.results:
         if result.status != "changed":
             continue
         for note in result.notes:
@@ -127,15 +135,24 @@ def _print_diffs(report: RunReport, out: Console, err: Console) -> None:
     sys.stdout.flush()
 
 
+# The columns of the summary table: key, heading.
+_COLUMNS = (("examined", "files"), ("changed", "changed"), ("unchanged", "unchanged"), ("failed", "failed"),
+            ("unresolvable", "unresolvable"), ("suppressed", "suppressed"))
+_COUNTED = tuple(key for key, _ in _COLUMNS)
+
+
 def _per_transform(report: RunReport, transform_ids: list[str]) -> dict[str, dict[str, int]]:
-    """For each transform: the files it examined, changed, left unchanged and that failed; changes suppressed."""
-    counts = {tid: {"examined": 0, "changed": 0, "unchanged": 0, "failed": 0, "suppressed": 0} for tid in transform_ids}
+    """For each transform: the files it examined, changed, left unchanged, that failed and that could not be
+    resolved; changes suppressed."""
+    counts = {tid: dict.fromkeys(_COUNTED, 0) for tid in transform_ids}
     for result in report.results:
         for tid in result.examined:
             row = counts[tid]
             row["examined"] += 1
             if result.status == "error":
                 row["failed"] += 1
+            elif result.status == "unresolvable":
+                row["unresolvable"] += 1
             elif tid in result.applied:
                 row["changed"] += 1
             else:
@@ -152,28 +169,48 @@ def _totals(report: RunReport) -> dict[str, int]:
         "unchanged": report.count("unchanged"),
         "skipped": report.count("skipped"),
         "failed": report.count("error"),
+        "unresolvable": report.count("unresolvable"),
         "suppressed": sum(len(r.suppressed) for r in report.results),
     }
 
 
-def _print_summary(report: RunReport, transform_ids: list[str], dry_run: bool, err: Console) -> None:
+def _not_run(rules: list[Rule], options: Mapping[str, Any], report: RunReport) -> dict[str, str]:
+    """Rules that fix files their flags add (an installed library's) and examined nothing because no such
+    flag was given: rule id -> why, and the command that runs them."""
+    examined = {tid for result in report.results for tid in result.examined}
+    not_run = {}
+    for rule in rules:
+        adds_files = type(rule).extra_paths is not Rule.extra_paths
+        flags = [option for option in rule.options if option.flag and not options.get(option.key)]
+        if adds_files and flags and rule.id not in examined and not rule.extra_paths(options):
+            named = " ".join(f"--{flag.name}" for flag in flags)
+            why = "; ".join(flag.help for flag in flags)
+            not_run[rule.id] = f"its files come from {named} ({why}); run `autofix apply --fix {rule.id} {named}`"
+    return not_run
+
+
+def _print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, err: Console) -> None:
     """A table per transform and for all files, then one line (the part CI logs are grepped for)."""
     totals = _totals(report)
+    not_run = _not_run(rules, options, report)
+    # The unresolvable column only where there are some: most trees have none, and it is wide.
+    columns = [(key, heading) for key, heading in _COLUMNS if key != "unresolvable" or totals["unresolvable"]]
     table = Table(title="autofix summary", title_justify="left")
-    for column in ("", "files", "changed", "unchanged", "failed", "suppressed"):
-        table.add_column(column, justify="left" if not column else "right")
-    for tid, row in _per_transform(report, transform_ids).items():
-        table.add_row(tid, *(str(row[k]) for k in ("examined", "changed", "unchanged", "failed", "suppressed")))
-    table.add_row(
-        "all files (scanned)",
-        *(str(totals[k]) for k in ("scanned", "changed", "unchanged", "failed", "suppressed")),
-        style="bold",
-    )
+    table.add_column("", justify="left")
+    for _, heading in columns:
+        table.add_column(heading, justify="right")
+    for tid, row in _per_transform(report, [rule.id for rule in rules]).items():
+        table.add_row(tid, *("-" if tid in not_run else str(row[key]) for key, _ in columns))
+    table.add_row("all files (scanned)", *(str(totals["scanned" if key == "examined" else key]) for key, _ in columns),
+                  style="bold")
     err.print(table)
+    for tid, why in not_run.items():
+        err.print(f"note: {tid} was not run: {why}", style="yellow", markup=False)
     changed = totals["changed"]
     verb = "would change" if dry_run else "changed"
     parts = [f"{changed} file{'s' if changed != 1 else ''} {verb}", f"{totals['unchanged']} unchanged"]
-    for key, word in (("skipped", "skipped"), ("failed", "error"), ("suppressed", "suppressed")):
+    for key, word in (("skipped", "skipped"), ("failed", "error"), ("unresolvable", "unresolvable"),
+                      ("suppressed", "suppressed")):
         if totals[key]:
             parts.append(f"{totals[key]} {word}{'s' if key == 'failed' and totals[key] != 1 else ''}")
     err.print(", ".join(parts) + ".", markup=False)
@@ -214,7 +251,7 @@ def _orderly_stop() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _json_report(report: RunReport, transform_ids: list[str], dry_run: bool, write: bool) -> str:
+def _json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, write: bool) -> str:
     files = [
         {
             "path": r.shown,
@@ -232,16 +269,19 @@ def _json_report(report: RunReport, transform_ids: list[str], dry_run: bool, wri
         "autofix": __version__,
         "mode": "dry-run" if dry_run else "write" if write else "diff",
         "files": files,
-        "totals": {**_totals(report), "per_transform": _per_transform(report, transform_ids)},
+        "totals": {**_totals(report), "per_transform": _per_transform(report, [rule.id for rule in rules])},
+        "not_run": _not_run(rules, options, report),
     }
     return json.dumps(document, indent=2) + "\n"
 
 
 def _prepare(
-    paths: list[Path] | None, fix: list[str], rule_values: Mapping[str, Any], select_by_default: bool
+    paths: list[Path] | None, fix: list[str], rule_values: Mapping[str, Any], select_by_default: bool, python: str | None
 ) -> tuple[list[Path], list[Rule], dict[str, Any], ProjectSettings]:
-    """The paths, rules and rule options of a run, from the command line over pyproject.toml."""
+    """The paths, rules and rule options of a run, from the command line over pyproject.toml; the
+    training environment packages are looked up in."""
     try:
+        environment.use(environment.find_training_environment(python, os.environ))
         project = load_project_settings(Path.cwd(), rule_options())
         fix_ids = fix or list(project.fix)
         try:
@@ -324,6 +364,18 @@ class OutputFormat(str, enum.Enum):
     json = "json"
 
 
+PythonOption = Annotated[
+    Optional[str],
+    typer.Option("--python", metavar="PATH", help="The Python you train with (or its env folder): mmdet::/mmcv... are "
+                 "looked up there (default: the active virtualenv, else the conda env; then autofix's own)."),
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option("--strict", help="A config found in a folder that mmengine cannot load is an error (exit 2), "
+                 "not a warning (default: `strict` in pyproject.toml)."),
+]
+
+
 @app.command()
 @_takes_rule_options
 def apply(
@@ -359,30 +411,30 @@ def apply(
         Optional[Path],
         typer.Option("--diff-file", metavar="PATH", help="Also write every diff to PATH as one patch (git apply / patch -p1)."),
     ] = None,
+    python: PythonOption = None,
+    strict: StrictOption = False,
     **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
-    paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False)
+    paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False, python=python)
+    strict = strict or project.strict
     out, err = _consoles(no_color)
     write = not (dry_run or diff_only)
     with _orderly_stop():
         report = _run(paths, transforms, options, project, exclude, jobs, err, write=write, verify=verify)
-        transform_ids = [t.id for t in transforms]
         if output_format is OutputFormat.json:
-            sys.stdout.write(_json_report(report, transform_ids, dry_run, write))
+            sys.stdout.write(_json_report(report, transforms, options, dry_run, write))
             sys.stdout.flush()
-            for result in report.results:
-                if result.status == "error":
-                    err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
+            _print_problems(report, err, strict)
         else:
-            _print_diffs(report, out, err)
+            _print_diffs(report, out, err, strict)
         if diff_file is not None:
             try:
                 diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
             except OSError as exc:
                 raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
-        _print_summary(report, transform_ids, dry_run or diff_only, err)
-    if report.count("error"):
+        _print_summary(report, transforms, options, dry_run or diff_only, err)
+    if report.count("error") or (strict and report.count("unresolvable")):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
         raise typer.Exit(EXIT_PENDING)
@@ -458,6 +510,7 @@ def diagnose(
     apply_fix: Annotated[bool, typer.Option("--apply", help="With --config: write the default remedy instead of showing it.")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="text, or one JSON document.")] = OutputFormat.text,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    python: PythonOption = None,
 ) -> None:
     """Recognise a known crash in a log: what happened, the remedies and their costs, the command to run.
 
@@ -466,6 +519,10 @@ def diagnose(
     """
     if apply_fix and config is None:
         raise _fail("--apply needs --config CFG (the config to fix)")
+    try:
+        environment.use(environment.find_training_environment(python, os.environ))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     try:
         text, log_name = read_log(log)
     except LogUnreadable as exc:
@@ -491,7 +548,7 @@ def diagnose(
             verb = "Applied" if apply_fix else "Dry run of"
             err.print(f"\n{verb} the default remedy on {shown_config}:", markup=False)
             _print_diffs(report, out, err)
-            _print_summary(report, [t.id for t in transforms], not apply_fix, err)
+            _print_summary(report, transforms, {}, not apply_fix, err)
     else:
         out.print(render_no_match(diagnosis, log_name), end="")
     if report is not None and report.count("error"):
@@ -521,33 +578,38 @@ def check(
         OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")
     ] = OutputFormat.text,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    python: PythonOption = None,
+    strict: StrictOption = False,
     **rule_values: Any,
 ) -> None:
     """Report what the selected rules would fix, without writing: the files `apply --dry-run` would change.
 
     Exit 1 when something is found, 0 when clean, 2 on errors.
     """
-    paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True)
+    paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True, python=python)
+    strict = strict or project.strict
     out, err = _consoles(no_color)
     with _orderly_stop():
         report = _run(paths, rules, options, project, exclude, jobs, err, write=False, report_findings=True)
     errors = [r for r in report.results if r.status == "error"]
+    unresolvable = [r for r in report.results if r.status == "unresolvable"]
     found = [(r.shown, f) for r in report.results for f in r.findings]
     if output_format is OutputFormat.json:
         document = {
             "findings": [_finding_json(shown, f) for shown, f in found],
             "errors": [{"path": r.shown, "error": r.error} for r in errors],
-            "files_checked": len(report.results) - len(errors),
+            "unresolvable": [{"path": r.shown, "reason": r.error} for r in unresolvable],
+            "files_checked": len(report.results) - len(errors) - len(unresolvable),
         }
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        _print_problems(report, err, strict)
     else:
         for shown, reported in found:
             out.print(_finding_line(shown, reported), markup=False)
         sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
-        for result in errors:
-            err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
-        err.print(_check_summary(report, len(found), len(errors)), markup=False)
-    if errors:
+        _print_problems(report, err, strict)
+        err.print(_check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
+    if errors or (strict and unresolvable):
         raise typer.Exit(EXIT_ERROR)
     if found:
         raise typer.Exit(EXIT_PENDING)
@@ -567,13 +629,20 @@ def _finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
     }
 
 
-def _check_summary(report: RunReport, found: int, errors: int) -> str:
+def _check_summary(report: RunReport, found: int, errors: int, unresolvable: int) -> str:
+    """One line; "nothing found" only when every file could be checked."""
     files = len({r.shown for r in report.results if r.findings})
-    checked = len(report.results) - errors
-    parts = [
-        f"{found} finding{'s' if found != 1 else ''} in {files} file{'s' if files != 1 else ''}" if found else "nothing found",
-        f"{checked} file{'s' if checked != 1 else ''} checked",
-    ]
+    checked = len(report.results) - errors - unresolvable
+    plural = "s" if checked != 1 else ""
+    if found:
+        parts = [f"{found} finding{'s' if found != 1 else ''} in {files} file{'s' if files != 1 else ''}",
+                 f"{checked} file{plural} checked"]
+    elif errors or unresolvable:
+        parts = [f"nothing found in the {checked} file{plural} checked"]
+    else:
+        parts = ["nothing found", f"{checked} file{plural} checked"]
     if errors:
         parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if unresolvable:
+        parts.append(f"{unresolvable} config{'s' if unresolvable != 1 else ''} not checked (mmengine cannot load them)")
     return ", ".join(parts) + "."

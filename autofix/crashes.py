@@ -22,8 +22,9 @@ class Remedy:
     # What `autofix apply` runs on: "{path}" is the user's file (or the crash's path hint).
     target: str = "{path}"
 
-    def command(self, path_argument: str) -> str:
-        return f"autofix apply --fix {self.fix} {self.target.format(path=path_argument)}"
+    def command(self, path_argument: str, python: str = "") -> str:
+        """The command; ``python`` (a shell word) names the training environment's interpreter."""
+        return f"autofix apply --fix {self.fix} {self.target.format(path=path_argument)}" + _python_flag(python)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class CrashFix:
         """``path`` quoted for a shell, or the placeholder users replace when no file is known."""
         return shlex.quote(path) if path else self.path_hint
 
-    def command(self, path: str | None = None) -> str:
-        """The command that runs the default remedy on ``path``."""
-        return f"autofix apply --fix {self.id} {self.path_argument(path)}"
+    def command(self, path: str | None = None, python: str = "") -> str:
+        """The command that runs the default remedy on ``path``; ``python`` as for :meth:`Remedy.command`."""
+        return f"autofix apply --fix {self.id} {self.path_argument(path)}" + _python_flag(python)
+
+
+def _python_flag(python: str) -> str:
+    return f" --python {python}" if python else ""

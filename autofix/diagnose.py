@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import shlex
 import sys
 import textwrap
 from collections.abc import Iterable
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from rich.text import Text
 
-from autofix.crashes import CrashFix, LogSignature
+from autofix import environment
+from autofix.crashes import CrashFix, LogSignature, Remedy
 from autofix.engine import RunReport
 from autofix.registry import all_transforms, crash_fixes
 
@@ -214,6 +216,33 @@ def _family_only(log: _Log, crash: CrashFix) -> NearMiss | None:
 _WIDTH = 88  # paragraphs are wrapped here; printed with soft_wrap so the terminal never re-wraps them
 
 
+# Stands for the training environment's interpreter in a command that cannot find it from here.
+_PYTHON_PLACEHOLDER = "PYTHON"
+
+
+def _python_given() -> str:
+    """``--python`` as given to diagnose, for the commands it prints: they run where no environment may be
+    active (an active one the commands find again themselves)."""
+    training = environment.chosen()
+    return shlex.quote(str(training.python)) if training and training.origin == "--python" else ""
+
+
+def remedy_command(crash: CrashFix, remedy: Remedy, path: str | None) -> tuple[str, str]:
+    """The remedy's command as it works from this shell, and, when it needs the training environment's
+    interpreter named (a library file its flag finds there, and neither that environment nor
+    autofix's own has it), why."""
+    python = _python_given()
+    rule = all_transforms().get(remedy.fix)
+    words = remedy.target.split()
+    flags = {option.key: True for option in (rule.options if rule else ()) if option.flag and f"--{option.name}" in words}
+    if flags and not python:
+        try:
+            rule().extra_paths(flags)
+        except ValueError as exc:
+            return remedy.command(crash.path_argument(path), _PYTHON_PLACEHOLDER), str(exc)
+    return remedy.command(crash.path_argument(path), python), ""
+
+
 def remedy_lines(crash: CrashFix, path: str | None) -> Text:
     """The remedies in the order to prefer them: what each does, its cost, and its command."""
     transforms = all_transforms()
@@ -223,7 +252,11 @@ def remedy_lines(crash: CrashFix, path: str | None) -> Text:
         if remedy.fix not in transforms and remedy.fix not in crash_fixes():
             out.append(" (not in this version of autofix yet)", style="dim")
         out.append("\n" + _wrapped(remedy.summary, "     ") + _wrapped(f"cost: {remedy.cost}", "     "))
-        out.append(f"     $ {remedy.command(crash.path_argument(path))}\n", style="cyan")
+        command, needs_python = remedy_command(crash, remedy, path)
+        out.append(f"     $ {command}\n", style="cyan")
+        if needs_python:
+            out.append(_wrapped(f"{_PYTHON_PLACEHOLDER}: the python you train with; without it: {needs_python}", "       "),
+                       style="dim")
     return out
 
 
@@ -247,7 +280,7 @@ def render_match(match: Match, log_name: str, config: str | None) -> Text:
     out.append("\nRemedies, best first (any one is enough)\n", style="bold")
     out.append_text(remedy_lines(crash, config))
     out.append(f"\nFix it with the default remedy ({', '.join(crash.default_transforms)}):\n", style="bold")
-    out.append(f"  $ {crash.command(config)}\n", style="cyan")
+    out.append(f"  $ {crash.command(config, _python_given())}\n", style="cyan")
     if config is None:
         out.append(f"  (add --dry-run to see the diff first; `autofix diagnose LOG --config {crash.path_hint}` shows it too)\n", style="dim")
     return out
@@ -286,11 +319,11 @@ def diagnosis_json(
                     "summary": remedy.summary,
                     "cost": remedy.cost,
                     "available": remedy.fix in transforms or remedy.fix in crash_fixes(),
-                    "command": remedy.command(crash.path_argument(config)),
+                    "command": remedy_command(crash, remedy, config)[0],
                 }
                 for remedy in crash.remedies
             ],
-            "command": crash.command(config),
+            "command": crash.command(config, _python_given()),
         })
     document: dict = {
         "input": log_name,

@@ -2,7 +2,10 @@
 
 Resolution can see texts that are not on disk yet (this run's fixes, a candidate rewrite):
 mmengine reads every config file through the ``open`` of its config module, so an overlay of
-path -> text there makes it resolve what ``--dry-run`` would have written.
+path -> text there makes it resolve what ``--dry-run`` would have written. Bases in installed
+packages (``mmdet::x.py``, ``from mmdet.configs.x import *``) are found in the user's training
+environment (:mod:`autofix.environment`): mmengine asks its config module's ``is_installed`` and
+``get_installed_path`` where a package is, and gets that environment's answer first.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from autofix import environment
 
 _READ_BASE = re.compile(r"^with\s+read_base\s*\(\s*\)\s*:", re.MULTILINE)
 _lock = threading.RLock()
@@ -57,6 +62,34 @@ def overlay(texts: Mapping[str, str]) -> Iterator[None]:
             yield
         finally:
             del config_module.open
+
+
+@contextlib.contextmanager
+def _packages_from_training_environment() -> Iterator[None]:
+    """While active, mmengine finds the packages of ``pkg::`` and absolute ``read_base`` bases in the
+    training environment, else in autofix's own; a package in neither names the cure."""
+    config_module = _config_module()
+    from mmengine.config.utils import MODULE2PACKAGE
+
+    module_of = {package: module for module, package in MODULE2PACKAGE.items()}  # mmengine asks by pip name
+    own_is_installed, own_installed_path = config_module.is_installed, config_module.get_installed_path
+
+    def folder(package: str) -> str:
+        module = module_of.get(package, package)
+        found = environment.training_package_dir(module)
+        if found is not None:
+            return str(found)
+        if own_is_installed(package):
+            return own_installed_path(package)
+        raise ConfigUnavailable(environment.not_installed(module))
+
+    with _lock:
+        config_module.is_installed = lambda package: bool(folder(package))
+        config_module.get_installed_path = folder
+        try:
+            yield
+        finally:
+            config_module.is_installed, config_module.get_installed_path = own_is_installed, own_installed_path
 
 
 class FileLoadCache:
@@ -173,7 +206,7 @@ def resolve(path: Path, texts: Mapping[str, str], cache: FileLoadCache | None = 
     """
     key = os.path.abspath(path)
     cache = cache or FileLoadCache()  # it also stops a circular _base_ at once
-    with overlay(texts), warnings.catch_warnings():
+    with overlay(texts), _packages_from_training_environment(), warnings.catch_warnings():
         # mmengine imports pkg_resources for `pkg::` bases; its deprecation notice is not the user's concern.
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         from mmengine.config import Config

@@ -33,7 +33,14 @@ class ProjectSettings:
     exclude: tuple[str, ...] = ()
     configs: tuple[str, ...] = ()  # files that are configs whatever their content, relative to `source`'s folder
     jobs: int | None = None
+    strict: bool = False  # a config found in a folder that mmengine cannot load is an error
     options: Mapping[str, Any] = field(default_factory=dict)  # rule option key -> parsed value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
+    return value
 
 
 def _string_list(value: Any, single_allowed: bool = False) -> tuple[str, ...]:
@@ -49,6 +56,7 @@ _RUN_KEYS = {
     "exclude": ("exclude", _string_list),
     "configs": ("configs", _string_list),
     "jobs": ("jobs", positive_int),
+    "strict": ("strict", _boolean),
 }
 
 
@@ -108,8 +116,4 @@ def _option_value(
 
 
 def _parsed(option: Option, value: Any) -> Any:
-    if option.flag:
-        if not isinstance(value, bool):
-            raise ValueError(f"{value!r} is not true or false")
-        return value
-    return option.parse(value)
+    return _boolean(value) if option.flag else option.parse(value)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from spawned_cli import write_spawned_cli
 from typer.testing import CliRunner
 
 from autofix.cli import _ProgressBar, app
@@ -117,19 +118,7 @@ def test_jobs_write_the_same_files_as_one_process(
 
 
 def test_the_pool_works_where_worker_processes_are_spawned(configs: Path):
-    script = (
-        "import multiprocessing, sys\n"
-        "from autofix import cli\n"
-        "from autofix.engine import scheduler\n"
-        "if __name__ == '__main__':\n"
-        "    multiprocessing.set_start_method('spawn')\n"
-        "    scheduler.POOL_MIN_CANDIDATES_SPAWNED = 2\n"
-        "    start = scheduler.ProcessPoolExecutor\n"
-        "    scheduler.ProcessPoolExecutor = lambda n, **kw: print(f'pool of {n}', file=sys.stderr) or start(n, **kw)\n"
-        "    sys.argv = ['autofix', 'apply', '--fix', 'amp-nms,relu-no-inplace', '--dry-run', *sys.argv[1:], 'configs']\n"
-        "    cli.main()\n"
-    )
-    Path("spawned.py").write_text(script)
+    write_spawned_cli(Path("spawned.py"), "apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "configs")
     env = {**os.environ, "NO_COLOR": "1"}
     spawned = subprocess.run([sys.executable, "spawned.py", "--jobs", "2"], capture_output=True, text=True, env=env)
     single = subprocess.run([sys.executable, "spawned.py", "--jobs", "1"], capture_output=True, text=True, env=env)
@@ -226,3 +215,69 @@ def test_progress_bar_only_on_a_terminal_outside_ci_and_for_enough_files(monkeyp
     assert drawn(terminal=True, total=3) == ""
     monkeypatch.setenv("CI", "true")
     assert drawn(terminal=True, total=30) == ""
+
+
+UNLOADABLE = {  # a config in the walk that mmengine cannot load -> a part of the reason it gives
+    "configs/detector/missing_base.py": ("_base_ = '../_base_/nowhere.py'\n", "FileNotFoundError"),
+    "configs/detector/other_package.py": ("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n",
+                                          "mmpretrain is not installed in autofix's environment"),
+}
+
+
+@pytest.fixture
+def unloadable(configs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """configs/ plus two configs mmengine cannot load, with no training environment active."""
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    for path, (text, _) in UNLOADABLE.items():
+        Path(path).write_text(text)
+    return configs
+
+
+def test_configs_a_walk_cannot_load_are_warnings_and_pending_fixes_still_exit_1(unloadable: Path):
+    result = CliRunner().invoke(app, ["apply", "--fix", "amp-nms", "--dry-run", "configs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1  # the pending fix, not the configs that could not be examined
+    assert _changed(result.stdout) == ["configs/_base_/rpn.py"]
+    for path, (_, reason) in UNLOADABLE.items():
+        assert f"warning: {path}: not examined: " in result.stderr and reason in result.stderr
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in result.stderr.splitlines()
+            if line.count("│") == 8}
+    assert rows["split-thr"] == ["4", "1", "1", "0", "2", "0"]  # files, changed, unchanged, failed, unresolvable, suppressed
+    assert result.stderr.rstrip().endswith("1 file would change, 4 unchanged, 2 unresolvable.")
+    assert invoke("apply", "--fix", "amp-nms", "configs").exit_code == 0  # written: done
+
+
+def test_strict_makes_them_errors_from_the_command_line_or_pyproject(unloadable: Path):
+    strict = invoke("apply", "--fix", "amp-nms", "--dry-run", "--strict", "configs")
+    assert strict.exit_code == 2
+    assert "error: configs/detector/missing_base.py: not examined: " in strict.stderr
+    Path("pyproject.toml").write_text("[tool.autofix]\nstrict = true\n")
+    assert invoke("check", "--fix", "amp-nms", "configs").exit_code == 2
+    Path("pyproject.toml").write_text("[tool.autofix]\nstrict = 'yes'\n")
+    assert "strict 'yes' is not true or false" in invoke("check", "configs").stderr
+
+
+def test_a_config_named_on_the_command_line_that_cannot_load_stays_an_error(unloadable: Path):
+    result = invoke("apply", "--fix", "amp-nms", "--dry-run", "configs/detector/missing_base.py", "configs/_base_/rpn.py")
+    assert result.exit_code == 2
+    assert "error: configs/detector/missing_base.py: cannot resolve the config: " in result.stderr
+
+
+def test_json_counts_unresolvable_configs_with_their_reasons(unloadable: Path):
+    document = json.loads(invoke("apply", "--fix", "amp-nms", "--dry-run", "--format", "json", "configs").stdout)
+    files = {f["path"]: f for f in document["files"]}
+    for path, (_, reason) in UNLOADABLE.items():
+        assert files[path]["status"] == "unresolvable" and reason in files[path]["error"]
+    assert document["totals"]["unresolvable"] == 2 and document["totals"]["failed"] == 0
+    assert document["totals"]["per_transform"]["split-thr"]["unresolvable"] == 2
+
+
+def test_check_never_says_nothing_found_when_configs_could_not_be_checked(unloadable: Path):
+    (unloadable / "_base_" / "rpn.py").write_text(BASE.replace("nms=dict(", "nms=dict(split_thr=100000, "))
+    result = invoke("check", "--fix", "amp-nms", "configs")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr.rstrip().endswith(
+        "nothing found in the 5 files checked, 2 configs not checked (mmengine cannot load them).")
+    document = json.loads(invoke("check", "--fix", "amp-nms", "--format", "json", "configs").stdout)
+    assert sorted(entry["path"] for entry in document["unresolvable"]) == sorted(UNLOADABLE)
+    assert document["files_checked"] == 5 and document["findings"] == []

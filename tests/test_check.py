@@ -369,7 +369,7 @@ def test_cli_output_exit_codes_and_errors(tmp_path: Path, monkeypatch: pytest.Mo
     broken = check("clean.py", "broken.py", "missing.py")
     assert broken.exit_code == 2
     assert "error: broken.py: syntax error" in broken.stderr and "error: missing.py: no such file" in broken.stderr
-    assert "nothing found, 1 file checked, 2 errors." in broken.stderr
+    assert "nothing found in the 1 file checked, 2 errors." in broken.stderr
 
 
 def test_the_bundled_examples_each_show_their_crash():

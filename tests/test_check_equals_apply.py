@@ -97,4 +97,4 @@ def test_check_equals_apply_over_the_mmdet_corpus(mmdet_corpus: Path, monkeypatc
     monkeypatch.chdir(mmdet_corpus)
     reported, changed, check_code, apply_code = checked_and_changed(EVERY_RULE, ".")
     assert changed and reported == changed
-    assert check_code == apply_code == 2  # 9 corpus configs mmengine cannot load are errors for both
+    assert check_code == apply_code == 1  # the 9 corpus configs mmengine cannot load are warnings for both

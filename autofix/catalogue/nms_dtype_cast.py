@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -8,6 +7,7 @@ from typing import Any
 import libcst as cst
 
 from autofix.catalogue.amp_nms import AMP_NMS
+from autofix.environment import not_installed, package_dir
 from autofix.rule import Applicability, Example, Option, Rule, TransformContext
 
 _FUNCTION = "batched_nms"
@@ -91,7 +91,8 @@ class NmsDtypeCast(Rule):
     latent_message = "batched_nms writes Float scores into a Half buffer under AMP"
     applicability = Applicability.SAFE
     prefilter = (_SCORES,)
-    options = (Option("mmcv", "also process the installed mmcv's ops/nms.py (found without importing mmcv)", flag=True),)
+    options = (Option("mmcv", "also process mmcv's ops/nms.py, found in the training environment (the active virtualenv or "
+                      "conda env, or --python) without importing mmcv", flag=True),)
     examples = (
         Example(
             title="mmcv's split path",
@@ -145,10 +146,12 @@ class NmsDtypeCast(Rule):
 
 
 def installed_mmcv_nms() -> Path:
-    """mmcv's ``ops/nms.py`` in this Python, found without importing mmcv (that loads its CUDA ops)."""
-    spec = importlib.util.find_spec("mmcv")
-    for location in list(spec.submodule_search_locations or []) if spec else []:
-        nms = Path(location) / "ops" / "nms.py"
-        if nms.is_file():
-            return nms
-    raise ValueError("--mmcv: no mmcv with ops/nms.py is installed in this Python; pass the path to mmcv/ops/nms.py")
+    """mmcv's ``ops/nms.py`` in the training environment (else autofix's), found without importing mmcv
+    (that loads its CUDA ops)."""
+    mmcv = package_dir("mmcv")
+    if mmcv is None:
+        raise ValueError(f"--mmcv: {not_installed('mmcv')} (or pass the path to mmcv/ops/nms.py)")
+    nms = mmcv / "ops" / "nms.py"
+    if not nms.is_file():
+        raise ValueError(f"--mmcv: the mmcv at {mmcv} has no ops/nms.py (mmcv-lite has no NMS op): nothing to patch")
+    return nms

@@ -83,7 +83,9 @@ class Rewrite:
 @dataclass
 class FileResult:
     shown: str
-    status: str  # "changed", "unchanged", "skipped" (`# autofix: skip` at its top) or "error"
+    # "changed", "unchanged", "skipped" (`# autofix: skip` at its top), "error", or "unresolvable":
+    # a config found in a folder that mmengine cannot load (not examined; ``error`` says why)
+    status: str
     diff: str = ""
     applied: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -291,6 +293,7 @@ class _Planned:
     transforms: tuple[Rule, ...]
     suppressed: tuple[str, ...]  # transforms skipped by a comment at the top of the file
     syntax_checked: bool = False
+    named: bool = False  # given on the command line, not found in a folder: a config that cannot load is an error
 
     @property
     def examined(self) -> tuple[str, ...]:
@@ -373,6 +376,8 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
     except FileError as exc:
         message = str(exc)
     except ConfigUnavailable as exc:
+        if not planned.named:
+            return _Outcome(FileResult(shown, "unresolvable", error=_first_line(exc), examined=planned.examined))
         message = f"cannot resolve the config: {_first_line(exc)}; fix it or exclude the file"
     except TransformFailed as exc:
         message = f"cannot fix: {exc}"
@@ -441,9 +446,12 @@ def run(
     With ``jobs`` > 1 and enough files, planning and then the files of each inheritance level are
     spread over a process pool; results are identical to ``jobs=1``. ``report_findings`` (with
     ``write=False``: ``check``) adds each changed file's findings to its result. Files matching
-    ``configs`` are configs whatever their content says.
+    ``configs`` are configs whatever their content says. A config found in a folder that mmengine
+    cannot load is ``unresolvable``; one named in ``paths`` is an error.
     """
+    paths = list(paths)
     files, missing = find_python_files(paths, exclude)
+    named = {os.path.realpath(path) for path in paths if path.is_file()}
     report = RunReport([_error(p, why) for p, why in missing])
 
     def finish(result: FileResult) -> None:
@@ -461,8 +469,8 @@ def run(
             if isinstance(plan, FileResult):
                 finish(plan)
                 continue
-            if configs and configs.match(path):
-                plan = replace(plan, kind=FileKind.CONFIG)
+            kind = FileKind.CONFIG if configs and configs.match(path) else plan.kind
+            plan = replace(plan, kind=kind, named=os.path.realpath(path) in named)
             key = os.path.abspath(path)
             texts[key] = plan.source.text
             if direct is not None:

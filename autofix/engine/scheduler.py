@@ -13,6 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from autofix import environment
 from autofix.files import FileError, read_source, stop_signals_deferred
 from autofix.mmconfig import FileLoadCache, direct_bases, may_inherit
 from autofix.rule import Rule
@@ -141,7 +142,9 @@ def _new_load_cache() -> None:
     _load_cache = FileLoadCache()
 
 
-def _start_worker() -> None:
+def _start_worker(training: environment.TrainingEnvironment | None) -> None:
+    if environment.chosen() != training:  # a spawned worker has not seen --python (a forked one keeps the answers)
+        environment.use(training)
     # A forked worker inherits the CLI's SIGTERM handler and Python's SIGINT one, which would raise
     # (and print a traceback) wherever the worker happens to be; the parent alone stops the run in
     # order, and ends the workers itself.
@@ -232,7 +235,7 @@ class Workers:
                     self._unstick_result_reader()  # a dead worker the pool has not noticed: see there
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.size, initializer=_start_worker)
+        return ProcessPoolExecutor(self.size, initializer=_start_worker, initargs=(environment.chosen(),))
 
     def _submit(self, function: Callable[[Item], Result], chunk: Sequence[Item]) -> Future[list[Result]]:
         try:
