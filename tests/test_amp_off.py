@@ -131,3 +131,20 @@ def test_changed_configs_carry_the_run_time_amp_warning():
     result = rewrite_at(case, case.read_text(), [AmpOff()], {}, ConfigSession())
     assert any("--amp" in note for note in result.notes)
     assert any("GPU memory" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "dict(loss_scale='dynamic',\n    # the full-precision type\n    type='AmpOptimWrapper')",
+        "{\n    'loss_scale': 'dynamic',  # AMP only\n    # the full-precision type\n    'type': 'AmpOptimWrapper'}",
+    ],
+    ids=["call", "dict"],
+)
+def test_comment_lines_below_a_removed_first_key_stay_above_the_next(literal: str):
+    """The removed key's own trailing comment may go; the lines about the key that now comes first may not."""
+    source = f"wrapper = {literal}\nrunner = build(wrapper)\n"
+    result = rewrite_source(source, [AmpOff()], kind=FileKind.SCRIPT)
+    assert "loss_scale" not in result.text and "AmpOptimWrapper" not in result.text
+    assert "# the full-precision type\n    " in result.text
+    assert result.text.index("# the full-precision type") < result.text.index("OptimWrapper")
