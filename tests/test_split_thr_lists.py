@@ -84,7 +84,7 @@ def test_check_reports_the_list_item_rpn(tmp_path: Path, monkeypatch: pytest.Mon
     amp = cli("check", "--amp", "--fix", "split-thr", "co_dino_5scale_lsj.py")
     assert amp.exit_code == 1
     # Placed at the line the fix changes: the item's nms.
-    assert amp.stdout.startswith("co_dino_5scale_lsj.py:20:1: split-thr [crash] trains with AMP (--amp) and its RPN "
+    assert amp.stdout.startswith("co_dino_5scale_lsj.py:21:1: split-thr [crash] trains with AMP (--amp) and its RPN "
                                  "(model.train_cfg[1].rpn_proposal) hands batched_nms 18880 boxes")
     leaf = cli("check", "co_dino_amp.py")
     assert leaf.exit_code == 1 and "co_dino_amp.py:2:1: split-thr [crash] trains with AMP (AmpOptimWrapper)" in leaf.stdout
