@@ -323,7 +323,9 @@ def _in_place(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:
     return None if new_value is None else replace_assigned_value(module, index, new_value)
 
 
-def _edited(node: cst.BaseExpression, keys: list[str | int], value: cst.BaseExpression | None) -> cst.BaseExpression | None:
+def _edited(
+    node: cst.BaseExpression, keys: list[str | int], value: cst.BaseExpression | None
+) -> cst.BaseExpression | None:
     """``node`` with the nested key set to ``value`` (removed when None), through mapping literals and
     the items of list or tuple literals; None where a level on the way is not a literal that has it."""
     head, rest = keys[0], keys[1:]

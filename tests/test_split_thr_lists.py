@@ -80,23 +80,48 @@ def test_check_reports_the_list_item_rpn(tmp_path: Path, monkeypatch: pytest.Mon
     write_co_dino(tmp_path)
     monkeypatch.chdir(tmp_path)
     fp32 = cli("check", "--fix", "split-thr", "co_dino_5scale_lsj.py")
-    assert fp32.exit_code == 1 and " split-thr [latent] model.train_cfg[1].rpn_proposal: up to 24000 boxes" in fp32.stdout
+    assert fp32.exit_code == 1
+    assert " split-thr [latent] model.train_cfg[1].rpn_proposal: up to 24000 boxes" in fp32.stdout
     amp = cli("check", "--amp", "--fix", "split-thr", "co_dino_5scale_lsj.py")
     assert amp.exit_code == 1
     # Placed at the line the fix changes: the item's nms.
     assert amp.stdout.startswith("co_dino_5scale_lsj.py:21:1: split-thr [crash] trains with AMP (--amp) and its RPN "
                                  "(model.train_cfg[1].rpn_proposal) hands batched_nms 18880 boxes")
     leaf = cli("check", "co_dino_amp.py")
-    assert leaf.exit_code == 1 and "co_dino_amp.py:2:1: split-thr [crash] trains with AMP (AmpOptimWrapper)" in leaf.stdout
+    assert leaf.exit_code == 1
+    assert "co_dino_amp.py:2:1: split-thr [crash] trains with AMP (AmpOptimWrapper)" in leaf.stdout
 
 
-def test_amp_nms_sets_split_thr_in_the_list_item_proved_by_mmengine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+LAZY_AMP = """\
+from mmengine.config import read_base
+from mmengine.optim import AmpOptimWrapper
+
+with read_base():
+    from .co_dino_5scale_lsj import *
+
+optim_wrapper.update(dict(type=AmpOptimWrapper))
+"""
+
+
+@pytest.mark.parametrize(
+    ("leaf_text", "override"),
+    [
+        (CO_DINO_AMP, "_base_.model.train_cfg[1].rpn_proposal.nms.split_thr = 24001\n"),
+        (LAZY_AMP, "model.train_cfg[1].rpn_proposal.nms.split_thr = 24001\n"),
+    ],
+    ids=["base", "read_base"],
+)
+def test_amp_nms_sets_split_thr_in_the_list_item_proved_by_mmengine(
+    leaf_text: str, override: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     leaf = write_co_dino(tmp_path)
+    leaf.write_text(leaf_text)
     before = resolve(leaf, {})
     monkeypatch.chdir(tmp_path)
     fixed = cli("apply", "--fix", "amp-nms", "--verify", leaf.name)
     assert fixed.exit_code == 0, fixed.output
-    assert leaf.read_text().endswith("_base_.model.train_cfg[1].rpn_proposal.nms.split_thr = 24001\n")
+    comment = "# autofix split-thr: more than the boxes this RPN can hand batched_nms, so it never splits"
+    assert leaf.read_text() == f"{leaf_text}\n{comment}\n{override}"
     assert (tmp_path / "co_dino_5scale_lsj.py").read_text() == CO_DINO_LSJ  # the shared base is left alone
     after = resolve(leaf, {})
     changed, unexpected = unexpected_changes(before, after, [])
@@ -131,7 +156,9 @@ H3DNET = textwrap.dedent("""\
 
 @pytest.mark.parametrize("command", [["apply", "--fix", "split-thr"], ["apply", "--fix", "amp-nms", "--dry-run"],
                                      ["check"], ["check", "--amp", "--fix", "split-thr"]])
-def test_proposals_that_skip_nms_are_nothing_to_fix(command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_proposals_that_skip_nms_are_nothing_to_fix(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     (tmp_path / "h3dnet.py").write_text(H3DNET)
     monkeypatch.chdir(tmp_path)
     result = cli(*command, "h3dnet.py")
