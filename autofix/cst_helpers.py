@@ -99,9 +99,14 @@ def remove_arg(args: Sequence[cst.Arg], index: int) -> list[cst.Arg]:
             else getattr(removed, "whitespace_after_arg", None)
         )
         if _ends_line(last.comma):
-            # Keep the comma (and any comment after it); the closing bracket keeps its own indent.
+            # Keep the comma (and any comment after it); the closing bracket keeps its own indent, and
+            # the comment lines above it stay.
             if isinstance(closing, cst.ParenthesizedWhitespace):
-                line_break = last.comma.whitespace_after.with_changes(indent=closing.indent, last_line=closing.last_line)
+                line_break = last.comma.whitespace_after.with_changes(
+                    empty_lines=[*last.comma.whitespace_after.empty_lines, *closing.empty_lines],
+                    indent=closing.indent,
+                    last_line=closing.last_line,
+                )
                 kept[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=line_break))
             elif last.comma.whitespace_after.first_line.comment is None:
                 # The bracket closed on the removed argument's line (`b=2)`): close it on this one.

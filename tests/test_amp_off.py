@@ -134,17 +134,30 @@ def test_changed_configs_carry_the_run_time_amp_warning():
 
 
 @pytest.mark.parametrize(
-    "literal",
+    ("literal", "expected"),
     [
-        "dict(loss_scale='dynamic',\n    # the full-precision type\n    type='AmpOptimWrapper')",
-        "{\n    'loss_scale': 'dynamic',  # AMP only\n    # the full-precision type\n    'type': 'AmpOptimWrapper'}",
+        (
+            "dict(loss_scale='dynamic',\n    # the full-precision type\n    type='AmpOptimWrapper')",
+            "dict(\n    # the full-precision type\n    type='OptimWrapper')",
+        ),
+        (
+            "{\n    'loss_scale': 'dynamic',  # AMP only\n    # the full-precision type\n    'type': 'AmpOptimWrapper'}",
+            "{\n    # the full-precision type\n    'type': 'OptimWrapper'}",
+        ),
+        (
+            "dict(\n    type='AmpOptimWrapper',\n    loss_scale='dynamic',\n    # end of the wrapper\n)",
+            "dict(\n    type='OptimWrapper',\n    # end of the wrapper\n)",
+        ),
+        (
+            "dict(\n    type='AmpOptimWrapper',\n    loss_scale='dynamic'\n    # end of the wrapper\n)",
+            "dict(\n    type='OptimWrapper',\n    # end of the wrapper\n)",
+        ),
     ],
-    ids=["call", "dict"],
+    ids=["first-key-call", "first-key-dict", "last-key", "last-key-no-comma"],
 )
-def test_comment_lines_below_a_removed_first_key_stay_above_the_next(literal: str):
-    """The removed key's own trailing comment may go; the lines about the key that now comes first may not."""
+def test_comment_lines_beside_a_removed_key_stay(literal: str, expected: str):
+    """The removed key's own trailing comment may go; the lines about the key after it, or closing the
+    literal, may not."""
     source = f"wrapper = {literal}\nrunner = build(wrapper)\n"
     result = rewrite_source(source, [AmpOff()], kind=FileKind.SCRIPT)
-    assert "loss_scale" not in result.text and "AmpOptimWrapper" not in result.text
-    assert "# the full-precision type\n    " in result.text
-    assert result.text.index("# the full-precision type") < result.text.index("OptimWrapper")
+    assert result.text == f"wrapper = {expected}\nrunner = build(wrapper)\n"
