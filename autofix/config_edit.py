@@ -312,18 +312,38 @@ def rewrite_literal(node: cst.BaseExpression, old: Any, new: Any) -> cst.BaseExp
 
 
 def _in_place(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:
-    """The edit made inside this file's own last ``<root> = dict(...)`` literal, or None."""
-    if any(isinstance(key, int) for key in edit.path):
-        return None  # list items are changed where the file writes them, or overridden
+    """The edit made inside this file's own last ``<root> = dict(...)`` literal (into the items of
+    its list literals too: Co-DETR's ``train_cfg=[dict(...), ...]``), or None."""
     found = last_assignment(module, edit.path[0])
     if found is None or len(edit.path) < 2:
         return None
     index, assign = found
-    if isinstance(edit, SetKey):
-        new_value = set_nested_value(assign.value, list(edit.path[1:]), cst.parse_expression(render(edit.value)))
-    else:
-        new_value = _without(assign.value, list(edit.path[1:]))
+    value = cst.parse_expression(render(edit.value)) if isinstance(edit, SetKey) else None
+    new_value = _edited(assign.value, list(edit.path[1:]), value)
     return None if new_value is None else replace_assigned_value(module, index, new_value)
+
+
+def _edited(
+    node: cst.BaseExpression, keys: list[str | int], value: cst.BaseExpression | None
+) -> cst.BaseExpression | None:
+    """``node`` with the nested key set to ``value`` (removed when None), through mapping literals and
+    the items of list or tuple literals; None where a level on the way is not a literal that has it."""
+    head, rest = keys[0], keys[1:]
+    if isinstance(head, int):
+        items = sequence_items(node)
+        if not rest or head >= len(items):
+            return None  # a whole item is changed where the file writes it, or overridden
+        new_item = _edited(items[head], rest, value)
+        if new_item is None:
+            return None
+        elements = list(node.elements)
+        elements[head] = elements[head].with_changes(value=new_item)
+        return node.with_changes(elements=elements)
+    if not any(isinstance(key, int) for key in rest):
+        return set_nested_value(node, keys, value) if value is not None else _without(node, keys)
+    child = mapping_value(node, head) if is_mapping_literal(node) else None
+    new_child = None if child is None else _edited(child, rest, value)
+    return None if new_child is None else set_mapping_value(node, head, new_child)
 
 
 def _in_own_statement(module: cst.Module, edit: ConfigEdit) -> cst.Module | None:

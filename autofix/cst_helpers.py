@@ -99,16 +99,38 @@ def remove_arg(args: Sequence[cst.Arg], index: int) -> list[cst.Arg]:
             else getattr(removed, "whitespace_after_arg", None)
         )
         if _ends_line(last.comma):
-            # Keep the comma (and any comment after it); the closing bracket keeps its own indent.
+            # Keep the comma (and any comment after it); the closing bracket keeps its own indent, and
+            # the comment lines above it stay.
             if isinstance(closing, cst.ParenthesizedWhitespace):
-                line_break = last.comma.whitespace_after.with_changes(indent=closing.indent, last_line=closing.last_line)
+                line_break = last.comma.whitespace_after.with_changes(
+                    empty_lines=[*last.comma.whitespace_after.empty_lines, *closing.empty_lines],
+                    indent=closing.indent,
+                    last_line=closing.last_line,
+                )
                 kept[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=line_break))
             elif last.comma.whitespace_after.first_line.comment is None:
                 # The bracket closed on the removed argument's line (`b=2)`): close it on this one.
                 kept[-1] = last.with_changes(comma=removed.comma)
         else:  # a trailing comma moves onto the new last argument; otherwise none is left
             kept[-1] = last.with_changes(comma=removed.comma)
+    elif index > 0 and isinstance(removed.comma, cst.Comma):
+        before = kept[index - 1]
+        joined = _joined_whitespace(before.comma.whitespace_after, removed.comma.whitespace_after)
+        kept[index - 1] = before.with_changes(comma=before.comma.with_changes(whitespace_after=joined))
     return kept
+
+
+def _joined_whitespace(
+    before: cst.BaseParenthesizableWhitespace, after: cst.BaseParenthesizableWhitespace
+) -> cst.BaseParenthesizableWhitespace:
+    """The whitespace left between the arguments around a removed one. The comment at the end of the
+    removed argument's own line goes with it; comment lines below it annotate the next argument and
+    stay above it, as do those above it; a line break stays, with the comment of a line still there."""
+    if not isinstance(after, cst.ParenthesizedWhitespace):
+        return before
+    if not isinstance(before, cst.ParenthesizedWhitespace):
+        return after  # the removed argument shared its line with the one before, which keeps the line's end
+    return after.with_changes(first_line=before.first_line, empty_lines=[*before.empty_lines, *after.empty_lines])
 
 
 def append_keyword(args: Sequence[cst.Arg], name: str, value: cst.BaseExpression) -> list[cst.Arg]:
@@ -223,19 +245,30 @@ def quoted_like(old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseExp
 
 def remove_mapping_keys(node: cst.Call | cst.Dict, keys: Sequence[str]) -> cst.Call | cst.Dict:
     """Drop ``keys`` from a ``dict(...)``/``{...}`` literal, commas and comments kept tidy."""
-    if isinstance(node, cst.Call):
-        args = list(node.args)
-        for key in keys:
-            index = keyword_index(args, key)
-            if index is not None:
-                args = remove_arg(args, index)
-        return node.with_changes(args=args)
-    elements = list(node.elements)
     for key in keys:
-        element = dict_literal_keys(node.with_changes(elements=elements)).get(key)
-        if element is not None:
-            elements = remove_arg(elements, elements.index(element))
-    return node.with_changes(elements=elements)
+        if isinstance(node, cst.Call):
+            index = keyword_index(node.args, key)
+        else:
+            element = dict_literal_keys(node).get(key)
+            index = None if element is None else node.elements.index(element)
+        if index is not None:
+            node = _without_element(node, index)
+    return node
+
+
+def _without_element(node: cst.Call | cst.Dict, index: int) -> cst.Call | cst.Dict:
+    """The literal without its ``index``-th item; comment lines below a removed first item (about the
+    item that now comes first) move up to the opening bracket's line break."""
+    elements = node.args if isinstance(node, cst.Call) else node.elements
+    removed, kept = elements[index], remove_arg(elements, index)
+    after = removed.comma.whitespace_after if isinstance(removed.comma, cst.Comma) else None
+    if index == 0 and kept and isinstance(after, cst.ParenthesizedWhitespace) and after.empty_lines:
+        if isinstance(node, cst.Call):
+            opening = _joined_whitespace(node.whitespace_before_args, after)
+            return node.with_changes(args=kept, whitespace_before_args=opening)
+        opening = _joined_whitespace(node.lbrace.whitespace_after, after)
+        return node.with_changes(elements=kept, lbrace=node.lbrace.with_changes(whitespace_after=opening))
+    return node.with_changes(args=kept) if isinstance(node, cst.Call) else node.with_changes(elements=kept)
 
 
 def nested_dict_call(keys: Sequence[str], value: cst.BaseExpression) -> cst.BaseExpression:

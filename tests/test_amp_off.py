@@ -131,3 +131,33 @@ def test_changed_configs_carry_the_run_time_amp_warning():
     result = rewrite_at(case, case.read_text(), [AmpOff()], {}, ConfigSession())
     assert any("--amp" in note for note in result.notes)
     assert any("GPU memory" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        (
+            "dict(loss_scale='dynamic',\n    # the full-precision type\n    type='AmpOptimWrapper')",
+            "dict(\n    # the full-precision type\n    type='OptimWrapper')",
+        ),
+        (
+            "{\n    'loss_scale': 'dynamic',  # AMP only\n    # the full-precision type\n    'type': 'AmpOptimWrapper'}",
+            "{\n    # the full-precision type\n    'type': 'OptimWrapper'}",
+        ),
+        (
+            "dict(\n    type='AmpOptimWrapper',\n    loss_scale='dynamic',\n    # end of the wrapper\n)",
+            "dict(\n    type='OptimWrapper',\n    # end of the wrapper\n)",
+        ),
+        (
+            "dict(\n    type='AmpOptimWrapper',\n    loss_scale='dynamic'\n    # end of the wrapper\n)",
+            "dict(\n    type='OptimWrapper',\n    # end of the wrapper\n)",
+        ),
+    ],
+    ids=["first-key-call", "first-key-dict", "last-key", "last-key-no-comma"],
+)
+def test_comment_lines_beside_a_removed_key_stay(literal: str, expected: str):
+    """The removed key's own trailing comment may go; the lines about the key after it, or closing the
+    literal, may not."""
+    source = f"wrapper = {literal}\nrunner = build(wrapper)\n"
+    result = rewrite_source(source, [AmpOff()], kind=FileKind.SCRIPT)
+    assert result.text == f"wrapper = {expected}\nrunner = build(wrapper)\n"

@@ -11,11 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from autofix.cli import app
-from autofix.mmconfig import resolve
+from autofix.domain.rpn import rpn_loads
+from autofix.mmconfig import resolve, value_at
 
 torch = pytest.importorskip("torch")
 
 from mmcv_nms import CRASH, GOLDEN, batched_nms_from, rpn_like_inputs  # noqa: E402 (needs torch)
+from test_split_thr_lists import RPN_ITEM, write_co_dino  # noqa: E402
 
 SPLIT_THR_CASES = Path(__file__).parent / "golden" / "split-thr"
 
@@ -48,3 +50,22 @@ def test_report_config_crashes_mmcv_batched_nms_until_fixed(tmp_path: Path, monk
         mmcv_batched_nms(boxes, scores, levels, nms_before)
     dets, keep = mmcv_batched_nms(boxes, scores, levels, nms_after)
     assert 0 < len(keep) < most_boxes and dets.dtype == torch.float32
+
+
+def test_co_dino_list_item_rpn_crashes_mmcv_batched_nms_until_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Co-DINO keeps its RPN's settings in one item of a list-valued train_cfg: 18,880 boxes at 1024x1024."""
+    leaf = write_co_dino(tmp_path)
+    [load] = rpn_loads(resolve(leaf, {}))
+    nms_before = dict(value_at(resolve(leaf, {}), (*RPN_ITEM, "nms")))
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(app, ["apply", "--fix", "amp-nms", leaf.name]).exit_code == 0
+    nms_after = dict(value_at(resolve(leaf, {}), (*RPN_ITEM, "nms")))
+
+    # One class index per feature level, each with as many boxes as the RPN keeps there.
+    boxes, scores, _ = rpn_like_inputs(load.boxes)
+    levels = torch.cat([torch.full((count,), level) for level, count in enumerate(load.per_level)])
+    mmcv_batched_nms = batched_nms_from((GOLDEN / "mmcv_2_1_0.py").read_text(encoding="utf-8"))
+    with pytest.raises(RuntimeError, match=CRASH):
+        mmcv_batched_nms(boxes, scores, levels, nms_before)
+    dets, keep = mmcv_batched_nms(boxes, scores, levels, nms_after)
+    assert nms_after["split_thr"] == 24001 and 0 < len(keep) < load.boxes and dets.dtype == torch.float32

@@ -204,17 +204,19 @@ class AmpOff(ConfigRule):
     examples = (
         Example(
             kind=FileKind.CONFIG,
-            title="AmpOptimWrapper in the config itself",
+            title="AmpOptimWrapper in the config itself: a removed key's comment goes, those above the next key stay",
             before="""
             optim_wrapper = dict(
                 type='AmpOptimWrapper',
                 loss_scale='dynamic',  # AMP only
+                # momentum: 0.9 for 12 epochs, 0.95 for longer schedules
                 optimizer=dict(type='SGD', lr=0.01, momentum=0.9),
                 clip_grad=dict(max_norm=35, norm_type=2))
             """,
             after="""
             optim_wrapper = dict(
                 type='OptimWrapper',
+                # momentum: 0.9 for 12 epochs, 0.95 for longer schedules
                 optimizer=dict(type='SGD', lr=0.01, momentum=0.9),
                 clip_grad=dict(max_norm=35, norm_type=2))
             """,

@@ -111,12 +111,14 @@ class SplitThr(ConfigRule):
     """Raise the RPN's NMS `split_thr` above its box count.
 
     ## What it does
-    Sets `model.train_cfg.rpn_proposal.nms.split_thr` (also for cascade, HTC and nested detectors, and
-    2.x top-level `train_cfg`) to one more than the RPN can hand `batched_nms`: the number of anchor
-    strides (feature levels) times `rpn_proposal.nms_pre`, read from the config as mmengine resolves
-    it: 10001 for the stock FPN RPN (5 x 2000), 12001 for a caffe-C4 RPN (1 x 12000). `--split-thr N`
-    sets N instead. A larger value already set is never lowered, and configs whose RPN cannot reach
-    `split_thr` or that have no RPN are left alone.
+    Sets `model.train_cfg.rpn_proposal.nms.split_thr` (also for cascade, HTC and nested detectors, a
+    head's own `train_cfg`, the item of a list-valued `train_cfg` that holds it, as Co-DETR keeps one
+    per head, and 2.x top-level `train_cfg`) to one more than the RPN can hand `batched_nms`: the number
+    of anchor strides (feature levels) of its RPN head times its `rpn_proposal.nms_pre`, read from the
+    config as mmengine resolves it: 10001 for the stock FPN RPN (5 x 2000), 12001 for a caffe-C4 RPN
+    (1 x 12000), 24001 for Co-DINO's (6 x 4000). `--split-thr N` sets N instead. A larger value already
+    set is never lowered, and configs whose RPN cannot reach `split_thr`, whose proposals skip NMS
+    (`use_nms=False`, mmdet3d's VoteNet family) or that have no RPN are left alone.
 
     The edit goes where the value is defined in the file; when it is inherited, the file gets the
     smallest override its style honours (a merged `model = dict(...)` for `_base_` configs,
@@ -201,6 +203,54 @@ class SplitThr(ConfigRule):
         ),
         Example(
             kind=FileKind.CONFIG,
+            title="Co-DETR: train_cfg is a list, one item per head; the RPN's item gets the value",
+            before="""
+            model = dict(
+                type='CoDETR',
+                rpn_head=dict(anchor_generator=dict(strides=[4, 8, 16, 32, 64, 128])),
+                train_cfg=[
+                    dict(assigner=dict(type='HungarianAssigner')),
+                    dict(rpn_proposal=dict(nms_pre=4000, nms=dict(type='nms', iou_threshold=0.7))),
+                    dict(assigner=dict(type='ATSSAssigner', topk=9)),
+                ])
+            """,
+            after="""
+            model = dict(
+                type='CoDETR',
+                rpn_head=dict(anchor_generator=dict(strides=[4, 8, 16, 32, 64, 128])),
+                train_cfg=[
+                    dict(assigner=dict(type='HungarianAssigner')),
+                    dict(rpn_proposal=dict(nms_pre=4000, nms=dict(type='nms', iou_threshold=0.7, split_thr=24001))),
+                    dict(assigner=dict(type='ATSSAssigner', topk=9)),
+                ])
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="a list-valued train_cfg inherited: the item is overridden through _base_",
+            files={
+                "co-detr_r50.py": """
+                model = dict(
+                    rpn_head=dict(anchor_generator=dict(strides=[8, 16, 32, 64, 128])),
+                    train_cfg=[
+                        dict(assigner=dict(type='HungarianAssigner')),
+                        dict(rpn_proposal=dict(nms_pre=4000, nms=dict(type='nms', iou_threshold=0.7)))])
+                """,
+            },
+            before="""
+            _base_ = './co-detr_r50.py'
+            optim_wrapper = dict(type='AmpOptimWrapper')
+            """,
+            after="""
+            _base_ = './co-detr_r50.py'
+            optim_wrapper = dict(type='AmpOptimWrapper')
+
+            # autofix split-thr: more than the boxes this RPN can hand batched_nms, so it never splits
+            _base_.model.train_cfg[1].rpn_proposal.nms.split_thr = 20001
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
             title="new style (read_base): an attribute assignment, which merges",
             files={
                 "rpn_base.py": """
@@ -233,6 +283,16 @@ class SplitThr(ConfigRule):
                 detector=dict(train_cfg=dict(rpn_proposal=dict(nms_pre=1000, nms=dict(type='nms')))),
                 train_cfg=dict(rpn_proposal=dict(nms_pre=2000, nms=dict(type='nms', split_thr=100000))),
                 bbox_head=dict(type='RetinaHead'))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="left alone: proposals that skip NMS (mmdet3d H3DNet), even under AMP",
+            before="""
+            model = dict(
+                type='H3DNet',
+                train_cfg=dict(rpn=dict(sample_mod='vote'), rpn_proposal=dict(use_nms=False)))
+            optim_wrapper = dict(type='AmpOptimWrapper')
             """,
         ),
         Example(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autofix.mmconfig import registry_name, value_at
+from autofix.rule import KeyPath, dotted_key
 
 MMCV_DEFAULT_SPLIT_THR = 10000  # mmcv batched_nms: nms_cfg.pop('split_thr', 10000)
 FPN_LEVELS = 5  # the stock mmdet RPN: anchor strides [4, 8, 16, 32, 64]
@@ -32,11 +33,16 @@ FPN_LEVELS = 5  # the stock mmdet RPN: anchor strides [4, 8, 16, 32, 64]
 class RpnProposal:
     """One train-time ``rpn_proposal`` in a resolved config and what bounds its box count."""
 
-    path: tuple[str, ...]  # keys from the config root to the rpn_proposal dict
+    path: KeyPath  # keys (and list indices) from the config root to the rpn_proposal dict
+    detector: KeyPath  # the mapping whose train_cfg holds it (its detector, or 2.x top level)
     nms_pre: int | None  # boxes kept per level before NMS (None: unbounded or not a number)
     levels: int  # anchor strides (feature levels) of the RPN head
     split_thr: int  # the effective value (mmcv's default when unset)
     anchor_generator: Mapping[str, Any] | None = None  # the RPN head's, when it has one
+
+    @property
+    def key(self) -> str:
+        return dotted_key(self.path)
 
     @property
     def max_boxes(self) -> int | None:
@@ -49,7 +55,7 @@ class RpnProposal:
         return None if self.max_boxes is None else self.max_boxes + 1
 
     def problem(self, options: Mapping[str, Any]) -> str | None:
-        where = ".".join(self.path)
+        where = self.key
         needed = self.needed(options)
         if needed is None:
             return f"{where} has no nms_pre, so any number of boxes reaches batched_nms; pass --split-thr N"
@@ -90,24 +96,44 @@ def _anchor_generator(head: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def rpn_proposals(config: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iterator[RpnProposal]:
-    """Every ``train_cfg.rpn_proposal`` in a resolved config (under ``model``, a nested detector, or 2.x top level)."""
-    train_cfg = config.get("train_cfg")
-    if isinstance(train_cfg, Mapping) and isinstance(train_cfg.get("rpn_proposal"), Mapping):
-        proposal = train_cfg["rpn_proposal"]
+def _train_cfgs(train_cfg: Any) -> Iterator[tuple[KeyPath, Mapping[str, Any]]]:
+    """(keys below ``train_cfg``, settings) of a detector's train settings: one mapping, or a list
+    of them, one per head (Co-DETR)."""
+    if isinstance(train_cfg, Mapping):
+        yield (), train_cfg
+    elif isinstance(train_cfg, (list, tuple)):
+        for index, item in enumerate(train_cfg):
+            if isinstance(item, Mapping):
+                yield (index,), item
+
+
+def rpn_proposals(config: Any, path: KeyPath = ()) -> Iterator[RpnProposal]:
+    """Every train-time ``rpn_proposal`` in a resolved config: in ``model.train_cfg`` (or an item of it
+    when it is a list), a nested detector's, a head's own ``train_cfg``, or 2.x top level."""
+    if isinstance(config, (list, tuple)):
+        for index, item in enumerate(config):
+            yield from rpn_proposals(item, (*path, index))
+        return
+    if not isinstance(config, Mapping):
+        return
+    for keys, settings in _train_cfgs(config.get("train_cfg")):
+        proposal = settings.get("rpn_proposal")
+        if not isinstance(proposal, Mapping) or not proposal.get("use_nms", True):
+            continue  # mmdet3d's VoteNet-style proposals (`use_nms=False`) never reach batched_nms
         # The head that produces the boxes sits beside train_cfg (2.x top level: inside `model`).
         owner = config.get("rpn_head") or (config.get("model") if not path else None) or config
         nms_pre = proposal.get("nms_pre")
         nms = proposal.get("nms") if isinstance(proposal.get("nms"), Mapping) else {}
         yield RpnProposal(
-            path=(*path, "train_cfg", "rpn_proposal"),
+            path=(*path, "train_cfg", *keys, "rpn_proposal"),
+            detector=path,
             nms_pre=nms_pre if isinstance(nms_pre, int) and not isinstance(nms_pre, bool) and nms_pre > 0 else None,
             levels=_strides_levels(owner) or FPN_LEVELS,
             split_thr=int(nms.get("split_thr", MMCV_DEFAULT_SPLIT_THR)),
             anchor_generator=_anchor_generator(owner),
         )
     for key, value in config.items():
-        if isinstance(value, Mapping) and key != "train_cfg":
+        if key != "train_cfg":
             yield from rpn_proposals(value, (*path, str(key)))
 
 
@@ -294,7 +320,7 @@ def _batch_shapes(config: Mapping[str, Any], sizes: list[Size]) -> tuple[list[tu
 
 def _data_preprocessor(config: Mapping[str, Any], proposal: RpnProposal) -> Mapping[str, Any]:
     """The data preprocessor nearest the RPN's detector (a nested detector may have its own)."""
-    path = list(proposal.path[:-2])
+    path = list(proposal.detector)
     while True:
         owner = value_at(config, path) if path else config.get("model")
         if isinstance(owner, Mapping) and isinstance(owner.get("data_preprocessor"), Mapping):
@@ -377,7 +403,7 @@ def uses_amp(config: Mapping[str, Any]) -> bool:
 def box_count_message(load: RpnLoad, amp: str) -> str:
     """Why ``load`` crashes batched_nms when trained with ``amp``, with the numbers."""
     proposal = load.proposal
-    rpn = f"trains with {amp} and its RPN ({'.'.join(proposal.path)})"
+    rpn = f"trains with {amp} and its RPN ({proposal.key})"
     if load.boxes is None:
         return f"{rpn} has no nms_pre: any number of boxes reach batched_nms"
     if not load.per_level:
@@ -396,7 +422,7 @@ def proposal_details(proposal: RpnProposal) -> dict[str, Any]:
         "levels": proposal.levels,
         "nms_pre": proposal.nms_pre,
         "split_thr": proposal.split_thr,
-        "rpn_proposal": ".".join(proposal.path),
+        "rpn_proposal": proposal.key,
     }
 
 
