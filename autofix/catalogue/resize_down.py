@@ -84,10 +84,6 @@ class _Target:
         """The edge caps in the pair's own order: (long, short) for (2666, 1600), (short, long) for (1600, 2666)."""
         return (self.long, self.short) if pair[0] >= pair[1] else (self.short, self.long)
 
-    def factor(self, pair: Sequence[float]) -> Fraction:
-        """The one factor (at most 1) that fits an exact output size, aspect kept."""
-        return min(Fraction(1), Fraction(self.long) / Fraction(max(pair)), Fraction(self.short) / Fraction(min(pair)))
-
     def __str__(self) -> str:
         return f"{self.width}x{self.height}"
 
@@ -100,39 +96,67 @@ def _is_pair(value: Any) -> bool:
     return isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_edge(edge) for edge in value)
 
 
-def _capped(pair: Sequence[float], caps: Sequence[int]) -> Sequence[float]:
-    return type(pair)(min(edge, cap) for edge, cap in zip(pair, caps))
+def _is_size(value: Any) -> bool:
+    """One size: a (w, h) pair, or an int n meaning (n, n)."""
+    return _is_edge(value) or _is_pair(value)
 
 
-def _scaled(pair: Sequence[float], factor: Fraction) -> Sequence[float]:
-    return pair if factor >= 1 else type(pair)(math.floor(Fraction(edge) * factor) for edge in pair)
+def _times(edge: float, factor: Fraction) -> float:
+    """The edge scaled, rounded down, never below 1 (mmcv cannot resize to 0)."""
+    return edge if factor >= 1 else max(1, math.floor(Fraction(edge) * factor))
 
 
-def _fit_size(size: Any, keep_ratio: bool, target: _Target) -> Any:
-    """One size (an int n means (n, n)). keep_ratio: the pair bounds the long and short edges in
-    either order, so each edge is capped and no edge that fits shrinks; otherwise the pair is the
-    exact output size, scaled by one factor (rounded down) so that it fits, aspect kept."""
+def _scaled_by_position(
+    pairs: Sequence[Sequence[float]], caps: Sequence[int], keep_ratio: bool, reach: Fraction
+) -> list[tuple[float, float]]:
+    """Each position of every pair scaled by one factor, min(1, its cap / (its largest edge x reach)),
+    so that every pair fits and their spread is kept; without keep_ratio both by the smaller factor."""
+    factors = [min(Fraction(1), Fraction(cap) / (Fraction(max(edges)) * reach)) for cap, edges in zip(caps, zip(*pairs))]
+    if not keep_ratio:
+        factors = [min(factors)] * 2
+    return [(_times(pair[0], factors[0]), _times(pair[1], factors[1])) for pair in pairs]
+
+
+def _written_like(size: Any, new: tuple[float, float]) -> Any:
+    """``new`` in the form ``size`` was written in: a tuple or a list, an int n while both edges are equal."""
     if _is_edge(size):
-        fitted = _fit_size((size, size), keep_ratio, target)
-        if fitted == (size, size):
-            return size
-        return fitted[0] if fitted[0] == fitted[1] else fitted
-    if not _is_pair(size):
-        return size
-    return _capped(size, target.caps_for(size)) if keep_ratio else _scaled(size, target.factor(size))
+        return size if new == (size, size) else new[0] if new[0] == new[1] else new
+    return type(size)(new)
 
 
-def _fit_range(sizes: Sequence[Any], keep_ratio: bool, target: _Target) -> Sequence[Any]:
-    """RandomResize's ``[(w0, h0), (w1, h1)]`` draws each edge between its two ends, so the largest
-    draw is (max w, max h): fit that one, and shrink both ends alike."""
-    if not all(_is_pair(size) for size in sizes):
-        return sizes
-    largest = tuple(max(edges) for edges in zip(*sizes))
-    if keep_ratio:
-        caps = target.caps_for(largest)
-        return type(sizes)(_capped(size, caps) for size in sizes)
-    factor = target.factor(largest)
-    return type(sizes)(_scaled(size, factor) for size in sizes)
+def _fit_members(sizes: Sequence[Any], keep_ratio: bool, target: _Target, reach: Fraction) -> list[Any]:
+    """Sizes each used whole (a lone scale, RandomChoiceResize ``scales``, mmdet 2.x ``img_scale``
+    lists, whose 'range' mode draws the long and the short edge apart): long edges by one factor,
+    short edges by another, each edge kept in its place. With keep_ratio a pair bounds the long and
+    short edges, so a lone pair is capped edge by edge and an edge that fits never shrinks."""
+    pairs = [(size, size) if _is_edge(size) else tuple(size) for size in sizes]
+    portrait = [pair[0] < pair[1] for pair in pairs]
+    oriented = [pair[::-1] if flip else pair for pair, flip in zip(pairs, portrait)]
+    fitted = _scaled_by_position(oriented, (target.long, target.short), keep_ratio, reach)
+    return [
+        _written_like(size, new[::-1] if flip else new) for size, new, flip in zip(sizes, fitted, portrait)
+    ]
+
+
+def _fit_range(ends: Sequence[Any], keep_ratio: bool, target: _Target) -> list[Any]:
+    """RandomResize's ``[(w0, h0), (w1, h1)]`` draws each position between its two ends, so the
+    largest draw is (max w, max h): each position is scaled by the one factor that fits it there."""
+    largest = tuple(max(edges) for edges in zip(*ends))
+    fitted = _scaled_by_position(ends, target.caps_for(largest), keep_ratio, Fraction(1))
+    return [_written_like(end, new) for end, new in zip(ends, fitted)]
+
+
+def _reach(transform: Mapping[str, Any], key: str) -> Fraction:
+    """How much larger than its one scale a resize can make an image: RandomResize and mmdet 2.x
+    Resize (``img_scale``, also a list of one) multiply it by a ratio drawn from ``ratio_range``,
+    up to its max. 1 for anything else (a RandomResize range ignores ``ratio_range``)."""
+    ratio_range, value = transform.get("ratio_range"), transform[key]
+    if not (isinstance(ratio_range, (list, tuple)) and ratio_range and all(_is_edge(r) for r in ratio_range)):
+        return Fraction(1)
+    one_scale = _is_size(value) or (isinstance(value, (list, tuple)) and len(value) == 1)
+    if one_scale and (key == "img_scale" or registry_name(transform.get("type")) == "RandomResize"):
+        return Fraction(str(max(ratio_range)))  # as written: 0.8 is 4/5, not the float nearest it
+    return Fraction(1)
 
 
 def _fitted(transform: Mapping[str, Any], key: str, target: _Target) -> Any:
@@ -140,15 +164,13 @@ def _fitted(transform: Mapping[str, Any], key: str, target: _Target) -> Any:
     value = transform[key]
     # mmdet 2.x Resize (the one with `img_scale`) keeps the ratio by default; mmcv 2.x transforms do not.
     keep_ratio = bool(transform.get("keep_ratio", key == "img_scale"))
-    several = isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, (list, tuple)) for v in value)
-    if key == "scales" or (several and registry_name(transform.get("type")) != "RandomResize"):
-        # RandomChoiceResize `scales`, mmdet 2.x `img_scale` lists: each size is used whole.
-        if not isinstance(value, (list, tuple)):
-            return value
-        return type(value)(_fit_size(size, keep_ratio, target) for size in value)
-    if several:
-        return _fit_range(value, keep_ratio, target)
-    return _fit_size(value, keep_ratio, target)
+    if _is_size(value) and key != "scales":  # RandomChoiceResize `scales=[640, 1024]` are two sizes
+        return _fit_members([value], keep_ratio, target, _reach(transform, key))[0]
+    if not (isinstance(value, (list, tuple)) and value and all(_is_size(size) for size in value)):
+        return value
+    if key == "scale" and registry_name(transform.get("type")) == "RandomResize":
+        return type(value)(_fit_range(value, keep_ratio, target)) if all(_is_pair(end) for end in value) else value
+    return type(value)(_fit_members(value, keep_ratio, target, _reach(transform, key)))
 
 
 # --- the effective config ---------------------------------------------------------------------
@@ -162,20 +184,32 @@ class _Oversize:
     old: Any
     new: Any
     transform: str  # Resize, RandomResize or RandomChoiceResize
-    ratio_range: Any = None
+    reach: Fraction = Fraction(1)  # the image can be the size times this (ratio_range's max)
 
     def describe(self) -> str:
-        return f"{self.transform} {self.path[-1]} {render(self.old)} at {attribute_chain(self.path[:-1])}"
+        reach = f" x {float(self.reach)} (ratio_range)" if self.reach != 1 else ""
+        return f"{self.transform} {self.path[-1]} {render(self.old)}{reach} at {attribute_chain(self.path[:-1])}"
 
 
 def _train_pipelines(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
-    """The pipelines the train dataloader reads (mmdet 3.x) or ``data.train`` holds (2.x)."""
+    """The pipelines the train loop can run: those the train dataloader reads (mmdet 3.x) or
+    ``data.train`` holds (2.x), and those a custom hook switches to (PipelineSwitchHook
+    ``switch_pipeline``, mmyolo/mmpose ``new_train_pipeline`` and ``new_train_dataset``)."""
     loader = config.get("train_dataloader")
     if isinstance(loader, Mapping) and "dataset" in loader:
         yield from _dataset_pipelines(loader["dataset"], ("train_dataloader", "dataset"))
     data = config.get("data")
     if isinstance(data, Mapping) and "train" in data:
         yield from _dataset_pipelines(data["train"], ("data", "train"))
+    hooks = config.get("custom_hooks")
+    for index, hook in enumerate(hooks if isinstance(hooks, (list, tuple)) else ()):
+        for key, value in hook.items() if isinstance(hook, Mapping) else ():
+            if _TEST_NAME.search(key):
+                continue
+            if key.endswith("pipeline") and isinstance(value, (list, tuple)):
+                yield ("custom_hooks", index, key), value
+            elif key.endswith("dataset"):
+                yield from _dataset_pipelines(value, ("custom_hooks", index, key))
 
 
 def _dataset_pipelines(dataset: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
@@ -210,8 +244,8 @@ def _sizes_over(transforms: Iterable[tuple[KeyPath, Mapping[str, Any]]], target:
             if key in transform:
                 new = _fitted(transform, key, target)
                 if new != transform[key]:
-                    kind, ratio_range = registry_name(transform.get("type")), transform.get("ratio_range")
-                    found.append(_Oversize((*path, key), transform[key], new, kind, ratio_range))
+                    kind = registry_name(transform.get("type"))
+                    found.append(_Oversize((*path, key), transform[key], new, kind, _reach(transform, key)))
     return found
 
 
@@ -244,7 +278,6 @@ class _ScriptPipelines(cst.CSTVisitor):
     def __init__(self, target: _Target) -> None:
         self.target = target
         self.edits: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.oversizes: list[_Oversize] = []
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1:
@@ -280,24 +313,13 @@ class _ScriptPipelines(cst.CSTVisitor):
             for oversize in oversizes:
                 size_node = items[str(oversize.path[-1])]
                 self.edits[size_node] = rewrite_literal(size_node, oversize.old, oversize.new)
-            self.oversizes += oversizes
 
 
-def _note_costs(context: TransformContext, oversizes: Sequence[_Oversize], target: _Target) -> None:
+def _note_costs(context: TransformContext, target: _Target) -> None:
     context.note(
         f"resize-down changes training results: train images are now at most {target} "
         f"(long edge {target.long}, short edge {target.short}); expect lower accuracy on small objects"
     )
-    for oversize in oversizes:
-        if isinstance(oversize.ratio_range, (list, tuple)) and oversize.ratio_range:
-            most = max(oversize.ratio_range)
-            reach = f"{render(oversize.new)} x {most}"
-            if _is_pair(oversize.new):
-                reach += f" = {render(tuple(int(edge * most) for edge in oversize.new))}"
-            context.note(
-                f"{oversize.transform} at {attribute_chain(oversize.path[:-1])} keeps ratio_range "
-                f"{render(oversize.ratio_range)}: images can still reach {reach}"
-            )
 
 
 _EXAMPLE_BASE = """
@@ -311,13 +333,40 @@ train_dataloader = dict(batch_size=2, dataset=dict(type='CocoDataset', pipeline=
 test_dataloader = dict(batch_size=1, dataset=dict(type='CocoDataset', pipeline=test_pipeline))
 """
 
+# An RTMDet-shaped base: stage 1 (mosaic), then the stage-2 pipeline PipelineSwitchHook switches to.
+_RTMDET_BASE = """
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Mosaic', img_scale=(640, 640)),
+    dict(type='RandomResize', scale=(640, 640), ratio_range=(0.5, 1.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=(640, 640)),
+    dict(type='PackDetInputs'),
+]
+train_pipeline_stage2 = [dict(type='LoadImageFromFile'), dict(type='PackDetInputs')]
+train_dataloader = dict(batch_size=32, dataset=dict(type='CocoDataset', pipeline=train_pipeline))
+custom_hooks = [dict(type='PipelineSwitchHook', switch_epoch=280, switch_pipeline=train_pipeline_stage2)]
+"""
+# Its P6 variant: a larger stage 2.
+_RTMDET_P6 = """
+_base_ = './rtmdet_l.py'
+train_pipeline_stage2 = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResize', scale=(1280, 1280), ratio_range=(0.5, 1.0), keep_ratio=True),
+    dict(type='PackDetInputs'),
+]
+custom_hooks = [
+    dict(type='EMAHook', momentum=0.0002),
+    dict(type='PipelineSwitchHook', switch_epoch=280, switch_pipeline=train_pipeline_stage2),
+]
+"""
+
 # --- the transform ----------------------------------------------------------------------------
 
 
 _SUMMARY = (
-    "Shrinks the train pipeline's Resize/RandomResize/RandomChoiceResize sizes (and mmdet 2.x img_scale) "
-    "to fit --scale WxH (default 1333x800); RandomResize ratio_range is kept, so images can still reach "
-    "scale x its max"
+    "Shrinks the Resize/RandomResize/RandomChoiceResize sizes (and mmdet 2.x img_scale) of every train "
+    "pipeline, stage-2 ones included, to fit --scale WxH (default 1333x800); multi-scale lists keep their "
+    "spread, and RandomResize scale x ratio_range's max fits"
 )
 
 
@@ -325,34 +374,45 @@ class ResizeDown(ConfigRule):
     """Shrink the train resize sizes to fit `--scale WxH`.
 
     ## What it does
-    In every pipeline the train dataloader reads (`train_dataloader.dataset` and the datasets it
-    wraps, or mmdet 2.x `data.train`), finds the `Resize` `scale`, `RandomResize` `scale` (one size
-    or a `[low, high]` range), `RandomChoiceResize` `scales`, mmdet 2.x `img_scale`, also inside
+    In every pipeline the train loop can run (`train_dataloader.dataset` and the datasets it
+    wraps, mmdet 2.x `data.train`, and the stage-2 pipeline a custom hook switches to:
+    `PipelineSwitchHook` `switch_pipeline`, mmyolo/mmpose `new_train_pipeline`/`new_train_dataset`),
+    finds the `Resize` `scale`, `RandomResize` `scale` (one size or a `[low, high]` range),
+    `RandomChoiceResize` `scales`, mmdet 2.x `img_scale` (one size or a list), also inside
     `RandomChoice`/`RandomApply`/`MultiBranch`, and shrinks the sizes that are over the target
-    (`--scale`, default 1333x800):
+    (`--scale`, default 1333x800; a size's long edge must fit max(W, H), its short edge min(W, H)):
 
-    - `keep_ratio=True`: a pair bounds the image's long and short edges, in either order, so each
-      edge is capped (long at max(W, H), short at min(W, H)) and the order is kept: (2666, 1600) ->
-      (1333, 800), (1600, 2666) -> (800, 1333), DETR's (600, 4200) -> (600, 1333). An edge that
-      fits never shrinks.
-    - `keep_ratio=False` (mmcv 2.x's default): the pair is the exact output size; both edges are
-      scaled by one factor, rounded down, so that the long edge fits max(W, H) and the short edge
-      min(W, H).
+    - One size, `keep_ratio=True`: the pair bounds the image's long and short edges, in either
+      order, so each edge is capped and the order is kept: (2666, 1600) -> (1333, 800),
+      (1600, 2666) -> (800, 1333), DETR's (600, 4200) -> (600, 1333). An edge that fits never
+      shrinks.
+    - One size, `keep_ratio=False` (mmcv 2.x's default): the pair is the exact output size; both
+      edges are scaled by one factor, rounded down, so that it fits.
+    - A list or range of sizes keeps its spread: every long edge of the list is scaled by one
+      factor, min(1, max(W, H) / the largest long edge), every short edge by min(1, min(W, H) / the
+      largest short edge), each edge in its place, so every member fits:
+      `[(2048, 800), (2048, 1024)]` -> `[(1333, 625), (1333, 800)]`. Without `keep_ratio` one
+      factor (the smaller) scales both. A `RandomResize` range draws each position (width, height)
+      between its two ends, so there each position is scaled by one factor that fits its largest draw.
+    - `RandomResize` with one scale and `ratio_range=(a, b)` (and mmdet 2.x `img_scale` with
+      `ratio_range`) reaches scale x b: the scale is capped so that scale x b fits, e.g.
+      (1024, 1024) with (0.1, 2.0) -> (666, 400).
 
-    Sizes that fit stay exactly as written; test and val pipelines are never touched.
-    `RandomResize` `ratio_range` stays as it is: images can still reach scale x its max (a note
-    says so). The resolved config (mmengine) decides what is over and where it comes from.
+    Sizes that fit stay exactly as written; test and val pipelines are never touched. The resolved
+    config (mmengine) decides what is over and where it comes from.
 
-    The file's own literal is edited where the train dataloader reads it (`train_pipeline = [...]`,
-    an inline `pipeline=[...]`, `_base_.train_dataloader.dataset.pipeline[2].scale = ...`). A
-    variable (`scale=img_scale`) changes at its definition only when every reader of it in the file
-    is such a resize; otherwise (it also feeds `RandomCrop`, `Pad` or a test pipeline) the new size
-    is written at the resize. A size inherited from a base gets the smallest override this file's
-    style honours, e.g. `_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)`, in this
-    file; the base, shared by other configs, is left alone (process the folder to change it there).
-    Every edit is resolved with mmengine before it is kept: it must remove the oversize and change no
-    other key. Model files and scripts are never run: there only train-pipeline lists written as
-    literals (`train_pipeline = [...]`, `...train...pipeline=[...]`) are edited.
+    The file's own literal is edited where the train loop reads it (`train_pipeline = [...]`,
+    `train_pipeline_stage2 = [...]`, an inline `pipeline=[...]`,
+    `_base_.train_dataloader.dataset.pipeline[2].scale = ...`). A variable (`scale=img_scale`)
+    changes at its definition only when every reader of it in the file is such a resize; otherwise
+    (it also feeds `RandomCrop`, `Pad` or a test pipeline) the new size is written at the resize. A
+    size inherited from a base gets the smallest override this file's style honours, e.g.
+    `_base_.train_dataloader.dataset.pipeline[2].scale = (1333, 800)` or
+    `_base_.custom_hooks[1].switch_pipeline[1].scale = ...`, in this file; the base, shared by
+    other configs, is left alone (process the folder to change it there). Every edit is resolved
+    with mmengine before it is kept: it must remove the oversize and change no other key. Model
+    files and scripts are never run: there only train-pipeline lists written as literals
+    (`train_pipeline = [...]`, `...train...pipeline=[...]`) are edited.
 
     ## Why
     Training Faster R-CNN under AMP with the train `Resize` raised from (1333, 800) to (2666, 1600)
@@ -362,8 +422,10 @@ class ResizeDown(ConfigRule):
 
     ## Fix safety
     Smaller images cost accuracy, most on small objects, and change memory use and speed; the test
-    pipeline keeps its sizes, so train and test scales may now differ. Prefer `split-thr` or `nms-dtype-cast`, which fix the crash without changing results;
-    this rule is never a default remedy.
+    pipeline keeps its sizes, so train and test scales may now differ. Transforms that set a size
+    of their own (`RandomCrop`, `Pad`, `Mosaic`/`MixUp` `img_scale`) are left as they are. Prefer
+    `split-thr` or `nms-dtype-cast`, which fix the crash without changing results; this rule is
+    never a default remedy.
     """
 
     id = "resize-down"
@@ -371,7 +433,7 @@ class ResizeDown(ConfigRule):
     crash = AMP_NMS.crash
     tradeoff = (
         "Changes training results: smaller train images, fewer RPN boxes; expect lower accuracy on small "
-        "objects (RandomResize ratio_range is kept, so images can reach scale x its max)"
+        "objects"
     )
     opt_in = True
     applicability = Applicability.CHANGES_RESULTS
@@ -467,7 +529,44 @@ class ResizeDown(ConfigRule):
         ),
         Example(
             kind=FileKind.CONFIG,
-            title="a variable also read by RandomCrop: the new size is written at the resize",
+            title="a multi-scale range keeps its spread: each edge by one factor over the list",
+            before="""
+            train_dataloader = dict(dataset=dict(pipeline=[
+                dict(type='RandomResize', scale=[(2048, 800), (2048, 1024)], keep_ratio=True),
+            ]))
+            """,
+            after="""
+            train_dataloader = dict(dataset=dict(pipeline=[
+                dict(type='RandomResize', scale=[(1333, 625), (1333, 800)], keep_ratio=True),
+            ]))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="the stage-2 pipeline PipelineSwitchHook switches to counts too",
+            before=_RTMDET_P6,
+            after=_RTMDET_P6.replace("scale=(1280, 1280)", "scale=(1280, 800)"),
+            files={"rtmdet_l.py": _RTMDET_BASE},
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="a stage-2 pipeline inherited from a base: the hook's item is overridden in this file",
+            before="""
+            _base_ = './rtmdet_p6.py'
+            model = dict(bbox_head=dict(num_classes=3))
+            """,
+            after="""
+            _base_ = './rtmdet_p6.py'
+            model = dict(bbox_head=dict(num_classes=3))
+
+            # autofix resize-down: train sizes at most 1333x800
+            _base_.custom_hooks[1].switch_pipeline[1].scale = (1280, 800)
+            """,
+            files={"rtmdet_l.py": _RTMDET_BASE, "rtmdet_p6.py": _RTMDET_P6},
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="ratio_range reaches scale x 2.0, which must fit; a variable also read by RandomCrop stays",
             before="""
             image_size = (1024, 1024)
             train_pipeline = [
@@ -479,7 +578,7 @@ class ResizeDown(ConfigRule):
             after="""
             image_size = (1024, 1024)
             train_pipeline = [
-                dict(type='RandomResize', scale=(1024, 800), ratio_range=(0.1, 2.0), keep_ratio=True),
+                dict(type='RandomResize', scale=(666, 400), ratio_range=(0.1, 2.0), keep_ratio=True),
                 dict(type='RandomCrop', crop_size=image_size),
             ]
             train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
@@ -553,9 +652,9 @@ class ResizeDown(ConfigRule):
             module.visit(scripts)
             if not scripts.edits:
                 return module
-            _note_costs(context, scripts.oversizes, target)
+            _note_costs(context, target)
             return module.visit(ReplaceNodes(scripts.edits))
         fixed = super().transform(module, context)
         if fixed is not module:
-            _note_costs(context, _oversizes(context.resolve_config(), target), target)
+            _note_costs(context, target)
         return fixed

@@ -1,4 +1,4 @@
-# --scale 1000x600: only the sizes over it shrink.
+# --scale 1000x600: the scales list keeps its spread, each edge shrinking by one factor.
 _base_ = './_base_/coco_detection.py'
 
 train_pipeline = [

@@ -35,7 +35,7 @@ train_pipeline = [
                     keep_ratio=True)
             ]
         ]),
-    dict(type='RandomChoiceResize', scales=[(600, 1333), (800, 1333)], keep_ratio=True),
+    dict(type='RandomChoiceResize', scales=[(600, 1333), (800, 423)], keep_ratio=True),
     dict(type='PackDetInputs')
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -3,7 +3,7 @@ _base_ = './mmdet2.py'
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', img_scale=[(1333, 640), (1333, 800)], multiscale_mode='range', keep_ratio=True),
+    dict(type='Resize', img_scale=[(888, 426), (1333, 800)], multiscale_mode='range', keep_ratio=True),
 ]
 data = dict(
     train=dict(

@@ -22,7 +22,7 @@ def main():
 def legacy_data():
     """mmdet 2.x style, a list of train datasets."""
     data = dict(
-        train=[dict(type='CocoDataset', pipeline=[dict(type='Resize', img_scale=[(1333, 640), (1333, 800)])])],
+        train=[dict(type='CocoDataset', pipeline=[dict(type='Resize', img_scale=[(888, 426), (1333, 800)])])],
         test=dict(type='CocoDataset', pipeline=[dict(type='Resize', img_scale=(2000, 1200))]),
     )
     return data

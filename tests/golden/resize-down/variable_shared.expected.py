@@ -5,7 +5,7 @@ image_size = (1024, 1024)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomResize', scale=(1024, 800), ratio_range=(0.1, 2.0), keep_ratio=True),
+    dict(type='RandomResize', scale=(666, 400), ratio_range=(0.1, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_type='absolute_range', crop_size=image_size, recompute_bbox=True),
     dict(type='Pad', size=image_size),
     dict(type='PackDetInputs')

@@ -1,0 +1,10 @@
+# New style: the inherited hook's stage-2 pipeline is changed in place.
+from mmengine.config import read_base
+
+with read_base():
+    from ._base_.lazy_rtmdet import *
+
+train_dataloader.update(dict(batch_size=4))
+
+# autofix resize-down: train sizes at most 1333x800
+custom_hooks[0].switch_pipeline[1].scale = (1333, 800)
