@@ -272,8 +272,9 @@ def _literal_transforms(
 
 class _ScriptPipelines(cst.CSTVisitor):
     """Train pipelines written out as literals in ordinary Python: a list assigned to a name like
-    ``train_pipeline``/``cfg.train_dataloader.dataset.pipeline``, or under a ``pipeline`` key inside
-    a dict assigned to such a name (``data = dict(train=dict(pipeline=[...]))``)."""
+    ``train_pipeline``/``train_pipeline_stage2``/``cfg.train_dataloader.dataset.pipeline``, or under
+    a ``pipeline`` key inside a dict assigned to such a name (``data = dict(train=dict(pipeline=[...]))``)
+    or in ``custom_hooks`` (``switch_pipeline=[...]``)."""
 
     def __init__(self, target: _Target) -> None:
         self.target = target
@@ -289,8 +290,8 @@ class _ScriptPipelines(cst.CSTVisitor):
         names = [key for key in path if isinstance(key, str)]
         if (
             isinstance(node, cst.List)
-            and names[-1].endswith("pipeline")
-            and any(_TRAIN_NAME.search(name) for name in names)
+            and "pipeline" in names[-1]
+            and any(_TRAIN_NAME.search(name) or name == "custom_hooks" for name in names)
             and not any(_TEST_NAME.search(name) for name in names)
         ):
             self._pipeline(node, path)

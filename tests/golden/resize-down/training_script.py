@@ -1,4 +1,4 @@
-"""A training script: never run by autofix; its literal train pipeline is edited, its test one is not."""
+"""A training script, never run by autofix: its literal train and stage-2 pipelines change, its test one does not."""
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -15,6 +15,11 @@ def main():
         dict(type='LoadImageFromFile'),
         dict(type='Resize', scale=(2666, 1600), keep_ratio=True),
         dict(type='PackDetInputs'),
+    ]
+    train_pipeline_stage2 = [dict(type='RandomResize', scale=(2048, 2048), ratio_range=(0.5, 1.0), keep_ratio=True)]
+    cfg.custom_hooks = [
+        dict(type='PipelineSwitchHook', switch_epoch=280, switch_pipeline=train_pipeline_stage2),
+        dict(type='PipelineSwitchHook', switch_pipeline=[dict(type='Resize', scale=(2666, 1600), keep_ratio=True)]),
     ]
     Runner.from_cfg(cfg).train()
 
