@@ -16,12 +16,8 @@ from typer.testing import CliRunner
 
 from autofix.cli import app
 from autofix.domain.relu_flow import inplace_relu_overwrites
-from autofix.domain.rpn import (
-    anchors_per_cell,
-    pipeline_sizes,
-    rpn_loads,
-    train_pipelines,
-)
+from autofix.domain.pipelines import train_image_transforms
+from autofix.domain.rpn import anchors_per_cell, largest_train_sizes, pipeline_sizes, rpn_loads
 from autofix.mmconfig import resolve
 
 FASTER_AMP = "faster_rcnn/faster-rcnn_r50_fpn_amp-1x_coco.py"
@@ -186,7 +182,7 @@ def test_pipeline_sizes_follow_resizes_crops_and_pads():
     assert pipeline_sizes([dict(type="Resize", scale_factor=0.5)]) is None
 
 
-def test_train_pipelines_go_through_dataset_wrappers():
+def test_train_images_go_through_dataset_wrappers():
     load = dict(type="LoadImageFromFile")
     mosaic = dict(type="Mosaic")
     dataset = dict(
@@ -194,7 +190,21 @@ def test_train_pipelines_go_through_dataset_wrappers():
         pipeline=[mosaic],
         dataset=dict(type="ConcatDataset", datasets=[dict(pipeline=[load]), dict(type="RepeatDataset", dataset=dict(pipeline=[]))]),
     )
-    assert list(train_pipelines(dataset)) == [[load, mosaic], [mosaic]]
+    assert list(train_image_transforms({"train_dataloader": {"dataset": dataset}})) == [[load, mosaic], [mosaic]]
+    assert list(train_image_transforms({"data": {"train": [dict(pipeline=[load]), dict(pipeline=[mosaic])]}})) == [[load], [mosaic]]
+
+
+def test_train_image_sizes_include_the_pipeline_a_hook_switches_to():
+    """PipelineSwitchHook replaces the loader's dataset's own pipeline: stage 2's resize counts in the box count."""
+    load = dict(type="LoadImageFromFile")
+    stage_one = [load, dict(type="Resize", scale=(640, 640), keep_ratio=True)]
+    stage_two = [load, dict(type="Resize", scale=(1280, 1280), keep_ratio=True)]
+    config = {
+        "train_dataloader": {"dataset": dict(type="CocoDataset", pipeline=stage_one)},
+        "custom_hooks": [dict(type="EMAHook"), dict(type="PipelineSwitchHook", switch_epoch=280, switch_pipeline=stage_two)],
+    }
+    assert list(train_image_transforms(config)) == [stage_one, stage_two]
+    assert max(size.width for size in largest_train_sizes(config)) == 1280
 
 
 def test_anchors_per_cell():

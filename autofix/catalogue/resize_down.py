@@ -12,6 +12,7 @@ import libcst as cst
 from autofix.catalogue.amp_nms import AMP_NMS
 from autofix.config_edit import attribute_chain, render, rewrite_literal
 from autofix.cst_helpers import ReplaceNodes, dotted_name, literal_value, string_value
+from autofix.domain.pipelines import is_test_name, train_pipelines
 from autofix.domain.rpn import rpn_loads, uses_amp
 from autofix.mmconfig import registry_name
 from autofix.provenance import NO_VALUE, mapping_items, sequence_items, written_path
@@ -54,7 +55,6 @@ _SIZE_KEYS = ("scale", "scales", "img_scale")
 _SIZE_KEY = r"\.(?:scale|scales|img_scale)(?:\[\d+\])*"  # the end of a dotted key naming a size
 _NOT_TEST = r"(?!\w*(?:test|val|tta))"  # the top-level name is not a test/val/TTA one
 _TRAIN_NAME = re.compile(r"(^|_)train(_|$)")
-_TEST_NAME = re.compile(r"(^|_)(test|val|tta)(_|$)")
 
 
 # --- sizes ------------------------------------------------------------------------------------
@@ -191,40 +191,6 @@ class _Oversize:
         return f"{self.transform} {self.path[-1]} {render(self.old)}{reach} at {attribute_chain(self.path[:-1])}"
 
 
-def _train_pipelines(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
-    """The pipelines the train loop can run: those the train dataloader reads (mmdet 3.x) or
-    ``data.train`` holds (2.x), and those a custom hook switches to (PipelineSwitchHook
-    ``switch_pipeline``, mmyolo/mmpose ``new_train_pipeline`` and ``new_train_dataset``)."""
-    loader = config.get("train_dataloader")
-    if isinstance(loader, Mapping) and "dataset" in loader:
-        yield from _dataset_pipelines(loader["dataset"], ("train_dataloader", "dataset"))
-    data = config.get("data")
-    if isinstance(data, Mapping) and "train" in data:
-        yield from _dataset_pipelines(data["train"], ("data", "train"))
-    hooks = config.get("custom_hooks")
-    for index, hook in enumerate(hooks if isinstance(hooks, (list, tuple)) else ()):
-        for key, value in hook.items() if isinstance(hook, Mapping) else ():
-            if _TEST_NAME.search(key):
-                continue
-            if key.endswith("pipeline") and isinstance(value, (list, tuple)):
-                yield ("custom_hooks", index, key), value
-            elif key.endswith("dataset"):
-                yield from _dataset_pipelines(value, ("custom_hooks", index, key))
-
-
-def _dataset_pipelines(dataset: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
-    """A dataset's ``pipeline`` and those of the datasets it wraps (RepeatDataset, ConcatDataset...)."""
-    if isinstance(dataset, (list, tuple)):
-        for index, item in enumerate(dataset):
-            yield from _dataset_pipelines(item, (*path, index))
-    elif isinstance(dataset, Mapping):
-        if isinstance(dataset.get("pipeline"), (list, tuple)):
-            yield (*path, "pipeline"), dataset["pipeline"]
-        for key in ("dataset", "datasets"):
-            if key in dataset:
-                yield from _dataset_pipelines(dataset[key], (*path, key))
-
-
 def _resizes(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Mapping[str, Any]]]:
     """Every resize in a pipeline, also those nested in RandomChoice, RandomApply, MultiBranch..."""
     if isinstance(value, Mapping):
@@ -250,7 +216,7 @@ def _sizes_over(transforms: Iterable[tuple[KeyPath, Mapping[str, Any]]], target:
 
 
 def _oversizes(config: Mapping[str, Any], target: _Target) -> list[_Oversize]:
-    resizes = (found for path, pipeline in _train_pipelines(config) for found in _resizes(pipeline, path))
+    resizes = (found for path, pipeline in train_pipelines(config) for found in _resizes(pipeline, path))
     return _sizes_over(resizes, target)
 
 
@@ -292,7 +258,7 @@ class _ScriptPipelines(cst.CSTVisitor):
             isinstance(node, cst.List)
             and "pipeline" in names[-1]
             and any(_TRAIN_NAME.search(name) or name == "custom_hooks" for name in names)
-            and not any(_TEST_NAME.search(name) for name in names)
+            and not any(is_test_name(name) for name in names)
         ):
             self._pipeline(node, path)
             return

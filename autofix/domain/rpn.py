@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autofix.domain.pipelines import train_image_transforms
 from autofix.mmconfig import registry_name, value_at
 from autofix.rule import KeyPath, dotted_key
 
@@ -270,26 +271,9 @@ def pipeline_sizes(pipeline: Sequence[Any], sizes: list[Size] | None = None) -> 
     return sizes
 
 
-def train_pipelines(dataset: Any) -> Iterator[list[Any]]:
-    """Each pipeline a train image may go through: wrappers (RepeatDataset, ClassBalancedDataset,
-    MultiImageMixDataset) run the inner dataset's pipeline, then their own; ConcatDataset any of its."""
-    if not isinstance(dataset, Mapping):
-        return
-    own = list(dataset.get("pipeline") or [])
-    if isinstance(dataset.get("datasets"), (list, tuple)):
-        for inner in dataset["datasets"]:
-            for pipeline in train_pipelines(inner):
-                yield pipeline + own
-    elif isinstance(dataset.get("dataset"), Mapping):
-        for pipeline in train_pipelines(dataset["dataset"]):
-            yield pipeline + own
-    else:
-        yield own
-
-
 def largest_train_sizes(config: Mapping[str, Any]) -> list[Size] | None:
     sizes: list[Size] = []
-    for pipeline in train_pipelines(value_at(config, ("train_dataloader", "dataset"))):
+    for pipeline in train_image_transforms(config):
         found = pipeline_sizes(pipeline)
         if found is None:
             return None
