@@ -223,7 +223,7 @@ def non_tensor_names(function: cst.FunctionDef) -> NonTensorNames:
 NOTHING_KNOWN = NonTensorNames(frozenset(), frozenset())
 
 
-def _simple_index(node: cst.CSTNode) -> bool:
+def simple_index(node: cst.CSTNode) -> bool:
     """An index that can be evaluated twice with the same result: no calls, awaits, yields or walrus."""
     return not descendants(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr))
 
@@ -241,6 +241,6 @@ def rewritable(node: cst.AugAssign, names: NonTensorNames) -> bool:
         return (
             target.value.value not in names.numbers
             and not _is_number_literal(node.value)
-            and all(_simple_index(element) for element in target.slice)
+            and all(simple_index(element) for element in target.slice)
         )
     return False
