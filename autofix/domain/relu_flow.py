@@ -450,8 +450,10 @@ class _FunctionFlow:
         if isinstance(node, cst.AugAssign):
             became = self.scan(node.value, state)
             if isinstance(node.target, cst.Name) and node.target.value in state:
+                relu = state[node.target.value]
                 fixable = self.add_fixable is not None and rewritable(node, self.add_fixable)
-                self.report(node, node.target, "augmented assignment", state[node.target.value], "inplace-add" if fixable else None)
+                fix = FIX if relu.fixed_at_source else "inplace-add" if fixable else None
+                self.report(node, node.target, "augmented assignment", relu, fix)
             self.item_write(node, node.target, state)
             return {**state, **became}
         if isinstance(node, cst.Del):
@@ -463,7 +465,8 @@ class _FunctionFlow:
     def item_write(self, node: cst.CSTNode, target: cst.BaseExpression, state: State) -> None:
         """``y[i] = v`` and ``y[i] += v`` write into ``y`` itself."""
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and target.value.value in state:
-            self.report(node, target.value, "item assignment", state[target.value.value], None)
+            relu = state[target.value.value]
+            self.report(node, target.value, "item assignment", relu, FIX if relu.fixed_at_source else None)
 
 
 _OWN_SCOPES = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.FunctionDef, cst.ClassDef)
