@@ -36,28 +36,17 @@ def _autofix(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _backward(path: Path) -> None:
-    import torch
-
-    spec = importlib.util.spec_from_file_location(f"chain_{path.stat().st_mtime_ns}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    torch.manual_seed(0)
-    model = module.Chain()
-    model(torch.randn(2, 4)).sum().backward()
-
-
 def test_chained_inplace_relus_crash_backward_until_fixed(tmp_path: Path):
     pytest.importorskip("torch")
     model_file = tmp_path / "chain.py"
     model_file.write_text(CHAINED_RELUS)
     with pytest.raises(RuntimeError, match=r"modified by an inplace operation.*Relu"):
-        _backward(model_file)
+        _chain_backward(model_file)
 
     result = _autofix("apply", "--fix", "inplace-relu", "chain.py", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "-        self.relu1 = nn.ReLU(inplace=True)" in result.stdout
-    _backward(model_file)  # no RuntimeError any more
+    _chain_backward(model_file)  # no RuntimeError any more
 
 
 def _inplace_relus(value, path: str = "") -> list[str]:
@@ -103,8 +92,8 @@ def _fixed(path: Path) -> str:
     return path.read_text()
 
 
-def _chain_backward(path: Path):
-    """The model file's Chain run forward and backward; its output (computed before backward)."""
+def _chain_output(path: Path):
+    """The output of the model file's ``Chain`` (in training mode) on a fixed input."""
     import torch
 
     spec = importlib.util.spec_from_file_location(f"chain_{path.stem}_{path.stat().st_mtime_ns}", path)
@@ -113,7 +102,12 @@ def _chain_backward(path: Path):
     torch.manual_seed(0)
     model = module.Chain().train()
     torch.manual_seed(1)
-    out = model(torch.randn(8, 4))
+    return model(torch.randn(8, 4))
+
+
+def _chain_backward(path: Path):
+    """The model file's ``Chain`` run forward and backward; its output."""
+    out = _chain_output(path)
     out.sum().backward()
     return out.detach()
 
@@ -194,27 +188,14 @@ def test_functional_inplace_forms_break_backward_until_fixed_and_compute_the_sam
     path.write_text(FUNCTION_CHAIN.format(body=textwrap.indent("\n".join(["y = self.linear(x)", *body, "return y * 2"]), " " * 8)))
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         _chain_backward(path)
-    with torch.no_grad():  # the same values before the fix (no autograd to object)
-        torch.manual_seed(0)
-        expected = _load_chain(path)
+    with torch.no_grad():  # the values before the fix (no autograd to object)
+        expected = _chain_output(path)
     _fixed(path)
     forward = path.read_text().split("def forward")[1]
     assert "_(" not in forward and "inplace" not in forward and ", True)" not in forward
     out = _chain_backward(path)
     if "rrelu" not in form:  # RReLU draws its slopes at random in training
         assert torch.allclose(out, expected)
-
-
-def _load_chain(path: Path):
-    import torch
-
-    spec = importlib.util.spec_from_file_location(f"chain_values_{path.stat().st_mtime_ns}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    torch.manual_seed(0)
-    model = module.Chain().train()
-    torch.manual_seed(1)
-    return model(torch.randn(8, 4))
 
 
 BASE_WITH_INPLACE_LEAKY_RELU = """
