@@ -49,35 +49,44 @@ def test_chained_inplace_relus_crash_backward_until_fixed(tmp_path: Path):
     _chain_backward(model_file)  # no RuntimeError any more
 
 
-def _inplace_relus(value, path: str = "") -> list[str]:
+def _inplace_activations(value, path: str = "") -> list[str]:
+    """Key paths of the dicts that build a family member in place (``type`` by its class name)."""
     found = []
     if isinstance(value, dict):
-        if value.get("type") == "ReLU" and value.get("inplace") is True:
+        if str(value.get("type")).rsplit(".", 1)[-1] in BY_NAME and value.get("inplace") is True:
             found.append(path)
         for key, item in value.items():
-            found += _inplace_relus(item, f"{path}.{key}")
+            found += _inplace_activations(item, f"{path}.{key}")
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found += _inplace_relus(item, f"{path}[{index}]")
+            found += _inplace_activations(item, f"{path}[{index}]")
     return found
 
 
 @pytest.mark.parametrize(
     "config",
-    ["detr/detr_r50_8xb2-150e_coco.py", "mask2former/mask2former_r50_8xb2-lsj-50e_coco.py",
-     "sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py"],
+    [
+        "detr/detr_r50_8xb2-150e_coco.py",  # writes its in-place ReLUs itself
+        "detr/detr_r101_8xb2-500e_coco.py",  # these inherit them
+        "mask2former/mask2former_r101_8xb2-lsj-50e_coco.py",
+        "sparse_rcnn/sparse-rcnn_r50_fpn_ms-480-800-3x_coco.py",
+    ],
 )
-def test_resolved_real_config_has_no_inplace_relu_after_fix(corpus_copy: Path, config: str):
+def test_a_real_config_given_alone_trains_without_inplace_activations_and_its_bases_are_untouched(
+    corpus_copy: Path, mmdet_corpus: Path, config: str
+):
     from mmengine.config import Config
 
     def resolved_model():
         cfg = Config.fromfile(str(corpus_copy / config), lazy_import=False, import_custom_modules=False)
         return cfg.to_dict()["model"]
 
-    assert _inplace_relus(resolved_model()), "the stock config should start with an in-place ReLU"
-    result = _autofix("apply", "--fix", "relu-no-inplace", ".", cwd=corpus_copy)
+    assert _inplace_activations(resolved_model()), "the stock config should start with an in-place ReLU"
+    result = _autofix("apply", "--fix", "relu-no-inplace", config, cwd=corpus_copy)
     assert result.returncode == 0, result.stderr
-    assert _inplace_relus(resolved_model()) == []
+    assert _inplace_activations(resolved_model()) == []
+    changed = [p for p in corpus_copy.rglob("*.py") if p.read_bytes() != (mmdet_corpus / p.relative_to(corpus_copy)).read_bytes()]
+    assert changed == [corpus_copy / config]
 
 
 # --- the activation family, decided by torch ------------------------------------------------------
