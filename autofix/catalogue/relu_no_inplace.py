@@ -208,7 +208,7 @@ class ReluNoInplace(ConfigRule):
     tradeoff = "A little more activation memory (each activation keeps its own output); results are unchanged"
     latent_message = "in-place activation; it crashes backward once its output is modified in place"
     applicability = Applicability.SAFE
-    _source_markers = ("inplace", "relu_", "elu_", "ConvModule", "relu(", "ReLU(", "ELU(")
+    _source_markers = ("inplace", "relu_", "elu_", "ConvModule", "relu(", "ReLU(", "elu(", "ELU(")
     prefilter = (*_source_markers, "_base_", "read_base")  # a config may inherit its activations
     chain_prefilter = _source_markers
     override_comment = "out-of-place activations"
