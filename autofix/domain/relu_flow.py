@@ -370,7 +370,7 @@ class _FunctionFlow:
                 isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)
                 and all(simple_index(element) for element in target.slice)
             )
-        self.file.bare[node] = target if assignable else None
+        self.file.bare.setdefault(node, target if assignable else None)  # a loop's first pass decides
 
     def bind(self, target: cst.BaseExpression, own: bool) -> None:
         """Names assigned here are the function's own (``own``), or items of something else (loop targets)."""
