@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -50,6 +51,7 @@ from autofix.rule import (
     TransformContext,
     TransformFailed,
     dotted_key,
+    edited_keys,
 )
 
 
@@ -212,7 +214,6 @@ class ReluNoInplace(ConfigRule):
     prefilter = (*_source_markers, "_base_", "read_base")  # a config may inherit its activations
     chain_prefilter = _source_markers
     override_comment = "out-of-place activations"
-    intended_keys = ("*.inplace",)  # dicts this file writes and nothing reads (unused variables) too
     examples = (
         Example(
             kind=FileKind.SCRIPT,
@@ -408,6 +409,11 @@ class ReluNoInplace(ConfigRule):
             for path, name in inplace_activations(config.get("model"), ("model",))
         ]
 
+    def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str | re.Pattern[str], ...]:
+        """The ``inplace`` key of every in-place member in the config: the file's own dicts are fixed
+        where they are written, also those outside the model (a variable nothing reads)."""
+        return edited_keys(config, [SetKey((*path, "inplace"), False) for path, _ in inplace_activations(config, ())])
+
     def source_findings(self, module: cst.Module, options: Mapping[str, Any]) -> list[Finding]:
         return [overwrite_finding(overwrite) for overwrite in inplace_relu_overwrites(module) if overwrite.fix == self.id]
 
@@ -418,5 +424,5 @@ class ReluNoInplace(ConfigRule):
             return rewritten
         if rewritten is not module:  # what the file writes is fixed; the planner sees it so
             code, resolve_config = rewritten.code, context.resolve_config
-            context = replace(context, text=code, resolve_config=lambda text=None: resolve_config(text or code))
+            context = replace(context, text=code, resolve_config=lambda text=None: resolve_config(code if text is None else text))
         return super().transform(rewritten, context)  # what it inherits: overrides
