@@ -1,14 +1,17 @@
 """A second run changes nothing: generated model and config snippets, then the whole mmdet corpus.
 
 The generated snippets are checked with every registered transform, alone and all together.
-A transform that asks for the resolved config cannot be judged on a snippet with no config
-behind it, so such an example counts as nothing for it; the corpus test (real configs, real
-mmengine resolution) covers those transforms.
+A config snippet is resolved by mmengine as a lone file; one it cannot load (a `_base_` that is not
+there) counts as nothing for a transform that asks for its resolved config, and so does a model
+snippet; the corpus test (real configs, real mmengine resolution) covers those transforms.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import os
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +24,7 @@ from hypothesis import strategies as st
 
 from autofix.engine import lost_comment, rewrite_source, run
 from autofix.files import DecodedSource, FileError
-from autofix.mmconfig import ConfigUnavailable
+from autofix.mmconfig import ConfigUnavailable, resolve
 from autofix.registry import all_transforms
 from autofix.rule import FileKind, Rule
 
@@ -182,10 +185,32 @@ class _NeedsConfig(ConfigUnavailable):
     pass
 
 
+@functools.cache
+def _snippet_path() -> str:
+    folder = tempfile.mkdtemp(prefix="autofix-snippet-")
+    path = os.path.join(folder, "config.py")
+    Path(path).write_text("")
+    return path
+
+
+def _resolver(text: str, kind: FileKind):
+    """``resolve_config`` for a snippet: a config resolved by mmengine as a lone file, nothing for models."""
+    if kind is not FileKind.CONFIG:
+        return _asked_for_config
+
+    def resolve_config(code: str | None = None):
+        try:
+            return resolve(Path(_snippet_path()), {_snippet_path(): text if code is None else code})
+        except ConfigUnavailable:
+            raise _NeedsConfig from None
+
+    return resolve_config
+
+
 def _check_second_run_changes_nothing(text: str, transforms: Sequence[Rule], kind: FileKind) -> None:
     ast.parse(text)  # the generator itself must produce Python
     try:
-        first = rewrite_source(text, transforms, {}, kind, _asked_for_config)
+        first = rewrite_source(text, transforms, {}, kind, _resolver(text, kind))
     except _NeedsConfig:
         event("asked for the resolved config: not judged here")
         return
@@ -197,7 +222,7 @@ def _check_second_run_changes_nothing(text: str, transforms: Sequence[Rule], kin
     cst.parse_module(first.text)
     ast.parse(first.text)
     assert lost_comment(text, first.text) is None, "a comment was lost from a line the fix kept"
-    second = rewrite_source(first.text, transforms, {}, kind, _asked_for_config)
+    second = rewrite_source(first.text, transforms, {}, kind, _resolver(first.text, kind))
     assert second.text == first.text, "a second run changed the output again"
     assert second.applied == ()
 
@@ -229,7 +254,7 @@ def test_generated_snippets_contain_fix_sites(transform_set: str, snippet_kind: 
 
     def changes(text: str) -> bool:
         try:
-            return rewrite_source(text, transforms, {}, kind, _asked_for_config).text != text
+            return rewrite_source(text, transforms, {}, kind, _resolver(text, kind)).text != text
         except _NeedsConfig:
             return False
 

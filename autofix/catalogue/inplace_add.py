@@ -77,15 +77,18 @@ class InplaceAdd(Rule):
     Inside the `forward` method of every `nn.Module` subclass (a class whose base is `nn.Module`, a
     class of torch.nn or an OpenMMLab model package, a name ending in `Module`, or such a class of
     the same file), and inside functions nested in that `forward`, rewrites `x op= y` to
-    `x = x op y` for `+= -= *= /= //= %= **= &= |= ^= <<= >>=` on a name or on an item of a name
-    (`laterals[i - 1] += ...`). The right-hand side is parenthesised where the old statement grouped
-    it first (`x -= a - b` becomes `x = x - (a - b)`).
+    `x = x op y` for `+= -= *= /= //= %= **= &= |= ^= <<= >>=` on a name, or on an item of a list the
+    function builds (`laterals[i - 1] += ...`). The right-hand side is parenthesised where the old
+    statement grouped it first (`x -= a - b` becomes `x = x - (a - b)`).
 
-    Left alone: names that are plainly not tensors in that function (assigned a number, string or
-    container, `len()`, `x.size(0)`, `x.shape[...]`; loop counters of `range`/`enumerate`;
-    parameters with a number default or annotation), attributes (`self.count += 1`), item updates by
-    a number literal (`counts[i] += 1`) or with calls in the index, `@=`, and every other method and
-    function.
+    Left alone: counters and other names that are plainly not tensors in that function (assigned a
+    number, string or container, `len()`, `x.size(0)`, `x.shape[...]`; loop counters of
+    `range`/`enumerate`; parameters with a number default or annotation), concatenation
+    (`outs += (out,)`, `levels += [x]`: the target is a tuple or list, and a list would stop being
+    shared), attributes (`self.count += 1`), item updates by a number literal (`counts[i] += 1`) or
+    with calls in the index, `@=`, and every other method and function. `x[i] /= w` is left alone
+    unless `x` is a list the function builds: on a tensor, `x[i] = x[i] / w` still writes into `x` in
+    place, so only rewriting how `x` is computed helps (`check` reports it as an item assignment).
 
     ## Why
     `x += y` on a tensor is an in-place op. When `x` is a ReLU's output that autograd saved for
@@ -177,7 +180,7 @@ class InplaceAdd(Rule):
             """,
         ),
         Example(
-            title="left alone: numbers and counters, attributes, other methods, classes that are not modules",
+            title="left alone: counters, tuples, items of tensors, attributes, other methods, non-modules",
             before="""
             import torch.nn as nn
 
@@ -186,12 +189,16 @@ class InplaceAdd(Rule):
 
                 def forward(self, feats, scale=1.0):
                     total = 0
+                    outs = self.stem(feats)
                     for i, feat in enumerate(feats):
                         i += 1
                         total += feat.size(1)
+                        outs += (feat,)
+                    weights = self.weights(feats[0])
+                    weights[0] /= weights.sum()
                     scale *= 2
                     self.calls += 1
-                    return total * scale
+                    return total * scale, outs, weights
 
                 def loss(self, x, y):
                     x += y

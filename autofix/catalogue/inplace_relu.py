@@ -1,6 +1,7 @@
-"""In-place op on a saved ReLU output breaks backward.
+"""In-place op on a saved activation output breaks backward.
 
-The crash fix `inplace-relu`: an in-place operation overwrote a ReLU output that backward needs; how
+The crash fix `inplace-relu`: an in-place operation overwrote the output of a ReLU (or of an in-place
+LeakyReLU, ELU, CELU, SELU or RReLU, see :mod:`autofix.domain.activations`) that backward needs; how
 `autofix diagnose` recognises it, and its remedies, best first.
 """
 
@@ -10,21 +11,26 @@ from autofix.crashes import CrashFix, LogSignature, Remedy
 
 INPLACE_RELU = CrashFix(
     id="inplace-relu",
-    summary="In-place op on a ReLU output breaks backward.",
+    summary="In-place op on a ReLU (or LeakyReLU, ELU...) output breaks backward.",
     crash="RuntimeError: one of the variables needed for gradient computation has been "
-    "modified by an inplace operation ... ReluBackward",
+    "modified by an inplace operation ... ReluBackward (LeakyReluBackward, EluBackward, CeluBackward, "
+    "RreluWithNoiseBackward)",
     what_happened=(
-        "Autograd keeps each ReLU's output for the backward pass. A later in-place operation on that "
-        "output (another in-place ReLU such as nn.ReLU(inplace=True), mmcv ConvModule's default or "
-        "F.relu_; an augmented assignment such as out += identity; or a tensor method ending in _) "
-        "changed it, so loss.backward() found it modified and stopped. The operation to change is the "
-        "one that overwrote the output; `autofix check` on your model files points at it."
+        "Autograd keeps each ReLU's output for the backward pass, and the output of an activation that ran "
+        "in place (LeakyReLU, ELU, CELU, SELU or RReLU with inplace=True, as mmcv's ConvModule builds them "
+        "by default). A later in-place operation on that output (another in-place activation such as "
+        "nn.ReLU(inplace=True) or F.relu_; an augmented assignment such as out += identity; or a tensor "
+        "method ending in _) changed it, so loss.backward() found it modified and stopped. Making the "
+        "activations out of place removes it, except after an out-of-place ReLU, whose output is kept "
+        "anyway: there the operation that overwrote it must change; `autofix check` on your model files "
+        "points at it."
     ),
     default_transforms=("relu-no-inplace",),
     remedies=(
         Remedy(
             "relu-no-inplace",
-            "make ReLUs out of place (nn.ReLU, F.relu, relu_, ConvModule, ReLU act_cfg dicts)",
+            "make in-place activations out of place (nn.ReLU, nn.LeakyReLU, F.relu, relu_, F.elu_, ConvModule, "
+            "act_cfg dicts; in configs also those inherited from a base)",
             "a little more activation memory; results unchanged",
         ),
         Remedy(
@@ -36,9 +42,10 @@ INPLACE_RELU = CrashFix(
     ),
     signatures=(
         LogSignature(
-            # torch <= 1.x names the node ReluBackward0/1, torch 2.x "Relu".
+            # Older torch names the node ReluBackward0/1, LeakyReluBackward1...; torch 2.13 Relu, LeakyRelu1
+            # (SELU's node is Elu's). ReLU6/Hardtanh and the others train correctly in place.
             message=r"one of the variables needed for gradient computation has been modified by an inplace "
-            r"operation(?s:.{0,300}?)which is output \d+ of Relu(?:Backward\d*)?\b",
+            r"operation(?s:.{0,300}?)which is output \d+ of (?:Relu|LeakyRelu|Elu|Celu|RreluWithNoise)(?:Backward)?\d*\b",
             raised_in=("backward", "_engine_run_backward", "run_backward", "grad"),
             place="loss.backward() (torch.autograd)",
             family=r"modified by an inplace operation",
@@ -58,6 +65,21 @@ INPLACE_RELU = CrashFix(
         RuntimeError: one of the variables needed for gradient computation has been modified by an inplace
         operation: [torch.FloatTensor [2, 4, 8, 8]], which is output 0 of Relu, is at version 2; expected
         version 1 instead.
+        """,
+        """
+        Traceback (most recent call last):
+          File "tools/train.py", line 121, in <module>
+            main()
+          File "/opt/conda/lib/python3.8/site-packages/mmengine/optim/optimizer/optimizer_wrapper.py", line 220, in backward
+            loss.backward(**kwargs)
+          File "/opt/conda/lib/python3.8/site-packages/torch/autograd/__init__.py", line 197, in backward
+            Variable._execution_engine.run_backward(  # Calls into the C++ engine to run the backward pass
+        RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation: [torch.cuda.HalfTensor [8, 64, 160, 160]], which is output 0 of LeakyReluBackward1, is at version 3; expected version 2 instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True).
+        """,
+        """
+        RuntimeError: one of the variables needed for gradient computation has been modified by an inplace
+        operation: [torch.FloatTensor [2, 16]], which is output 0 of Elu1, is at version 2; expected version 1
+        instead.
         """,
     ),
 )

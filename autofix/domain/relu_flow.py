@@ -1,16 +1,21 @@
-"""Find, without running it, where a model file overwrites a ReLU's output in place.
+"""Find, without running it, where a model file overwrites an activation's saved output in place.
 
-Autograd saves a ReLU's output for backward; any later in-place op on that very tensor (another
-in-place activation, ``x += y``, ``x[i] = v``, ``x.mul_(2)``) makes ``loss.backward()`` fail with
-"modified by an inplace operation ... ReluBackward". This holds whether the ReLU itself was in place
-or not (checked with torch 2.13), so every ReLU is a producer; an in-place ReLU also turns its input
-into its output.
+Autograd saves a ReLU's output for backward (and the output of the other in-place activations of
+:mod:`autofix.domain.activations`); any later in-place op on that very tensor
+(another in-place activation, ``x += y``, ``x[i] = v``, ``x.mul_(2)``) makes ``loss.backward()`` fail
+with "modified by an inplace operation ... ReluBackward". For ReLU this holds whether the ReLU itself
+was in place or not (checked with torch 2.13), so every ReLU is a producer; an in-place LeakyReLU, ELU,
+CELU, SELU or RReLU is one only while in place, so making it out of place fixes the crash too. An
+in-place activation also turns its input into its output.
 
-The analysis is per function and by name only: a name holds a ReLU output after ``y = relu(...)``,
-``y = x`` (x holding one) or an in-place ReLU applied to ``y``; any other assignment clears it.
+The analysis is per function and by name only: a name holds a saved output after ``y = relu(...)``,
+``y = x`` (x holding one) or an in-place activation applied to ``y``; any other assignment clears it.
 Branches and loops merge what either path may leave. What a call to an unknown function does, and
 values reaching a function from outside (parameters, attributes, list items), are not followed: a
-finding is only reported where the ReLU and the overwrite are both in view.
+finding is only reported where the activation and the overwrite are both in view.
+
+It also finds the bare statements (``F.relu_(x)``, ``x.relu_()``, ``self.act(x)`` with an in-place
+module) whose in-place effect relu-no-inplace takes away: they must assign the result instead.
 """
 
 from __future__ import annotations
@@ -35,51 +40,57 @@ from autofix.cst_helpers import (
     walk_statements,
 )
 from autofix.domain.activations import (
+    BY_NAME,
     CONV_ACT_CFG_POSITION,
+    CONV_INPLACE_POSITION,
     CONVENTIONAL_ALIASES,
-    RELU_FUNCTIONS,
-    RELU_MODULES,
+    MODULE_INPLACE_POSITION,
+    RELU_CALLS,
+    conv_module_inplace_type,
+    family_function,
+    family_type,
+    inplace_function,
+    inplace_method,
     is_conv_module,
-    is_relu_type,
+    torch_module,
 )
 from autofix.domain.tensors import (
     NonTensorNames,
     module_class_names,
     non_tensor_names,
     rewritable,
+    simple_index,
 )
 from autofix.rule import Finding, Severity
 
-_RELU_CALLS = RELU_FUNCTIONS | {"torch.relu", "torch.nn.functional.relu_", "torch.relu_"}
-# torch.nn activations that take `inplace`, and where it sits when passed by position.
-_INPLACE_POSITION = {
-    "ReLU": 0, "ReLU6": 0, "SELU": 0, "CELU": 1, "SiLU": 0, "Mish": 0, "Hardswish": 0, "Hardsigmoid": 0,
-    "LeakyReLU": 1, "ELU": 1, "Hardtanh": 2, "RReLU": 2, "Threshold": 2, "Dropout": 1, "Dropout2d": 1,
-    "Dropout3d": 1, "AlphaDropout": 1,
-}
 # Trailing-underscore tensor methods that do not write the tensor's data.
 _NOT_WRITES = {"requires_grad_", "share_memory_", "detach_"}
+FIX = "relu-no-inplace"  # the rule that makes the family's in-place forms out of place
 
 
 @dataclass(frozen=True)
 class ReluOutput:
-    """Where a value became a ReLU's output."""
+    """Where a value became an activation's saved output."""
 
     line: int
     source: str  # "self.relu", "F.relu", "self.conv1 (ConvModule)"
+    activation: str = "ReLU"  # the family member that saved it
 
 
 @dataclass(frozen=True)
 class _Relu:
-    """A ReLU output while a function is analysed: line numbers are looked up only for findings."""
+    """A saved output while a function is analysed: line numbers are looked up only for findings."""
 
     node: cst.CSTNode
     source: str
+    activation: str = "ReLU"
+    # An in-place member that saves its input once out of place: relu-no-inplace removes the crash here.
+    fixed_at_source: bool = False
 
 
 @dataclass(frozen=True)
 class InplaceOverwrite:
-    """An in-place op on a ReLU's output: the line backward will fail on."""
+    """An in-place op on an activation's saved output: the line backward will fail on."""
 
     line: int
     code: str  # the statement, shortened
@@ -87,7 +98,7 @@ class InplaceOverwrite:
     operation: str  # "augmented assignment", "in-place ReLU", ...
     relu: ReluOutput
     scope: str  # "Block.forward"
-    fix: str | None  # the transform that rewrites this line, if any
+    fix: str | None  # the transform that rewrites this line (or the activation), if any
 
 
 @dataclass(frozen=True)
@@ -95,15 +106,13 @@ class _Layer:
     """What a module stored in ``self.<attr>`` does when called."""
 
     source: str
-    relu_output: bool  # it returns a ReLU's output
+    activation: str | None  # the member whose output it returns, saved for backward
     inplace: bool  # it overwrites its input
-    is_relu: bool  # that in-place op is a ReLU (relu-no-inplace rewrites it)
+    fixable: bool  # that in-place op is a family member's (relu-no-inplace rewrites it)
 
-
-def _activation_name(qualified: str | None) -> str | None:
-    if qualified and qualified.startswith("torch.nn.") and qualified.rsplit(".", 1)[-1] in _INPLACE_POSITION:
-        return qualified.rsplit(".", 1)[-1]
-    return None
+    @property
+    def fixed_at_source(self) -> bool:
+        return self.fixable and self.activation is not None and not BY_NAME[self.activation].saves_output
 
 
 def _inplace_flag(call: cst.Call, position: int | None) -> bool:
@@ -113,10 +122,11 @@ def _inplace_flag(call: cst.Call, position: int | None) -> bool:
     return is_true(flag)
 
 
-def _conv_module_relu(call: cst.Call, aliases: dict[str, str]) -> bool:
-    """An mmcv ConvModule ending in a ReLU: act_cfg left at its default or a ReLU dict, act last."""
+def _conv_module(call: cst.Call, aliases: dict[str, str]) -> _Layer | None:
+    """An mmcv ConvModule ending in a family activation (act_cfg left at its default ReLU, or a member's
+    dict), act last; in place unless ``inplace=False`` (its default is True) or the dict says so."""
     if any(arg.star for arg in call.args):
-        return False
+        return None
     act_cfg = keyword_value(call.args, "act_cfg")
     if act_cfg is None and positional_count(call.args) > CONV_ACT_CFG_POSITION:
         act_cfg = call.args[CONV_ACT_CFG_POSITION].value
@@ -124,31 +134,47 @@ def _conv_module_relu(call: cst.Call, aliases: dict[str, str]) -> bool:
     act_last = order is None or (
         isinstance(order, (cst.Tuple, cst.List)) and order.elements and string_value(order.elements[-1].value) == "act"
     )
-    relu = act_cfg is None or is_relu_type(mapping_value(act_cfg, "type"), aliases)
-    return act_last and relu
+    member = BY_NAME["ReLU"] if act_cfg is None else family_type(mapping_value(act_cfg, "type"), aliases)
+    if not act_last or member is None:
+        return None
+    flag = None if act_cfg is None else mapping_value(act_cfg, "inplace")
+    if flag is None and conv_module_inplace_type(member.name):
+        flag = keyword_value(call.args, "inplace")
+        if flag is None and positional_count(call.args) > CONV_INPLACE_POSITION:
+            flag = call.args[CONV_INPLACE_POSITION].value
+        inplace = flag is None or is_true(flag)
+    else:
+        inplace = is_true(flag)
+    if not (member.saves_output or inplace):
+        return None
+    return _Layer("ConvModule", member.name, False, inplace)
 
 
 def _layer(value: cst.BaseExpression, aliases: dict[str, str]) -> _Layer | None:
     if not isinstance(value, cst.Call):
         return None
     qualified = qualified_name(value.func, aliases)
-    activation = _activation_name(qualified)
-    if activation is not None:
-        inplace = _inplace_flag(value, _INPLACE_POSITION[activation])
-        is_relu = qualified in RELU_MODULES
-        return _Layer(f"nn.{activation}", is_relu, inplace, is_relu and inplace)
+    name = torch_module(qualified)
+    if name is not None:
+        inplace = _inplace_flag(value, MODULE_INPLACE_POSITION[name])
+        member = BY_NAME.get(name)
+        saved = member is not None and (member.saves_output or inplace)
+        return _Layer(f"nn.{name}", name if saved else None, inplace, inplace and member is not None)
     if is_conv_module(qualified):
-        return _Layer("ConvModule", True, False, False) if _conv_module_relu(value, aliases) else None
+        return _conv_module(value, aliases)
     if qualified and qualified.endswith("build_activation_layer") and value.args:
         cfg = value.args[0].value
-        is_relu = is_relu_type(mapping_value(cfg, "type"), aliases)
+        member = family_type(mapping_value(cfg, "type"), aliases)
         inplace = is_true(mapping_value(cfg, "inplace"))
-        return _Layer("build_activation_layer", is_relu, inplace, is_relu and inplace) if is_relu or inplace else None
+        saved = member is not None and (member.saves_output or inplace)
+        if saved or inplace:
+            return _Layer("build_activation_layer", member.name if saved else None, inplace, inplace and member is not None)
+        return None
     if qualified and qualified.endswith("nn.Sequential"):
         layers = [arg.value for arg in value.args if arg.keyword is None and not arg.star]
         last = _layer(layers[-1], aliases) if layers else None
-        if last is not None and last.relu_output:
-            return _Layer("nn.Sequential", True, False, False)
+        if last is not None and last.activation is not None:
+            return _Layer("nn.Sequential", last.activation, False, last.fixable)
     return None
 
 
@@ -181,11 +207,12 @@ def _class_layers(node: cst.ClassDef, aliases: dict[str, str], inherited: dict[s
         layers.pop(attribute, None)
         if all(kinds):
             first = kinds[0]
+            same = all(k.activation == first.activation for k in kinds)
             layers[attribute] = _Layer(
                 f"self.{attribute} ({first.source})",
-                all(k.relu_output for k in kinds),
+                first.activation if same else None,
                 all(k.inplace for k in kinds),
-                all(k.is_relu for k in kinds),
+                all(k.fixable for k in kinds),
             )
     return layers
 
@@ -218,11 +245,17 @@ class _Write:
     node: cst.CSTNode
     target: cst.BaseExpression
     operation: str
-    is_relu: bool
+    activation: str | None  # the family member applied in place (relu-no-inplace rewrites it)
+    fixed_at_source: bool = False  # the member saves its input once out of place
+
+
+def _activation_write(call: cst.Call, target: cst.BaseExpression, name: str) -> _Write:
+    member = BY_NAME.get(name)
+    return _Write(call, target, f"in-place {name}", name if member else None, member is not None and not member.saves_output)
 
 
 class _FunctionFlow:
-    """One function's statements in order, tracking which names hold a ReLU's output."""
+    """One function's statements in order, tracking which names hold a saved activation output."""
 
     def __init__(self, file: _FileFlow, scope: str, layers: dict[str, _Layer], add_fixable: NonTensorNames | None) -> None:
         self.file = file
@@ -230,6 +263,7 @@ class _FunctionFlow:
         self.layers = layers
         self.add_fixable = add_fixable  # inplace-add rewrites this function (and these names are not tensors)
         self.found: dict[tuple[int, str], InplaceOverwrite] = {}
+        self.bound: set[str] = set()  # names this function has assigned so far (not parameters, not loop items)
 
     # --- expressions
 
@@ -241,13 +275,18 @@ class _FunctionFlow:
         attribute = _self_attribute(node.func)
         if attribute is not None:
             layer = self.layers.get(attribute)
-            return _Relu(node, layer.source) if layer and layer.relu_output else None
+            if layer and layer.activation:
+                return _Relu(node, layer.source, layer.activation, layer.fixed_at_source)
+            return None
+        write = self.write_of(node)
+        if write is not None and write.activation is not None:
+            return _Relu(node, self.file.code(node.func), write.activation, write.fixed_at_source)
         qualified = qualified_name(node.func, self.file.aliases)
-        if qualified in _RELU_CALLS:
+        if qualified in RELU_CALLS:
             return _Relu(node, dotted_name(node.func) or qualified)
-        if qualified is None and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("relu", "relu_"):
-            return _Relu(node, f".{node.func.attr.value}()")  # a tensor method
-        if isinstance(node.func, cst.Call) and qualified_name(node.func.func, self.file.aliases) in RELU_MODULES:
+        if qualified is None and isinstance(node.func, cst.Attribute) and node.func.attr.value == "relu":
+            return _Relu(node, ".relu()")  # a tensor method
+        if isinstance(node.func, cst.Call) and torch_module(qualified_name(node.func.func, self.file.aliases)) == "ReLU":
             return _Relu(node, "nn.ReLU(...)")
         return None
 
@@ -258,37 +297,42 @@ class _FunctionFlow:
         if attribute is not None:
             layer = self.layers.get(attribute)
             if layer and layer.inplace and first is not None:
-                return _Write(call, first, "in-place ReLU" if layer.is_relu else "in-place activation", layer.is_relu)
+                name = layer.activation if layer.fixable else None
+                return _Write(call, first, f"in-place {name or 'activation'}", name, layer.fixed_at_source)
             return None
         aliases = self.file.aliases
         if isinstance(call.func, cst.Call):  # nn.ReLU(inplace=True)(x)
-            activation = _activation_name(qualified_name(call.func.func, aliases))
-            if activation and first is not None and _inplace_flag(call.func, _INPLACE_POSITION[activation]):
-                is_relu = activation == "ReLU"
-                return _Write(call, first, "in-place ReLU" if is_relu else "in-place activation", is_relu)
+            name = torch_module(qualified_name(call.func.func, aliases))
+            if name and first is not None and _inplace_flag(call.func, MODULE_INPLACE_POSITION[name]):
+                return _activation_write(call, first, name)
             return None
         qualified = qualified_name(call.func, aliases)
         if qualified is not None:
             if first is None:
                 return None
-            if qualified in RELU_FUNCTIONS and _inplace_flag(call, 1):
-                return _Write(call, first, "in-place ReLU", True)
-            if qualified.startswith("torch.") and qualified.endswith("_") and not qualified.endswith("__"):  # F.relu_, torch.sigmoid_
-                is_relu = qualified.endswith(".relu_")
-                return _Write(call, first, "in-place ReLU" if is_relu else "in-place op", is_relu)
+            member = family_function(qualified)
+            if member is not None and _inplace_flag(call, member.function_flag):
+                return _activation_write(call, first, member.name)
+            member = inplace_function(qualified)
+            if member is not None:
+                return _activation_write(call, first, member.name)
+            if qualified.startswith("torch.") and qualified.endswith("_") and not qualified.endswith("__"):  # torch.exp_
+                return _Write(call, first, "in-place op", None)
             if qualified.startswith("torch.nn.functional.") and is_true(keyword_value(call.args, "inplace")):
-                return _Write(call, first, "in-place activation", False)
+                return _Write(call, first, "in-place activation", None)
             return None
         if isinstance(call.func, cst.Attribute):
             method = call.func.attr.value
+            member = inplace_method(method)
+            if member is not None:
+                return _activation_write(call, call.func.value, member.name)
             if method.endswith("_") and not method.endswith("__") and method not in _NOT_WRITES:
-                is_relu = method == "relu_"
-                return _Write(call, call.func.value, f"in-place .{method}()", is_relu)
+                return _Write(call, call.func.value, f"in-place .{method}()", None)
         return None
 
     def scan(self, node: cst.CSTNode | None, state: State) -> State:
-        """Report every in-place write on a ReLU output inside ``node``; return the names that an
-        in-place ReLU in it turns into ReLU outputs."""
+        """Report every in-place write on a saved output inside ``node``; return the names that an
+        in-place activation in it turns into saved outputs."""
         became: State = {}
         for call in _calls(node):
             write = self.write_of(call)
@@ -296,18 +340,45 @@ class _FunctionFlow:
                 continue
             relu = self.relu_output(write.target, state)
             if relu is not None:
-                self.report(write.node, write.target, write.operation, relu, "relu-no-inplace" if write.is_relu else None)
-            if write.is_relu and isinstance(write.target, cst.Name):
+                fix = FIX if write.activation or relu.fixed_at_source else None
+                self.report(write.node, write.target, write.operation, relu, fix)
+            if write.activation and isinstance(write.target, cst.Name):
                 became[write.target.value] = self.relu_output(call, {}) or _Relu(call, self.file.code(call.func))
         return became
 
     def report(self, node: cst.CSTNode, target: cst.BaseExpression, operation: str, relu: _Relu, fix: str | None) -> None:
         line = self.file.line(node)
         value = self.file.code(target)
-        produced = ReluOutput(self.file.line(relu.node), relu.source)
+        produced = ReluOutput(self.file.line(relu.node), relu.source, relu.activation)
         self.found.setdefault(
             (line, value), InplaceOverwrite(line, self.file.code(node), value, operation, produced, self.scope, fix)
         )
+
+    def bare_statement(self, node: cst.Expr) -> None:
+        """``F.relu_(x)``, ``x.relu_()``, ``self.act(x)``: a statement that applies a family member in
+        place for its effect on ``x``, which relu-no-inplace takes away; record where to assign the result."""
+        write = self.write_of(node.value) if isinstance(node.value, cst.Call) else None
+        if write is None or write.activation is None:
+            return
+        target = write.target
+        if isinstance(target, cst.Name):
+            assignable = target.value in self.bound
+        elif isinstance(target, cst.Attribute):
+            assignable = dotted_name(target) is not None  # self.feat
+        else:
+            assignable = (
+                isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)
+                and all(simple_index(element) for element in target.slice)
+            )
+        self.file.bare.setdefault(node, target if assignable else None)  # a loop's first pass decides
+
+    def bind(self, target: cst.BaseExpression, own: bool) -> None:
+        """Names assigned here are the function's own (``own``), or items of something else (loop targets)."""
+        names = _names(target)
+        if own:
+            self.bound.update(names)
+        else:
+            self.bound.difference_update(names)
 
     # --- statements
 
@@ -334,6 +405,7 @@ class _FunctionFlow:
             if isinstance(node, cst.For):
                 state = {**state, **self.scan(node.iter, state)}
                 state = {k: v for k, v in state.items() if k not in _names(node.target)}
+                self.bind(node.target, own=False)
             else:
                 state = {**state, **self.scan(node.test, state)}
             once = self.block(node.body.body, dict(state))
@@ -351,6 +423,7 @@ class _FunctionFlow:
                 state = {**state, **self.scan(item.item, state)}
                 if item.asname is not None:
                     state = {k: v for k, v in state.items() if k not in _names(item.asname.name)}
+                    self.bind(item.asname.name, own=True)
             return self.block(node.body.body, state)
         if isinstance(node, cst.Match):
             state = {**state, **self.scan(node.subject, state)}
@@ -372,22 +445,28 @@ class _FunctionFlow:
                     state.pop(name, None)
                 if isinstance(target, cst.Name) and relu is not None:
                     state[target.value] = relu
+                self.bind(target, own=True)
             return state
         if isinstance(node, cst.AugAssign):
             became = self.scan(node.value, state)
             if isinstance(node.target, cst.Name) and node.target.value in state:
+                relu = state[node.target.value]
                 fixable = self.add_fixable is not None and rewritable(node, self.add_fixable)
-                self.report(node, node.target, "augmented assignment", state[node.target.value], "inplace-add" if fixable else None)
+                fix = FIX if relu.fixed_at_source else "inplace-add" if fixable else None
+                self.report(node, node.target, "augmented assignment", relu, fix)
             self.item_write(node, node.target, state)
             return {**state, **became}
         if isinstance(node, cst.Del):
             return {k: v for k, v in state.items() if k not in _names(node.target)}
+        if isinstance(node, cst.Expr):
+            self.bare_statement(node)
         return {**state, **self.scan(node, state)}
 
     def item_write(self, node: cst.CSTNode, target: cst.BaseExpression, state: State) -> None:
         """``y[i] = v`` and ``y[i] += v`` write into ``y`` itself."""
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and target.value.value in state:
-            self.report(node, target.value, "item assignment", state[target.value.value], None)
+            relu = state[target.value.value]
+            self.report(node, target.value, "item assignment", relu, FIX if relu.fixed_at_source else None)
 
 
 _OWN_SCOPES = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.FunctionDef, cst.ClassDef)
@@ -407,6 +486,9 @@ class _FileFlow:
         self.aliases = import_aliases(module, CONVENTIONAL_ALIASES)
         self.module_classes = module_class_names(module, self.aliases)
         self.positions: Mapping[cst.CSTNode, CodeRange] | None = None
+        self.found: dict[tuple[int, str], InplaceOverwrite] = {}
+        # Bare statements applying a family member in place -> where to assign the result (None: nowhere safe).
+        self.bare: dict[cst.Expr, cst.BaseExpression | None] = {}
 
     def line(self, node: cst.CSTNode) -> int:
         if self.positions is None:  # resolving positions walks the whole file: only once something is found
@@ -443,24 +525,40 @@ def _definitions(node: cst.CSTNode) -> list[cst.CSTNode]:
     return [child for child in walk_statements(node) if isinstance(child, (cst.FunctionDef, cst.ClassDef))]
 
 
-def inplace_relu_overwrites(module: cst.Module) -> list[InplaceOverwrite]:
-    """Every line of a model file that overwrites a ReLU's output in place, sorted by line."""
+def _analysed(module: cst.Module) -> _FileFlow:
+    """Every function of the file analysed (and the module's own statements, for their bare statements)."""
     file = _FileFlow(module)
-    found: dict[tuple[int, str], InplaceOverwrite] = {}
     for function, scope, layers, forward in file.functions(module.body, "", {}, {}, False, False):
         flow = _FunctionFlow(file, scope, layers, non_tensor_names(function) if forward else None)
         flow.block(function.body.body, {})
         for key, finding in flow.found.items():
-            found.setdefault(key, finding)
-    return sorted(found.values(), key=lambda f: (f.line, f.value))
+            file.found.setdefault(key, finding)
+    _FunctionFlow(file, "", {}, None).block(module.body, {})  # top-level code: scripts
+    return file
+
+
+def inplace_relu_overwrites(module: cst.Module) -> list[InplaceOverwrite]:
+    """Every line of a model file that overwrites an activation's saved output in place, sorted by line."""
+    return sorted(_analysed(module).found.values(), key=lambda f: (f.line, f.value))
+
+
+def bare_inplace_activations(module: cst.Module) -> dict[cst.Expr, cst.BaseExpression | None]:
+    """Statements such as ``F.relu_(x)``, ``x.relu_()`` or ``self.act(x)`` (an in-place module) whose result
+    is unused: what each changes in place, to assign the out-of-place result to; None where that is not
+    safe (a parameter or loop item the function never rebinds: the caller's tensor or a list item would
+    no longer change)."""
+    return _analysed(module).bare
 
 
 def overwrite_finding(overwrite: InplaceOverwrite) -> Finding:
-    """An in-place overwrite of a ReLU's output, as a crash finding at the overwriting line."""
+    """An in-place overwrite of an activation's saved output, as a crash finding at the overwriting line."""
     relu = overwrite.relu
     message = (
-        f"{overwrite.code!r} overwrites {overwrite.value}, the output of the ReLU {relu.source} "
+        f"{overwrite.code!r} overwrites {overwrite.value}, the output of the {relu.activation} {relu.source} "
         f"(line {relu.line}), in place; backward needs it unchanged"
     )
-    details = {"relu_line": relu.line, "relu": relu.source, "operation": overwrite.operation, "scope": overwrite.scope}
+    details = {
+        "relu_line": relu.line, "relu": relu.source, "activation": relu.activation,
+        "operation": overwrite.operation, "scope": overwrite.scope,
+    }
     return Finding(message, Severity.CRASH, line=overwrite.line, details=details)

@@ -223,24 +223,26 @@ def non_tensor_names(function: cst.FunctionDef) -> NonTensorNames:
 NOTHING_KNOWN = NonTensorNames(frozenset(), frozenset())
 
 
-def _simple_index(node: cst.CSTNode) -> bool:
+def simple_index(node: cst.CSTNode) -> bool:
     """An index that can be evaluated twice with the same result: no calls, awaits, yields or walrus."""
     return not descendants(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr))
 
 
 def rewritable(node: cst.AugAssign, names: NonTensorNames) -> bool:
-    """``name op= ...`` and ``name[index] op= ...`` (FPN's ``laterals[i - 1] += ...``) on names that may
-    be tensors; attributes (``self.count += 1``) and ``@=`` are left alone."""
+    """``name op= ...`` on names that may be tensors, and ``items[index] op= ...`` on lists of them (FPN's
+    ``laterals[i - 1] += ...``); attributes (``self.count += 1``), ``@=`` and concatenation
+    (``outs += (out,)``: the target is a tuple or list) are left alone. So is ``x[i] /= w`` on anything but
+    a list: on a tensor, ``x[i] = x[i] / w`` writes into ``x`` in place all the same."""
     target = node.target
-    if isinstance(node.operator, _SKIPPED_OPERATORS):
+    if isinstance(node.operator, _SKIPPED_OPERATORS) or _plain_container(node.value):
         return False
     if isinstance(target, cst.Name):
         return target.value not in names.numbers | names.containers
     if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
         # `counts[i] += 1` counts; the index is evaluated twice after the rewrite, so it must be plain.
         return (
-            target.value.value not in names.numbers
+            target.value.value in names.containers
             and not _is_number_literal(node.value)
-            and all(_simple_index(element) for element in target.slice)
+            and all(simple_index(element) for element in target.slice)
         )
     return False

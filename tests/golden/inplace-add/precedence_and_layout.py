@@ -22,7 +22,7 @@ class Fuse(nn.Module):
               + b)  # continued
         x += \
             y
-        x[..., 0] += y[..., 0]
+        x[..., 0] += y[..., 0]  # an item of a tensor: in place either way
         x[a:b] *= 2.0
         x[i] += 1
         return x

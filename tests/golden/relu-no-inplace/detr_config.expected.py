@@ -1,4 +1,4 @@
-_base_ = ['../_base_/datasets/coco_detection.py', '../_base_/default_runtime.py']
+_base_ = ['./_base_/detr_decoder.py', './_base_/default_runtime.py']
 model = dict(
     type='DETR',
     num_queries=100,
@@ -19,4 +19,5 @@ model = dict(
         # the regression branch
         reg_ffn=dict(act_cfg={'type': 'ReLU', "inplace": False}),
         other=dict(act_cfg=dict(type='SiLU', inplace=True)),
-    ))
+    ),
+    decoder=dict(layer_cfg=dict(ffn_cfg=dict(act_cfg=dict(inplace=False)))))

@@ -1,4 +1,4 @@
-_base_ = ['../_base_/datasets/coco_detection.py', '../_base_/default_runtime.py']
+_base_ = ['./_base_/detr_decoder.py', './_base_/default_runtime.py']
 model = dict(
     type='DETR',
     num_queries=100,

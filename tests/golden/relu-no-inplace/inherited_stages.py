@@ -1,0 +1,2 @@
+_base_ = './_base_/dynamic_stages.py'
+model = dict(roi_head=dict(num_stages=2))
