@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Remedy:
-    """One way to make a crash go away, run as ``autofix apply --fix <fix> <target>``."""
+    """One way to make a crash go away, run as ``autofix apply --fix <fix> <target>``, or, for a remedy
+    that edits nothing (an environment variable for the run), as its own ``run`` command."""
 
-    fix: str  # a transform (or crash-fix) id; it may not be registered in this install yet
+    fix: str  # a transform (or crash-fix) id, which may not be registered in this install yet; or the remedy's name
     summary: str
     cost: str
     # What `autofix apply` runs on: "{path}" is the user's file (or the crash's path hint).
     target: str = "{path}"
+    run: str = ""  # the command of a remedy autofix does not apply; empty for `autofix apply`
 
     def command(self, path_argument: str, python: str = "") -> str:
         """The command; ``python`` (a shell word) names the training environment's interpreter."""
+        if self.run:
+            return self.run
         return f"autofix apply --fix {self.fix} {self.target.format(path=path_argument)}" + _python_flag(python)
+
+    def available(self, known_fixes: Collection[str]) -> bool:
+        """Whether this install can give the remedy: ``run`` needs no autofix fix, ``fix`` must be known."""
+        return bool(self.run) or self.fix in known_fixes
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,8 @@ class CrashFix:
     path_hint: str  # what to pass as PATH in the printed commands when no file is known
     # Log excerpts `autofix diagnose` must recognise as this crash (they are tests, and `explain` shows them).
     log_examples: tuple[str, ...] = ()
+    # What still helps when the message is raised somewhere else (a look-alike `diagnose` names); empty: nothing.
+    lookalike_advice: str = ""
 
     def path_argument(self, path: str | None) -> str:
         """``path`` quoted for a shell, or the placeholder users replace when no file is known."""
