@@ -78,7 +78,9 @@ class CrashFix:
     default_transforms: tuple[str, ...]  # what `--fix ID` runs
     remedies: tuple[Remedy, ...]  # in the order a user should prefer them
     signatures: tuple[LogSignature, ...]
-    path_hint: str  # what to pass as PATH in the printed commands when no file is known
+    # What to pass as PATH in the printed commands when no file is known; a flag (`--mmcv`) for a crash fixed
+    # in a library file that flag finds, which then takes no PATH.
+    path_hint: str
     # Log excerpts `autofix diagnose` must recognise as this crash (they are tests, and `explain` shows them).
     log_examples: tuple[str, ...] = ()
     # What still helps when the message is raised somewhere else (a look-alike `diagnose` names); empty: nothing.
@@ -86,7 +88,12 @@ class CrashFix:
 
     def path_argument(self, path: str | None) -> str:
         """``path`` quoted for a shell, or the placeholder users replace when no file is known."""
-        return shlex.quote(path) if path else self.path_hint
+        return shlex.quote(path) if path and not self.fixed_in_a_library else self.path_hint
+
+    @property
+    def fixed_in_a_library(self) -> bool:
+        """Whether the default remedy edits a library file its flag finds (not the user's config)."""
+        return self.path_hint.startswith("-")
 
     def command(self, path: str | None = None, python: str = "") -> str:
         """The command that runs the default remedy on ``path``; ``python`` as for :meth:`Remedy.command`."""

@@ -290,7 +290,9 @@ def render_match(match: Match, log_name: str, config: str | None) -> Text:
     out.append_text(remedy_lines(crash, config))
     out.append(f"\nFix it with the default remedy ({', '.join(crash.default_transforms)}):\n", style="bold")
     out.append(f"  $ {crash.command(config, _python_given())}\n", style="cyan")
-    if config is None:
+    if crash.fixed_in_a_library:
+        out.append("  (add --dry-run to see the diff first)\n", style="dim")
+    elif config is None:
         out.append(f"  (add --dry-run to see the diff first; `autofix diagnose LOG --config {crash.path_hint}` shows it too)\n", style="dim")
     return out
 

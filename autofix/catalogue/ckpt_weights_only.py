@@ -69,9 +69,8 @@ CKPT_WEIGHTS_ONLY = CrashFix(
     ),
     path_hint="--mmengine",
     lookalike_advice=(
-        f"a torch.load of your own loads the file with weights_only=False, or, if it passes no weights_only, "
-        f"with {_ENV_VAR}=1 set for the run (only for files you trust); raised in mmengine's load_from_local, "
-        "`autofix apply --fix ckpt-weights-only --mmengine` fixes it"
+        f"for a file you trust: pass weights_only=False to your own torch.load, or run with {_ENV_VAR}=1 (it reaches "
+        "every torch.load that passes no weights_only; `autofix apply --fix ckpt-weights-only --mmengine` only mmengine's)"
     ),
     log_examples=(
         """
