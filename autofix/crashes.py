@@ -23,12 +23,14 @@ class Remedy:
     cost: str
     # What `autofix apply` runs on: "{path}" is the user's file (or the crash's path hint).
     target: str = "{path}"
-    run: str = ""  # the command of a remedy autofix does not apply; empty for `autofix apply`
+    # The command of a remedy autofix does not apply ("{python}": the training environment's interpreter); empty
+    # for `autofix apply`.
+    run: str = ""
 
     def command(self, path_argument: str, python: str = "") -> str:
         """The command; ``python`` (a shell word) names the training environment's interpreter."""
         if self.run:
-            return self.run
+            return self.run.format(python=python or "python")
         return f"autofix apply --fix {self.fix} {self.target.format(path=path_argument)}" + _python_flag(python)
 
     def available(self, known_fixes: Collection[str]) -> bool:

@@ -8,6 +8,7 @@ The installed mmengine of autofix's environment is read, never written: only dry
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -125,6 +126,9 @@ def test_diagnose_prints_both_remedies_best_first_with_their_commands():
     assert [(r["fix"], r["available"]) for r in match["remedies"]] == [
         ("ckpt-weights-only", True), ("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", True)]
     assert match["command"] == "autofix apply --fix ckpt-weights-only --mmengine"
+    named = invoke("diagnose", "-", "--python", sys.executable, stdin=MMENGINE_LOG).stdout
+    assert f"$ TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 {sys.executable} tools/train.py CONFIG" in named
+    assert f"$ autofix apply --fix ckpt-weights-only --mmengine --python {sys.executable}" in named
 
 
 def test_a_torch_load_of_the_users_own_is_a_near_miss_that_still_gets_the_environment_variable():

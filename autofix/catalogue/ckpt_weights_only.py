@@ -52,7 +52,7 @@ CKPT_WEIGHTS_ONLY = CrashFix(
             "that does not pass weights_only load in full",
             "no edit, but every run must set it, and it reaches every torch.load of the run, not only mmengine's; "
             "load only checkpoints you trust",
-            run=f"{_ENV_VAR}=1 python tools/train.py CONFIG",
+            run=f"{_ENV_VAR}=1 {{python}} tools/train.py CONFIG",
         ),
     ),
     signatures=(
@@ -180,7 +180,7 @@ class CkptWeightsOnly(Rule):
     summary = "Passes weights_only=False to torch.load in mmengine's checkpoint loaders (runner/checkpoint.py)"
     crash = CKPT_WEIGHTS_ONLY.crash
     tradeoff = "Edits an installed library: reinstalling or upgrading mmengine undoes it; load only trusted checkpoints"
-    latent_message = "torch >= 2.6 refuses the HistoryBuffer and numpy values of mmengine's checkpoints"
+    latent_message = "under torch >= 2.6 this torch.load refuses the HistoryBuffer and numpy values mmengine saves in checkpoints"
     applicability = Applicability.SAFE
     prefilter = ("torch.load",)
     options = (Option("mmengine", "also process mmengine's runner/checkpoint.py, found in the training environment "
