@@ -170,7 +170,8 @@ def _sightings(log: _Log, signature: LogSignature) -> list[Sighting]:
         message = " ".join(shown.split())
         if len(message) > _LONGEST_MESSAGE and "\n" in shown:  # a long one (torch's advice in between): its ends
             first, last = shown.split("\n")[0], shown.split("\n")[-1]
-            message = f"{textwrap.shorten(first, _LONGEST_MESSAGE // 2)} ... {' '.join(last.split())}"
+            opening = textwrap.shorten(first, _LONGEST_MESSAGE // 2, placeholder=" ...")
+            message = f"{opening} ... {' '.join(last.split())}"
         message = textwrap.shorten(message, _LONGEST_MESSAGE, placeholder=" ...")
         sightings.append(Sighting(index + 1, message, frames, raised_in))
     return sightings

@@ -19,8 +19,8 @@ from autofix.environment import installed_file
 from autofix.rule import Applicability, Example, Option, Rule, TransformContext
 
 _ENV_VAR = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
-# mmengine's CheckpointLoader schemes (load_from_local, _pavi, _ceph, _openmmlab) are named so.
-_LOADER_PREFIX = "load_from_"
+# The decorator of mmengine's checkpoint loaders (load_from_local, _pavi, _ceph, _openmmlab, and any a project adds).
+_REGISTER = "CheckpointLoader.register_scheme"
 
 CKPT_WEIGHTS_ONLY = CrashFix(
     id="ckpt-weights-only",
@@ -127,16 +127,26 @@ CKPT_WEIGHTS_ONLY = CrashFix(
 )
 
 
+def _is_checkpoint_loader(function: cst.FunctionDef) -> bool:
+    """Decorated ``@CheckpointLoader.register_scheme(...)`` (or ``@mmengine.runner.CheckpointLoader...``)."""
+    for decorator in function.decorators:
+        called = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+        name = dotted_name(called) or ""
+        if name == _REGISTER or name.endswith("." + _REGISTER):
+            return True
+    return False
+
+
 class _Rewriter(cst.CSTTransformer):
     def __init__(self) -> None:
         self.depth = 0  # how many checkpoint loader definitions enclose the current node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if node.name.value.startswith(_LOADER_PREFIX):
+        if _is_checkpoint_loader(node):
             self.depth += 1
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        if original.name.value.startswith(_LOADER_PREFIX):
+        if _is_checkpoint_loader(original):
             self.depth -= 1
         return updated
 
@@ -154,10 +164,11 @@ class CkptWeightsOnly(Rule):
     """Load mmengine checkpoints with weights_only=False.
 
     ## What it does
-    Inside mmengine's checkpoint loaders (functions named `load_from_*`: `load_from_local`,
-    `load_from_pavi`, `load_from_ceph`, `load_from_openmmlab`), adds `weights_only=False` to each
-    `torch.load(...)` call that does not pass `weights_only`. Only those calls change, each on its
-    own line. Point it at the installed `mmengine/runner/checkpoint.py`; `--mmengine` finds it.
+    Inside mmengine's checkpoint loaders (functions decorated `@CheckpointLoader.register_scheme(...)`:
+    `load_from_local`, `load_from_pavi`, `load_from_ceph`, `load_from_openmmlab`, and any loader a
+    project registers), adds `weights_only=False` to each `torch.load(...)` call that does not pass
+    `weights_only`. Only those calls change; every other `torch.load` keeps torch's safe default.
+    Point it at the installed `mmengine/runner/checkpoint.py`; `--mmengine` finds it.
 
     ## Why
     torch 2.6 changed `torch.load`'s default to `weights_only=True`, which unpickles only tensors
@@ -166,7 +177,8 @@ class CkptWeightsOnly(Rule):
     `load_from` or `init_detector` then fails with "_pickle.UnpicklingError: Weights only load
     failed ... Unsupported global: GLOBAL mmengine.logging.history_buffer.HistoryBuffer was not an
     allowed global by default" (or `numpy.core.multiarray._reconstruct`). mmengine's main branch
-    passes `weights_only=False` in these same calls; no release does yet.
+    passes `weights_only=False` in these same calls; no release does yet. (`http://` checkpoints
+    load through `torch.hub.load_state_dict_from_url`, whose default is already `weights_only=False`.)
 
     ## Fix safety
     The loaded checkpoint is what torch before 2.6 loaded, so training and results are unchanged.
@@ -182,13 +194,14 @@ class CkptWeightsOnly(Rule):
     tradeoff = "Edits an installed library: reinstalling or upgrading mmengine undoes it; load only trusted checkpoints"
     latent_message = "under torch >= 2.6 this torch.load refuses the HistoryBuffer and numpy values mmengine saves in checkpoints"
     applicability = Applicability.SAFE
-    prefilter = ("torch.load",)
+    prefilter = ("register_scheme",)
     options = (Option("mmengine", "also process mmengine's runner/checkpoint.py, found in the training environment "
                       "(the active virtualenv or conda env, or --python) without importing mmengine", flag=True),)
     examples = (
         Example(
             title="mmengine 0.10.7's load_from_local",
             before="""
+            @CheckpointLoader.register_scheme(prefixes='')
             def load_from_local(filename, map_location):
                 filename = osp.expanduser(filename)
                 if not osp.isfile(filename):
@@ -197,6 +210,7 @@ class CkptWeightsOnly(Rule):
                 return checkpoint
             """,
             after="""
+            @CheckpointLoader.register_scheme(prefixes='')
             def load_from_local(filename, map_location):
                 filename = osp.expanduser(filename)
                 if not osp.isfile(filename):
@@ -208,6 +222,7 @@ class CkptWeightsOnly(Rule):
         Example(
             title="a call over several lines, inside a with block",
             before="""
+            @CheckpointLoader.register_scheme(prefixes=[r'(\\S+\\:)?s3://', r'(\\S+\\:)?petrel://'])
             def load_from_ceph(filename, map_location=None, backend='petrel'):
                 with io.BytesIO(file_backend.get(filename)) as buffer:
                     checkpoint = torch.load(
@@ -217,6 +232,7 @@ class CkptWeightsOnly(Rule):
                 return checkpoint
             """,
             after="""
+            @CheckpointLoader.register_scheme(prefixes=[r'(\\S+\\:)?s3://', r'(\\S+\\:)?petrel://'])
             def load_from_ceph(filename, map_location=None, backend='petrel'):
                 with io.BytesIO(file_backend.get(filename)) as buffer:
                     checkpoint = torch.load(
@@ -228,15 +244,17 @@ class CkptWeightsOnly(Rule):
             """,
         ),
         Example(
-            title="weights_only already passed (mmengine main), **kwargs, or torch.load outside a loader",
+            title="weights_only already passed (mmengine main), **kwargs, or a torch.load no loader registers",
             before="""
+            @CheckpointLoader.register_scheme(prefixes='')
             def load_from_local(filename, map_location):
                 return torch.load(filename, map_location=map_location, weights_only=False)
 
+            @CheckpointLoader.register_scheme(prefixes='pavi://')
             def load_from_pavi(filename, map_location=None, **kwargs):
                 return torch.load(filename, map_location=map_location, **kwargs)
 
-            def load_state(path):
+            def load_from_checkpoint(path):
                 return torch.load(path)
             """,
         ),
