@@ -14,7 +14,7 @@ from typing import Any
 import libcst as cst
 
 from autofix.crashes import CrashFix, LogSignature, Remedy
-from autofix.cst_helpers import append_keyword, dotted_name, has_star_args, keyword_index
+from autofix.cst_helpers import InsideFunctions, append_keyword, dotted_name, has_star_args, keyword_index
 from autofix.environment import installed_file
 from autofix.rule import Applicability, Example, Option, Rule, TransformContext
 
@@ -127,28 +127,15 @@ CKPT_WEIGHTS_ONLY = CrashFix(
 )
 
 
-def _is_checkpoint_loader(function: cst.FunctionDef) -> bool:
-    """Decorated ``@CheckpointLoader.register_scheme(...)`` (or ``@mmengine.runner.CheckpointLoader...``)."""
-    for decorator in function.decorators:
-        called = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
-        name = dotted_name(called) or ""
-        if name == _REGISTER or name.endswith("." + _REGISTER):
-            return True
-    return False
-
-
-class _Rewriter(cst.CSTTransformer):
-    def __init__(self) -> None:
-        self.depth = 0  # how many checkpoint loader definitions enclose the current node
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if _is_checkpoint_loader(node):
-            self.depth += 1
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        if _is_checkpoint_loader(original):
-            self.depth -= 1
-        return updated
+class _Rewriter(InsideFunctions):
+    def encloses(self, function: cst.FunctionDef) -> bool:
+        """Decorated ``@CheckpointLoader.register_scheme(...)`` (or ``@mmengine.runner.CheckpointLoader...``)."""
+        for decorator in function.decorators:
+            called = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+            name = dotted_name(called) or ""
+            if name == _REGISTER or name.endswith("." + _REGISTER):
+                return True
+        return False
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         if not self.depth or dotted_name(updated.func) != "torch.load":

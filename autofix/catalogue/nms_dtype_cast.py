@@ -7,6 +7,7 @@ from typing import Any
 import libcst as cst
 
 from autofix.catalogue.amp_nms import AMP_NMS
+from autofix.cst_helpers import InsideFunctions
 from autofix.environment import installed_file
 from autofix.rule import Applicability, Example, Option, Rule, TransformContext
 
@@ -31,18 +32,9 @@ def _is_score_column(node: cst.BaseExpression) -> bool:
     )
 
 
-class _Rewriter(cst.CSTTransformer):
-    def __init__(self) -> None:
-        self.depth = 0  # how many `batched_nms` definitions enclose the current node
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if node.name.value == _FUNCTION:
-            self.depth += 1
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        if original.name.value == _FUNCTION:
-            self.depth -= 1
-        return updated
+class _Rewriter(InsideFunctions):
+    def encloses(self, function: cst.FunctionDef) -> bool:
+        return function.name.value == _FUNCTION
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
         if not self.depth or len(updated.targets) != 1:
