@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Remedy:
-    """One way to make a crash go away, run as ``autofix apply --fix <fix> <target>``."""
+    """One way to make a crash go away, run as ``autofix apply --fix <fix> <target>``, or, for a remedy
+    that edits nothing (an environment variable for the run), as its own ``run`` command."""
 
-    fix: str  # a transform (or crash-fix) id; it may not be registered in this install yet
+    fix: str  # a transform (or crash-fix) id, which may not be registered in this install yet; or the remedy's name
     summary: str
     cost: str
     # What `autofix apply` runs on: "{path}" is the user's file (or the crash's path hint).
     target: str = "{path}"
+    # The command of a remedy autofix does not apply ("{python}": the training environment's interpreter); empty
+    # for `autofix apply`.
+    run: str = ""
 
     def command(self, path_argument: str, python: str = "") -> str:
         """The command; ``python`` (a shell word) names the training environment's interpreter."""
+        if self.run:
+            return self.run.format(python=python or "python")
         return f"autofix apply --fix {self.fix} {self.target.format(path=path_argument)}" + _python_flag(python)
+
+    def available(self, known_fixes: Collection[str]) -> bool:
+        """Whether this install can give the remedy: ``run`` needs no autofix fix, ``fix`` must be known."""
+        return bool(self.run) or self.fix in known_fixes
 
 
 @dataclass(frozen=True)
@@ -69,13 +80,22 @@ class CrashFix:
     default_transforms: tuple[str, ...]  # what `--fix ID` runs
     remedies: tuple[Remedy, ...]  # in the order a user should prefer them
     signatures: tuple[LogSignature, ...]
-    path_hint: str  # what to pass as PATH in the printed commands when no file is known
+    # What to pass as PATH in the printed commands when no file is known; a flag (`--mmcv`) for a crash fixed
+    # in a library file that flag finds, which then takes no PATH.
+    path_hint: str
     # Log excerpts `autofix diagnose` must recognise as this crash (they are tests, and `explain` shows them).
     log_examples: tuple[str, ...] = ()
+    # What still helps when the message is raised somewhere else (a look-alike `diagnose` names); empty: nothing.
+    lookalike_advice: str = ""
 
     def path_argument(self, path: str | None) -> str:
         """``path`` quoted for a shell, or the placeholder users replace when no file is known."""
-        return shlex.quote(path) if path else self.path_hint
+        return shlex.quote(path) if path and not self.fixed_in_a_library else self.path_hint
+
+    @property
+    def fixed_in_a_library(self) -> bool:
+        """Whether the default remedy edits a library file its flag finds (not the user's config)."""
+        return self.path_hint.startswith("-")
 
     def command(self, path: str | None = None, python: str = "") -> str:
         """The command that runs the default remedy on ``path``; ``python`` as for :meth:`Remedy.command`."""

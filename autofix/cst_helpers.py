@@ -554,3 +554,23 @@ def walk_statements(node: cst.CSTNode, enter_definitions: bool = False) -> Itera
             if isinstance(child, (cst.FunctionDef, cst.ClassDef)) and not enter_definitions:
                 continue
             yield from walk_statements(child, enter_definitions)
+
+
+class InsideFunctions(cst.CSTTransformer):
+    """A transformer that edits only inside the function definitions ``encloses`` picks: ``self.depth``
+    counts those around the current node (a library edit confined to the functions it fixes)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def encloses(self, function: cst.FunctionDef) -> bool:
+        raise NotImplementedError
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self.encloses(node):
+            self.depth += 1
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        if self.encloses(original):
+            self.depth -= 1
+        return updated

@@ -33,6 +33,7 @@ _TRACEBACK_START = re.compile(
 _EXCEPTION_LINE = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)\s*:")
 # Lines a traceback puts between two frames: the source line, `^^^^` markers, "[Previous line repeated...]".
 _MOST_LINES_BETWEEN_FRAMES = 4
+_LONGEST_MESSAGE = 400  # characters of a crash's message a diagnosis shows
 
 
 class LogUnreadable(Exception):
@@ -166,7 +167,12 @@ def _sightings(log: _Log, signature: LogSignature) -> list[Sighting]:
         raised_in = next((f for f in reversed(frames) if signature.raised_at(f.function, f.path)), None)
         end = log.text.find("\n", found.end())
         shown = log.text[log.starts[index]:end if end != -1 else None]  # the whole lines, "RuntimeError: " included
-        message = textwrap.shorten(" ".join(shown.split()), 400, placeholder=" ...")
+        message = " ".join(shown.split())
+        if len(message) > _LONGEST_MESSAGE and "\n" in shown:  # a long one (torch's advice in between): its ends
+            first, last = shown.split("\n")[0], shown.split("\n")[-1]
+            opening = textwrap.shorten(first, _LONGEST_MESSAGE // 2, placeholder=" ...")
+            message = f"{opening} ... {' '.join(last.split())}"
+        message = textwrap.shorten(message, _LONGEST_MESSAGE, placeholder=" ...")
         sightings.append(Sighting(index + 1, message, frames, raised_in))
     return sightings
 
@@ -189,7 +195,7 @@ def diagnose_text(text: str) -> Diagnosis:
             diagnosis.near_misses.append(NearMiss(
                 crash, sighting.line,
                 f"has {crash.id}'s message, but its traceback ends in {sighting.frames[-1].where()}, "
-                f"not in {places}",
+                f"not in {places}" + _advice(crash),
             ))
         elif sightings:  # only the message survived (a truncated paste): it is enough
             diagnosis.matches.append(Match(crash, sightings[0], len(sightings)))
@@ -207,8 +213,12 @@ def _family_only(log: _Log, crash: CrashFix) -> NearMiss | None:
         if found:
             index = log.line_of(found.start())
             excerpt = textwrap.shorten(log.lines[index].strip(), 160, placeholder=" ...")
-            return NearMiss(crash, index + 1, f"resembles {crash.id} but is not it: {excerpt!r}")
+            return NearMiss(crash, index + 1, f"resembles {crash.id} but is not it: {excerpt!r}" + _advice(crash))
     return None
+
+
+def _advice(crash: CrashFix) -> str:
+    return f"; {crash.lookalike_advice}" if crash.lookalike_advice else ""
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -249,7 +259,7 @@ def remedy_lines(crash: CrashFix, path: str | None) -> Text:
     out = Text()
     for number, remedy in enumerate(crash.remedies, 1):
         out.append(f"  {number}. {remedy.fix}", style="bold")
-        if remedy.fix not in transforms and remedy.fix not in crash_fixes():
+        if not remedy.available({*transforms, *crash_fixes()}):
             out.append(" (not in this version of autofix yet)", style="dim")
         out.append("\n" + _wrapped(remedy.summary, "     ") + _wrapped(f"cost: {remedy.cost}", "     "))
         command, needs_python = remedy_command(crash, remedy, path)
@@ -281,7 +291,9 @@ def render_match(match: Match, log_name: str, config: str | None) -> Text:
     out.append_text(remedy_lines(crash, config))
     out.append(f"\nFix it with the default remedy ({', '.join(crash.default_transforms)}):\n", style="bold")
     out.append(f"  $ {crash.command(config, _python_given())}\n", style="cyan")
-    if config is None:
+    if crash.fixed_in_a_library:
+        out.append("  (add --dry-run to see the diff first)\n", style="dim")
+    elif config is None:
         out.append(f"  (add --dry-run to see the diff first; `autofix diagnose LOG --config {crash.path_hint}` shows it too)\n", style="dim")
     return out
 
@@ -318,7 +330,7 @@ def diagnosis_json(
                     "fix": remedy.fix,
                     "summary": remedy.summary,
                     "cost": remedy.cost,
-                    "available": remedy.fix in transforms or remedy.fix in crash_fixes(),
+                    "available": remedy.available({*transforms, *crash_fixes()}),
                     "command": remedy_command(crash, remedy, config)[0],
                 }
                 for remedy in crash.remedies

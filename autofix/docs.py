@@ -176,7 +176,7 @@ def crash_page(crash: CrashFix) -> str:
     ]
     remedies = ["## Remedies\n\nBest first; any one is enough."]
     for number, remedy in enumerate(crash.remedies, 1):
-        missing = "" if remedy.fix in rules or remedy.fix in crash_fixes() else " (not in this version of autofix yet)"
+        missing = "" if remedy.available({*rules, *crash_fixes()}) else " (not in this version of autofix yet)"
         remedies.append(
             f"{number}. **{remedy.fix}**{missing}: {plain(remedy.summary)}.\n\n"
             f"   Cost: {plain(remedy.cost)}.\n\n"

@@ -162,3 +162,17 @@ def not_installed(name: str) -> str:
         where = f"nor in {training}" + (f" ({problem})" if problem else "")
     return (f"{name} is not installed in autofix's environment {where}; "
             "activate your training environment or pass --python PATH")
+
+
+def installed_file(package: str, relative: str, flag: str, lacking: str = "") -> Path:
+    """The file ``relative`` (``/``-separated) of ``package`` in the training environment, else autofix's: what a
+    library-edit rule's ``flag`` adds to a run's paths. ValueError: why there is none (``lacking``: which
+    builds of the package have no such file)."""
+    folder = package_dir(package)
+    if folder is None:
+        raise ValueError(f"{flag}: {not_installed(package)} (or pass the path to {package}/{relative})")
+    found = folder.joinpath(*relative.split("/"))
+    if not found.is_file():
+        why = f" ({lacking})" if lacking else ""
+        raise ValueError(f"{flag}: the {package} at {folder} has no {relative}{why}: nothing to patch")
+    return found

@@ -7,7 +7,8 @@ from typing import Any
 import libcst as cst
 
 from autofix.catalogue.amp_nms import AMP_NMS
-from autofix.environment import not_installed, package_dir
+from autofix.cst_helpers import InsideFunctions
+from autofix.environment import installed_file
 from autofix.rule import Applicability, Example, Option, Rule, TransformContext
 
 _FUNCTION = "batched_nms"
@@ -31,18 +32,9 @@ def _is_score_column(node: cst.BaseExpression) -> bool:
     )
 
 
-class _Rewriter(cst.CSTTransformer):
-    def __init__(self) -> None:
-        self.depth = 0  # how many `batched_nms` definitions enclose the current node
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if node.name.value == _FUNCTION:
-            self.depth += 1
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        if original.name.value == _FUNCTION:
-            self.depth -= 1
-        return updated
+class _Rewriter(InsideFunctions):
+    def encloses(self, function: cst.FunctionDef) -> bool:
+        return function.name.value == _FUNCTION
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
         if not self.depth or len(updated.targets) != 1:
@@ -142,16 +134,5 @@ class NmsDtypeCast(Rule):
         return module.visit(_Rewriter())
 
     def extra_paths(self, options: Mapping[str, Any]) -> list[Path]:
-        return [installed_mmcv_nms()] if options.get("mmcv") else []
+        return [installed_file("mmcv", "ops/nms.py", "--mmcv", "mmcv-lite has no NMS op")] if options.get("mmcv") else []
 
-
-def installed_mmcv_nms() -> Path:
-    """mmcv's ``ops/nms.py`` in the training environment (else autofix's), found without importing mmcv
-    (that loads its CUDA ops)."""
-    mmcv = package_dir("mmcv")
-    if mmcv is None:
-        raise ValueError(f"--mmcv: {not_installed('mmcv')} (or pass the path to mmcv/ops/nms.py)")
-    nms = mmcv / "ops" / "nms.py"
-    if not nms.is_file():
-        raise ValueError(f"--mmcv: the mmcv at {mmcv} has no ops/nms.py (mmcv-lite has no NMS op): nothing to patch")
-    return nms
