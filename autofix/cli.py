@@ -530,9 +530,11 @@ def diagnose(
     diagnosis = diagnose_text(text)
     shown_config = None if config is None else display_path(config)
     report = None
-    if diagnosis.matches and config is not None:
+    # A crash fixed in a library (--mmcv, --mmengine) has nothing to change in the config.
+    config_crashes = [match.crash.id for match in diagnosis.matches if not match.crash.fixed_in_a_library]
+    if config_crashes and config is not None:
         try:
-            transforms = resolve_fix_ids([match.crash.id for match in diagnosis.matches])
+            transforms = resolve_fix_ids(config_crashes)
         except UnknownFixError as exc:
             raise _fail(str(exc)) from None
         report = run([config], transforms, {}, write=apply_fix)

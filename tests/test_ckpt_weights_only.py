@@ -162,3 +162,5 @@ def test_a_config_given_to_diagnose_is_not_put_in_the_library_fixs_commands():
     commands = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("$ autofix")]
     assert commands and all(command.endswith("--mmengine") for command in commands)
     assert "--config" not in result.stdout
+    assert "Dry run of the default remedy" not in result.stderr  # nothing of it is in the config
+    assert result.exit_code == 0
