@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from autofix.cli import app
-from autofix.domain.relu_flow import inplace_relu_overwrites
 from autofix.domain.pipelines import train_image_transforms
+from autofix.domain.relu_flow import inplace_relu_overwrites
 from autofix.domain.rpn import anchors_per_cell, largest_train_sizes, pipeline_sizes, rpn_loads
 from autofix.mmconfig import resolve
 
