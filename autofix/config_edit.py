@@ -247,7 +247,7 @@ def _units(edits: Sequence[ConfigEdit], config: Mapping[str, Any]) -> list[Confi
     units: list[ConfigEdit] = []
     for edit in edits:
         old = value_at(config, edit.path)
-        if isinstance(edit, SetKey) and isinstance(old, list) and len(old) == len(edit.value):
+        if isinstance(edit, SetKey) and isinstance(old, list) and isinstance(edit.value, list) and len(old) == len(edit.value):
             units += [SetKey((*edit.path, i), new) for i, (item, new) in enumerate(zip(old, edit.value)) if item != new]
         else:
             units.append(edit)

@@ -178,7 +178,11 @@ def _base_reference(node: cst.BaseExpression) -> KeyPath | None:
 def trace(module: cst.Module, values: Mapping[KeyPath, Any]) -> Provenance:
     """The expressions in ``module`` that put the effective ``values`` (path -> value now) in place."""
     tracer = _Tracer(module, values)
-    for statement in module.body:
+    last_assigned = {assigned_name(statement): index for index, statement in enumerate(module.body)}
+    for index, statement in enumerate(module.body):
+        name = assigned_name(statement)
+        if name is not None and last_assigned[name] != index:
+            continue  # assigned again further down: mmengine keeps only the last value
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
                 tracer.statement(small)

@@ -21,13 +21,15 @@ def is_test_name(name: str) -> bool:
     return bool(_TEST_NAME.search(name))
 
 
-def _train_roots(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Any]]:
-    loader = config.get("train_dataloader")
+def stage_datasets(config: Mapping[str, Any], stage: str) -> Iterator[tuple[KeyPath, Any]]:
+    """The dataset the ``stage`` loop ('train', 'val' or 'test') reads, with its key path:
+    ``<stage>_dataloader.dataset`` (mmengine), ``data.<stage>`` (mmdet 2.x)."""
+    loader = config.get(f"{stage}_dataloader")
     if isinstance(loader, Mapping) and "dataset" in loader:
-        yield ("train_dataloader", "dataset"), loader["dataset"]
+        yield (f"{stage}_dataloader", "dataset"), loader["dataset"]
     data = config.get("data")
-    if isinstance(data, Mapping) and "train" in data:
-        yield ("data", "train"), data["train"]
+    if isinstance(data, Mapping) and stage in data:
+        yield ("data", stage), data[stage]
 
 
 def _stage_two(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Any]]:
@@ -41,30 +43,30 @@ def _stage_two(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Any]]:
 
 def train_pipelines(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
     """Every pipeline list the train loop can run, with the key path it is written at (for edits)."""
-    for path, value in (*_train_roots(config), *_stage_two(config)):
+    for path, value in (*stage_datasets(config, "train"), *_stage_two(config)):
         if path[-1].endswith("pipeline"):
             if isinstance(value, (list, tuple)):
                 yield path, value
         else:
-            yield from _dataset_pipelines(value, path)
+            yield from dataset_pipelines(value, path)
 
 
-def _dataset_pipelines(dataset: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
+def dataset_pipelines(dataset: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Sequence[Any]]]:
     """A dataset's ``pipeline`` and those of the datasets it wraps (RepeatDataset, ConcatDataset...)."""
     if isinstance(dataset, (list, tuple)):
         for index, item in enumerate(dataset):
-            yield from _dataset_pipelines(item, (*path, index))
+            yield from dataset_pipelines(item, (*path, index))
     elif isinstance(dataset, Mapping):
         if isinstance(dataset.get("pipeline"), (list, tuple)):
             yield (*path, "pipeline"), dataset["pipeline"]
         for key in ("dataset", "datasets"):
             if key in dataset:
-                yield from _dataset_pipelines(dataset[key], (*path, key))
+                yield from dataset_pipelines(dataset[key], (*path, key))
 
 
 def train_image_transforms(config: Mapping[str, Any]) -> Iterator[list[Any]]:
     """Each whole sequence of transforms a train image may go through, in either stage of training."""
-    roots = [dataset for _, dataset in _train_roots(config)]
+    roots = [dataset for _, dataset in stage_datasets(config, "train")]
     for dataset in roots:
         yield from _composed(dataset)
     for path, value in _stage_two(config):

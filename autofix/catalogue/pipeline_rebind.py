@@ -1,0 +1,344 @@
+"""Rule ``pipeline-rebind``: a redefined pipeline variable that no dataloader reads.
+
+No error comes of it: training silently runs the base's pipeline. So there is no crash for
+``diagnose`` to match; ``check`` finds it in the resolved config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import libcst as cst
+
+from autofix.config_edit import ConfigStyle, config_style, place_edits
+from autofix.domain.pipelines import dataset_pipelines, stage_datasets
+from autofix.provenance import binds_name
+from autofix.rule import (
+    Applicability,
+    Code,
+    ConfigEdit,
+    ConfigRule,
+    Example,
+    FileKind,
+    Finding,
+    KeyPath,
+    SetKey,
+    Severity,
+    TransformContext,
+    dotted_key,
+)
+
+# The pipeline variables OpenMMLab configs define and the loops whose dataloaders should read them.
+PIPELINE_STAGES = {"train_pipeline": ("train",), "val_pipeline": ("val",), "test_pipeline": ("val", "test")}
+
+
+def stale_pipelines(config: Mapping[str, Any], stages: tuple[str, ...]) -> list[KeyPath] | None:
+    """Where the ``stages``' dataloaders hold a pipeline that a variable should replace: the outermost
+    pipelines of each dataset (a MultiImageMixDataset's own, a RepeatDataset's inner one, every
+    dataset of a ConcatDataset). None when a dataloader already reads ``variable`` (checked by the
+    caller) or there is none to read it."""
+    paths = []
+    for root, dataset in (found for stage in stages for found in stage_datasets(config, stage)):
+        pipelines = [path for path, _ in dataset_pipelines(dataset, root)]
+        outermost = min(map(len, pipelines), default=0)
+        paths += [path for path in pipelines if len(path) == outermost]
+    return paths or None
+
+
+class PipelineRebind(ConfigRule):
+    """Wire a redefined pipeline into its dataloaders.
+
+    ## What it does
+    Finds a pipeline variable (`train_pipeline`, `val_pipeline`, `test_pipeline`) that the effective
+    config holds while no dataloader of its loop reads it (`train_dataloader` for the first, the
+    val and test dataloaders for the others; mmdet 2.x `data.train`, `data.val`, `data.test`), and
+    makes the dataloaders read it: `train_dataloader = dict(dataset=dict(pipeline=train_pipeline))`
+    after the file's last assignment of the variable, through dataset wrappers (the
+    MultiImageMixDataset's own pipeline, the dataset a RepeatDataset or ClassBalancedDataset wraps,
+    each dataset of a ConcatDataset). New-style (`read_base`) configs get an attribute assignment;
+    a file that inherits the variable without assigning it reads it as `_base_.train_pipeline`.
+
+    ## Why
+    mmengine runs a config file top to bottom after its bases: the base's dataloader was built from
+    the base's `train_pipeline`, and a child that assigns `train_pipeline` again (or changes
+    `_base_.train_pipeline[1].scale`) only changes the variable. Training runs the base's pipeline
+    with no error or warning: a changed Resize, crop or augmentation silently does nothing. A file
+    that assigns its dataloader twice, the second time without `dataset=`, loses its pipeline the
+    same way.
+
+    ## Fix safety
+    The training changes: that is the point. The dataloader runs the pipeline the file defines
+    instead of the one its base defines, so sizes, augmentations and evaluation change; if the base's
+    pipeline was what you meant, delete the variable rather than apply the fix.
+    """
+
+    id = "pipeline-rebind"
+    summary = "Makes dataloaders read the pipeline variable the config redefines"
+    crash = "no error: a redefined train_pipeline/test_pipeline silently changes nothing"
+    tradeoff = "Training runs the pipeline the config defines instead of its base's: results change"
+    applicability = Applicability.CHANGES_RESULTS
+    prefilter = ("_base_", "read_base", "_pipeline")
+    chain_prefilter = ("_pipeline",)
+    override_comment = "the dataloaders read the pipelines this config defines"
+    examples = (
+        Example(
+            kind=FileKind.CONFIG,
+            title="a child redefines train_pipeline: its base's dataloader keeps the base's copy",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+                train_dataloader = dict(batch_size=2, dataset=dict(type='CocoDataset', pipeline=train_pipeline))
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+            """,
+            after="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="test_pipeline reaches the val and test dataloaders",
+            files={
+                "base.py": """
+                test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+                val_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=test_pipeline))
+                test_dataloader = val_dataloader
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1600, 896))]
+            """,
+            after="""
+            _base_ = './base.py'
+            test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1600, 896))]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+            test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="a dataloader assigned again without its dataset: the last assignment gains it",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='RandomCrop', crop_size=(512, 512))]
+                train_dataloader = dict(batch_size=4, dataset=dict(type='ADE20KDataset', pipeline=train_pipeline))
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='RandomCrop', crop_size=(640, 640))]
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            train_dataloader = dict(batch_size=2, num_workers=2)
+            """,
+            after="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='RandomCrop', crop_size=(640, 640))]
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(pipeline=train_pipeline))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="_base_ attribute style: an edit of _base_.train_pipeline reaches only the variable",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+                train_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=train_pipeline))
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            _base_.train_pipeline[1].scale = (1000, 600)
+            """,
+            after="""
+            _base_ = './base.py'
+            _base_.train_pipeline[1].scale = (1000, 600)
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="new style (read_base): the imported dataloader keeps the imported list",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+                train_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=train_pipeline))
+                """,
+            },
+            before="""
+            from mmengine.config import read_base
+
+            with read_base():
+                from .base import *
+
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+            """,
+            after="""
+            from mmengine.config import read_base
+
+            with read_base():
+                from .base import *
+
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            train_dataloader.dataset.pipeline = train_pipeline
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="mmdet 2.x data=, through a RepeatDataset",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', img_scale=(1333, 800))]
+                data = dict(
+                    samples_per_gpu=2,
+                    train=dict(type='RepeatDataset', times=3, dataset=dict(type='CocoDataset', pipeline=train_pipeline)))
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', img_scale=(1000, 600))]
+            """,
+            after="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', img_scale=(1000, 600))]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            data = dict(train=dict(dataset=dict(pipeline=train_pipeline)))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="MultiImageMixDataset: its own pipeline, not the loading one of the dataset it wraps",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='Mosaic', img_scale=(640, 640)), dict(type='PackDetInputs')]
+                train_dataloader = dict(
+                    dataset=dict(
+                        type='MultiImageMixDataset',
+                        dataset=dict(type='CocoDataset', pipeline=[dict(type='LoadImageFromFile')]),
+                        pipeline=train_pipeline))
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='Mosaic', img_scale=(1600, 896)), dict(type='PackDetInputs')]
+            """,
+            after="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='Mosaic', img_scale=(1600, 896)), dict(type='PackDetInputs')]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="ConcatDataset: every dataset it concatenates",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+                train_dataloader = dict(
+                    dataset=dict(
+                        type='ConcatDataset',
+                        datasets=[
+                            dict(type='CocoDataset', pipeline=train_pipeline),
+                            dict(type='CocoDataset', pipeline=train_pipeline),
+                        ]))
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+            """,
+            after="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            _base_.train_dataloader.dataset.datasets[0].pipeline = train_pipeline
+            _base_.train_dataloader.dataset.datasets[1].pipeline = train_pipeline
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="left alone: the redefined pipeline is wired, or a dataloader of its loop reads it",
+            files={
+                "base.py": """
+                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+                test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+                train_dataloader = dict(dataset=dict(type='CityscapesDataset', pipeline=train_pipeline))
+                val_dataloader = dict(dataset=dict(type='CityscapesDataset', pipeline=test_pipeline))
+                test_dataloader = val_dataloader
+                """,
+            },
+            before="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+            train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+            test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1920, 1080))]
+            test_dataloader = dict(dataset=dict(type='DarkZurichDataset', pipeline=test_pipeline))
+            """,
+        ),
+    )
+
+    def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
+        found = []
+        for variable, stages in PIPELINE_STAGES.items():
+            pipeline = config.get(variable)
+            if not isinstance(pipeline, list):
+                continue
+            read = any(
+                held == pipeline
+                for stage in stages
+                for root, dataset in stage_datasets(config, stage)
+                for _, held in dataset_pipelines(dataset, root)
+            )
+            stale = None if read else stale_pipelines(config, stages)
+            if stale:
+                where = ", ".join(dotted_key(path) for path in stale)
+                found.append(Finding(
+                    f"{variable} is defined but no dataloader reads it: {where} still hold another pipeline, "
+                    f"so training ignores {variable}",
+                    Severity.CRASH,
+                    details={"variable": variable, "stale": [dotted_key(path) for path in stale]},
+                    edits=tuple(SetKey(path, Code(variable)) for path in stale),
+                ))
+        return found
+
+    def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
+        if context.kind is not FileKind.CONFIG:
+            return module
+        found = self.findings(context.resolve_config(), context.options)
+        for finding in found:
+            context.note(finding.message)
+        edits = [_readable_in(module, edit) for finding in found for edit in finding.edits]
+        if not edits:
+            return module
+        return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
+                           comment=lambda overridden: self.comment_for(overridden, context.options))
+
+
+def _readable_in(module: cst.Module, edit: ConfigEdit) -> ConfigEdit:
+    """The edit with its variable named as ``module`` can read it: an old-style file that does not
+    assign the variable reads the merged base's as ``_base_.<name>``."""
+    if not isinstance(edit, SetKey) or not isinstance(edit.value, Code) or config_style(module) is ConfigStyle.LAZY:
+        return edit
+    name = edit.value.expression
+    if any(binds_name(statement, name) for statement in module.body):
+        return edit
+    return SetKey(edit.path, Code(f"_base_.{name}"))
