@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autofix.catalogue.pipeline_rebind import PIPELINE_STAGES, PipelineRebind
-from autofix.domain.pipelines import dataset_pipelines, stage_datasets
+from autofix.catalogue.pipeline_rebind import PIPELINE_STAGES, PipelineRebind, is_read
 from autofix.engine import run
 from autofix.mmconfig import resolve
 
@@ -33,16 +32,7 @@ def _write(folder: Path, files: dict[str, str]) -> None:
 
 def _read_pipelines(config: dict) -> dict[str, bool]:
     """Each pipeline variable the config holds -> whether a dataloader of its loops reads it."""
-    return {
-        variable: any(
-            held == config[variable]
-            for stage in stages
-            for root, dataset in stage_datasets(config, stage)
-            for _, held in dataset_pipelines(dataset, root)
-        )
-        for variable, stages in PIPELINE_STAGES.items()
-        if variable in config
-    }
+    return {variable: is_read(config, variable) for variable in PIPELINE_STAGES if variable in config}
 
 
 def test_a_folder_fixes_the_base_that_redefines_and_leaves_its_inheritors_alone(tmp_path: Path):

@@ -33,17 +33,33 @@ from autofix.rule import (
 PIPELINE_STAGES = {"train_pipeline": ("train",), "val_pipeline": ("val",), "test_pipeline": ("val", "test")}
 
 
+def is_read(config: Mapping[str, Any], variable: str) -> bool:
+    """Whether a dataloader of the loops ``variable`` is for holds a pipeline equal to it."""
+    return any(
+        held == config[variable]
+        for stage in PIPELINE_STAGES[variable]
+        for root, dataset in stage_datasets(config, stage)
+        for _, held in dataset_pipelines(dataset, root)
+    )
+
+
 def stale_pipelines(config: Mapping[str, Any], stages: tuple[str, ...]) -> list[KeyPath] | None:
     """Where the ``stages``' dataloaders hold a pipeline that a variable should replace: the outermost
     pipelines of each dataset (a MultiImageMixDataset's own, a RepeatDataset's inner one, every
-    dataset of a ConcatDataset). None when a dataloader already reads ``variable`` (checked by the
-    caller) or there is none to read it."""
+    dataset of a ConcatDataset). None when they hold no pipeline at all."""
     paths = []
     for root, dataset in (found for stage in stages for found in stage_datasets(config, stage)):
         pipelines = [path for path, _ in dataset_pipelines(dataset, root)]
         outermost = min(map(len, pipelines), default=0)
         paths += [path for path in pipelines if len(path) == outermost]
     return paths or None
+
+
+# The base of several examples: its dataloader reads its train_pipeline.
+_COCO_BASE = """
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
+train_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=train_pipeline))
+"""
 
 
 class PipelineRebind(ConfigRule):
@@ -85,12 +101,7 @@ class PipelineRebind(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="a child redefines train_pipeline: its base's dataloader keeps the base's copy",
-            files={
-                "base.py": """
-                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
-                train_dataloader = dict(batch_size=2, dataset=dict(type='CocoDataset', pipeline=train_pipeline))
-                """,
-            },
+            files={"base.py": _COCO_BASE},
             before="""
             _base_ = './base.py'
             train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
@@ -151,12 +162,7 @@ class PipelineRebind(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="_base_ attribute style: an edit of _base_.train_pipeline reaches only the variable",
-            files={
-                "base.py": """
-                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
-                train_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=train_pipeline))
-                """,
-            },
+            files={"base.py": _COCO_BASE},
             before="""
             _base_ = './base.py'
             _base_.train_pipeline[1].scale = (1000, 600)
@@ -172,12 +178,7 @@ class PipelineRebind(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="new style (read_base): the imported dataloader keeps the imported list",
-            files={
-                "base.py": """
-                train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
-                train_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=train_pipeline))
-                """,
-            },
+            files={"base.py": _COCO_BASE},
             before="""
             from mmengine.config import read_base
 
@@ -299,21 +300,14 @@ class PipelineRebind(ConfigRule):
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
         found = []
         for variable, stages in PIPELINE_STAGES.items():
-            pipeline = config.get(variable)
-            if not isinstance(pipeline, list):
+            if not isinstance(config.get(variable), list):
                 continue
-            read = any(
-                held == pipeline
-                for stage in stages
-                for root, dataset in stage_datasets(config, stage)
-                for _, held in dataset_pipelines(dataset, root)
-            )
-            stale = None if read else stale_pipelines(config, stages)
+            stale = None if is_read(config, variable) else stale_pipelines(config, stages)
             if stale:
                 where = ", ".join(dotted_key(path) for path in stale)
                 found.append(Finding(
-                    f"{variable} is defined but no dataloader reads it: {where} still hold another pipeline, "
-                    f"so training ignores {variable}",
+                    f"no dataloader reads {variable}: {where} hold{'s' if len(stale) == 1 else ''} another "
+                    f"pipeline, so {' and '.join(stages)} run without it",
                     Severity.CRASH,
                     details={"variable": variable, "stale": [dotted_key(path) for path in stale]},
                     edits=tuple(SetKey(path, Code(variable)) for path in stale),
