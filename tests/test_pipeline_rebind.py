@@ -9,7 +9,7 @@ import pytest
 
 from autofix.catalogue.pipeline_rebind import PIPELINE_STAGES, PipelineRebind, is_read
 from autofix.engine import run
-from autofix.mmconfig import resolve
+from autofix.mmconfig import resolve, value_at
 
 BASE = """
 train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1333, 800))]
@@ -98,7 +98,11 @@ def test_every_fixed_config_trains_and_tests_on_the_pipelines_it_defines(corpus:
     for rel, config in shipped.items():
         if config is None:
             continue
-        after = _read_pipelines(resolve(fixed_tree / rel, {}))
-        fixable = {finding.details["variable"] for finding in PipelineRebind().findings(config, {})}
+        fixed = resolve(fixed_tree / rel, {})
+        findings = PipelineRebind().findings(config, {})
+        fixable = {finding.details["variable"] for finding in findings}
         expected = {variable: read or variable in fixable for variable, read in _read_pipelines(config).items()}
-        assert after == expected, rel
+        assert _read_pipelines(fixed) == expected, rel
+        for finding in findings:  # each dataloader that held another pipeline now holds the variable
+            variable = finding.details["variable"]
+            assert all(value_at(fixed, edit.path) == fixed[variable] for edit in finding.edits), rel

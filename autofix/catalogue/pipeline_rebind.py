@@ -31,6 +31,7 @@ from autofix.rule import (
 
 # The pipeline variables OpenMMLab configs define and the loops whose dataloaders should read them.
 PIPELINE_STAGES = {"train_pipeline": ("train",), "val_pipeline": ("val",), "test_pipeline": ("val", "test")}
+_LOOPS = {"train": "training", "val": "validation", "test": "testing"}
 
 
 def is_read(config: Mapping[str, Any], variable: str) -> bool:
@@ -97,6 +98,8 @@ class PipelineRebind(ConfigRule):
     prefilter = ("_base_", "read_base", "_pipeline")
     chain_prefilter = ("_pipeline",)
     override_comment = "the dataloaders read the pipelines this config defines"
+    # A second place the same fix writes (another dataloader of the finding's loops).
+    latent_message = "this dataloader, too, is made to read the pipeline the config defines"
     examples = (
         Example(
             kind=FileKind.CONFIG,
@@ -161,6 +164,26 @@ class PipelineRebind(ConfigRule):
         ),
         Example(
             kind=FileKind.CONFIG,
+            title="assigned again after the dataloader read it: the override follows the last assignment",
+            files={"base.py": _COCO_BASE},
+            before="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+            train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(800, 480))]
+            """,
+            after="""
+            _base_ = './base.py'
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+            train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(800, 480))]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            train_dataloader['dataset']['pipeline'] = train_pipeline
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
             title="_base_ attribute style: an edit of _base_.train_pipeline reaches only the variable",
             files={"base.py": _COCO_BASE},
             before="""
@@ -194,6 +217,30 @@ class PipelineRebind(ConfigRule):
                 from .base import *
 
             train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(1000, 600))]
+
+            # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
+            train_dataloader.dataset.pipeline = train_pipeline
+            """,
+        ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="new style: an item of the imported train_pipeline changed in place",
+            files={"base.py": _COCO_BASE},
+            before="""
+            from mmengine.config import read_base
+
+            with read_base():
+                from .base import *
+
+            train_pipeline[1].scale = (1000, 600)
+            """,
+            after="""
+            from mmengine.config import read_base
+
+            with read_base():
+                from .base import *
+
+            train_pipeline[1].scale = (1000, 600)
 
             # autofix pipeline-rebind: the dataloaders read the pipelines this config defines
             train_dataloader.dataset.pipeline = train_pipeline
@@ -307,7 +354,8 @@ class PipelineRebind(ConfigRule):
                 where = ", ".join(dotted_key(path) for path in stale)
                 found.append(Finding(
                     f"no dataloader reads {variable}: {where} hold{'s' if len(stale) == 1 else ''} another "
-                    f"pipeline, so {' and '.join(stages)} run without it",
+                    f"pipeline, so {' and '.join(_LOOPS[stage] for stage in stages)} "
+                    f"run{'s' if len(stages) == 1 else ''} without it",
                     Severity.CRASH,
                     details={"variable": variable, "stale": [dotted_key(path) for path in stale]},
                     edits=tuple(SetKey(path, Code(variable)) for path in stale),
@@ -336,3 +384,4 @@ def _readable_in(module: cst.Module, edit: ConfigEdit) -> ConfigEdit:
     if any(binds_name(statement, name) for statement in module.body):
         return edit
     return SetKey(edit.path, Code(f"_base_.{name}"))
+
