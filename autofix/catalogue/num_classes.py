@@ -54,7 +54,7 @@ NUM_CLASSES = CrashFix(
             message=r"The `?num_classes`? \(\d+\) in \w+ of \w+ does not matches the length of `?CLASSES",
             raised_in=("_check_head",),
             place="mmdet 2.x's NumClassCheckHook (mmdet/datasets/utils.py)",
-            family=r"does not matches? the length of CLASSES",
+            family=r"does not match(?:es)? the length of `?CLASSES",
         ),
         LogSignature(
             message=r"self\.cat_ids\[label\] IndexError: list index out of range",
@@ -180,6 +180,15 @@ def _head_finding(path: KeyPath, value: Any, classes: tuple[str, ...], source: s
     )
 
 
+# A base the examples inherit: COCO's 80 classes in the head, datasets that name none.
+RETINANET_BASE = """
+model = dict(type='RetinaNet', bbox_head=dict(type='RetinaHead', num_classes=80))
+train_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='train.json'))
+val_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='val.json'))
+test_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='val.json'))
+"""
+
+
 class NumClasses(ConfigRule):
     """Make the heads' num_classes match the dataset classes.
 
@@ -298,14 +307,7 @@ class NumClasses(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="_base_.x attribute style: the forgotten count is rewritten where the file sets it",
-            files={
-                "base.py": """
-                model = dict(type='RetinaNet', bbox_head=dict(type='RetinaHead', num_classes=80))
-                train_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='train.json'))
-                val_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='val.json'))
-                test_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='val.json'))
-                """,
-            },
+            files={"base.py": RETINANET_BASE},
             before="""
             _base_ = './base.py'
             metainfo = dict(classes=('cat', 'dog'))
@@ -326,14 +328,7 @@ class NumClasses(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="new style (read_base): the train dataset's classes reach the head, val and test",
-            files={
-                "base.py": """
-                model = dict(type='RetinaNet', bbox_head=dict(type='RetinaHead', num_classes=80))
-                train_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='train.json'))
-                val_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='val.json'))
-                test_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='val.json'))
-                """,
-            },
+            files={"base.py": RETINANET_BASE},
             before="""
             from mmengine.config import read_base
 
