@@ -11,9 +11,8 @@ from autofix.engine import RunReport, run, scheduler
 from autofix.registry import all_transforms
 
 CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved", "corpus_resolved", "corpus_fixed_by"}
-# The options the corpus runs use (resize-down's default scale, written out; num-classes as for a custom
-# dataset of three classes, so that every config with a class-counting head is fixed and judged).
-CORPUS_OPTIONS = {"resize-down": {"scale": (1333, 800)}, "num-classes": {"classes": ("a", "b", "c")}}
+# The options the corpus runs use (resize-down's default scale, written out).
+CORPUS_OPTIONS = {"resize-down": {"scale": (1333, 800)}}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

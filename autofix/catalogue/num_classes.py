@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -230,6 +231,11 @@ class NumClasses(ConfigRule):
     prefilter = ("_base_", "read_base", "num_classes", "num_things_classes", "classes", "dataset")
     chain_prefilter = ("num_classes", "num_things_classes")
     override_comment = "the heads and datasets share one class list"
+    # A fixed base reaches its inheritors' copies too (yolox-tiny's stale `train_dataset` variable): only
+    # class lists and class counts, nested anywhere.
+    intended_keys = (
+        re.compile(r".+\.(?:metainfo(?:\.classes)?|classes|num_classes|num_things_classes|class_weight)(?:\[\d+\])?"),
+    )
     options = (
         Option(
             "classes",
