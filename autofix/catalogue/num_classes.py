@@ -32,8 +32,8 @@ NUM_CLASSES = CrashFix(
         "A custom COCO-format dataset without metainfo=dict(classes=...) keeps COCO's 80 class names; none "
         "of them is in the user's annotations, so every image is filtered out as empty and mmengine has "
         "nothing to concatenate (3.x). mmdet 2.x's NumClassCheckHook asserts the counts are equal; otherwise "
-        "a label beyond the classifier trips CUDA's `t < n_classes` assertion in training, or a label beyond "
-        "the evaluation dataset's names raises IndexError at `self.cat_ids[label]`."
+        "a label beyond the classifier trips CUDA's assertion that labels stay below n_classes in training, or a "
+        "label beyond the evaluation dataset's names raises IndexError where COCO evaluation looks up its cat_ids."
     ),
     default_transforms=("num-classes",),
     remedies=(
