@@ -1,0 +1,87 @@
+"""The datasets a run trains, validates and tests on, as an effective config holds them, and their classes.
+
+mmdet 3.x: ``train_dataloader.dataset`` (likewise ``val_``/``test_``), its classes in ``metainfo=dict(classes=...)``;
+mmdet 2.x: ``data.train`` (``val``, ``test``), its classes in ``classes=``. Wrappers (``RepeatDataset``,
+``ClassBalancedDataset``, ``MultiImageMixDataset``: ``dataset=``; ``ConcatDataset``: ``datasets=``; a 2.x list)
+load no annotations of their own: the datasets they wrap do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from autofix.rule import KeyPath, SetKey
+
+SPLITS = ("train", "val", "test")
+
+# The dataset mmdet users subclass or point at their own COCO-format annotations, and its default classes.
+COCO_TYPE = "CocoDataset"
+COCO_CLASS_COUNT = 80
+
+
+@dataclass(frozen=True)
+class DatasetSite:
+    """A dataset that loads annotations: which split reads it, where it is, and how it names its classes."""
+
+    split: str
+    path: KeyPath
+    dataset: Mapping[str, Any]
+    legacy: bool  # mmdet 2.x: ``classes=`` on the dataset, not ``metainfo``
+
+    def classes_edit(self, classes: tuple[str, ...]) -> SetKey:
+        """The edit that gives the dataset ``classes``: a whole ``metainfo`` where it has none (a new-style
+        config cannot assign into a key that does not exist), else its ``classes`` (its palette kept)."""
+        if self.legacy:
+            return SetKey((*self.path, "classes"), classes)
+        if isinstance(self.dataset.get("metainfo"), Mapping):
+            return SetKey((*self.path, "metainfo", "classes"), classes)
+        return SetKey((*self.path, "metainfo"), {"classes": classes})
+
+    @property
+    def declared_classes(self) -> tuple[str, ...] | None:
+        """The class names the config gives the dataset (None: the dataset type's own; a 2.x file name counts as none)."""
+        holder = self.dataset if self.legacy else self.dataset.get("metainfo")
+        classes = holder.get("classes") if isinstance(holder, Mapping) else None
+        return tuple(classes) if isinstance(classes, (list, tuple)) else None
+
+    @property
+    def type(self) -> str | None:
+        kind = self.dataset.get("type")
+        return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None
+
+
+def dataset_sites(config: Mapping[str, Any]) -> Iterator[DatasetSite]:
+    """Every dataset the train, val and test loops load, through dataset wrappers."""
+    data = config.get("data")
+    for split in SPLITS:
+        loader = config.get(f"{split}_dataloader")
+        if isinstance(loader, Mapping) and "dataset" in loader:
+            yield from _wrapped(split, loader["dataset"], (f"{split}_dataloader", "dataset"), legacy=False)
+        if isinstance(data, Mapping) and split in data:
+            yield from _wrapped(split, data[split], ("data", split), legacy=True)
+
+
+def _wrapped(split: str, dataset: Any, path: KeyPath, legacy: bool) -> Iterator[DatasetSite]:
+    if isinstance(dataset, (list, tuple)):
+        for index, item in enumerate(dataset):
+            yield from _wrapped(split, item, (*path, index), legacy)
+    elif isinstance(dataset, Mapping):
+        inner = [key for key in ("dataset", "datasets") if key in dataset]
+        for key in inner:
+            yield from _wrapped(split, dataset[key], (*path, key), legacy)
+        if not inner:
+            yield DatasetSite(split, path, dataset, legacy)
+
+
+def trained_classes(config: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The classes every train dataset declares alike (None: some declare none, or they differ)."""
+    declared = {site.declared_classes for site in dataset_sites(config) if site.split == "train"}
+    return declared.pop() if len(declared) == 1 else None
+
+
+def is_coco_data(dataset: Mapping[str, Any]) -> bool:
+    """Whether the dataset reads COCO itself (its data root or annotation file names coco), not the user's own data."""
+    places = [dataset.get("data_root"), dataset.get("ann_file")]
+    return any(isinstance(place, str) and "coco" in place.lower() for place in places)
