@@ -12,7 +12,8 @@ from typing import Any
 import libcst as cst
 
 from autofix.config_edit import ConfigStyle, config_style, place_edits
-from autofix.domain.pipelines import dataset_pipelines, stage_datasets
+from autofix.domain.datasets import stage_datasets
+from autofix.domain.pipelines import dataset_pipelines
 from autofix.provenance import binds_name
 from autofix.rule import (
     Applicability,

@@ -52,15 +52,22 @@ class DatasetSite:
         return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None
 
 
+def stage_datasets(config: Mapping[str, Any], stage: str) -> Iterator[tuple[KeyPath, Any]]:
+    """The dataset the ``stage`` loop ('train', 'val' or 'test') reads, with its key path:
+    ``<stage>_dataloader.dataset`` (mmengine), ``data.<stage>`` (mmdet 2.x)."""
+    loader = config.get(f"{stage}_dataloader")
+    if isinstance(loader, Mapping) and "dataset" in loader:
+        yield (f"{stage}_dataloader", "dataset"), loader["dataset"]
+    data = config.get("data")
+    if isinstance(data, Mapping) and stage in data:
+        yield ("data", stage), data[stage]
+
+
 def dataset_sites(config: Mapping[str, Any]) -> Iterator[DatasetSite]:
     """Every dataset the train, val and test loops load, through dataset wrappers."""
-    data = config.get("data")
     for split in SPLITS:
-        loader = config.get(f"{split}_dataloader")
-        if isinstance(loader, Mapping) and "dataset" in loader:
-            yield from _wrapped(split, loader["dataset"], (f"{split}_dataloader", "dataset"), legacy=False)
-        if isinstance(data, Mapping) and split in data:
-            yield from _wrapped(split, data[split], ("data", split), legacy=True)
+        for path, dataset in stage_datasets(config, split):
+            yield from _wrapped(split, dataset, path, legacy=path[0] == "data")
 
 
 def _wrapped(split: str, dataset: Any, path: KeyPath, legacy: bool) -> Iterator[DatasetSite]:

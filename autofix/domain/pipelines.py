@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from autofix.domain.datasets import stage_datasets
 from autofix.rule import KeyPath
 
 _TEST_NAME = re.compile(r"(^|_)(test|val|tta)(_|$)")
@@ -19,17 +20,6 @@ _TEST_NAME = re.compile(r"(^|_)(test|val|tta)(_|$)")
 def is_test_name(name: str) -> bool:
     """A key or variable for evaluation (``test_pipeline``, ``val_dataloader``, ``tta_model``...), not training."""
     return bool(_TEST_NAME.search(name))
-
-
-def stage_datasets(config: Mapping[str, Any], stage: str) -> Iterator[tuple[KeyPath, Any]]:
-    """The dataset the ``stage`` loop ('train', 'val' or 'test') reads, with its key path:
-    ``<stage>_dataloader.dataset`` (mmengine), ``data.<stage>`` (mmdet 2.x)."""
-    loader = config.get(f"{stage}_dataloader")
-    if isinstance(loader, Mapping) and "dataset" in loader:
-        yield (f"{stage}_dataloader", "dataset"), loader["dataset"]
-    data = config.get("data")
-    if isinstance(data, Mapping) and stage in data:
-        yield ("data", stage), data[stage]
 
 
 def _stage_two(config: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Any]]:
