@@ -40,6 +40,7 @@ DELETE = "_delete_"  # mmengine's merge flag: consumed where a base has the key,
 MMCV_OPTIMIZER_KEYS = frozenset({"paramwise_cfg", "constructor"})
 
 _CLASSES = "|".join(sorted(OPTIMIZER_KEYS, key=len, reverse=True))
+_OWNERS = rf"{_CLASSES}|\w*OptimWrapper"  # what builds from these dicts
 _FOREIGN = "|".join(sorted(OPTIMIZER_ONLY_KEYS | {DELETE}))
 
 OPTIMIZER_DELETE = CrashFix(
@@ -64,8 +65,9 @@ OPTIMIZER_DELETE = CrashFix(
     ),
     signatures=(
         LogSignature(
-            message=rf"(?:\b(?:{_CLASSES}|\w*OptimWrapper)(?:\.|: )|`: )?__init__\(\) got an unexpected keyword "
-                    rf"argument '(?:{_FOREIGN})'",
+            # Python 3.10+ names the class, mmcv 1.x prefixes it, early mmengine wraps it; 3.8/3.9 say neither.
+            message=rf"(?:\b(?:{_OWNERS})(?:\.|: )|class `(?:{_OWNERS})` in \S+: (?:\w+\.)?|TypeError: )"
+                    rf"__init__\(\) got an unexpected keyword argument '(?:{_FOREIGN})'",
             raised_in=("build_from_cfg",),
             place="the registry's build_from_cfg (mmengine/registry/build_functions.py, mmcv/utils/registry.py)",
             family=rf"\b(?:{_CLASSES})(?:\.|: )__init__\(\) got an unexpected keyword argument",
