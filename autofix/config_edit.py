@@ -198,7 +198,7 @@ def place_edits(
     if replacements:
         if len(replacements) < len(edits):
             raise TransformFailed("a replaced key cannot be planned together with other edits")
-        candidates = _replacement_candidates(module, replacements, comment_for(replacements))
+        candidates = _replacement_candidates(module, replacements, before, comment_for(replacements))
         problem = _also_replaced(problem, replacements)
     else:
         candidates = _candidates(module, list(edits), before, comment_for)
@@ -529,12 +529,13 @@ def _also_replaced(
 
 
 def _replacement_candidates(
-    module: cst.Module, replacements: Sequence[ReplaceKey], comment: str | None
+    module: cst.Module, replacements: Sequence[ReplaceKey], config: Mapping[str, Any], comment: str | None
 ) -> Iterator[cst.Module | None]:
     """Where this file writes the mapping, it is rewritten to the replacement: its own keys kept as
     written, then with ``_delete_=True`` (old style: the bases' keys no longer merge in; in new style
-    only rebinding replaces). Else an override: a merged ``root = dict(k=dict(_delete_=True, ...))``,
-    or an assignment of the whole mapping (``_base_.root.k = dict(...)``, ``root.k = dict(...)``)."""
+    only rebinding replaces). Else an override: a merged ``root = dict(k=dict(_delete_=True, ...))``;
+    the keys that differ popped or set (``root.k.pop('x', None)``: new style keeps the names it
+    imported, ``type=AdamW``); an assignment of the whole mapping (``_base_.root.k = dict(...)``)."""
     deletes = (False, True) if config_style(module) is ConfigStyle.BASE else (False,)
     for delete in deletes:
         edited: cst.Module | None = module
@@ -542,9 +543,15 @@ def _replacement_candidates(
             edited = None if edited is None else _replaced_where_written(edited, edit, delete)
         yield edited
     with_delete = [SetKey(edit.path, {"_delete_": True, **edit.value}) for edit in replacements]
-    plain = [SetKey(edit.path, dict(edit.value)) for edit in replacements]
     yield _merged_override(module, with_delete, comment)
-    yield _assignment_override(module, plain, comment)
+    key_by_key: list[ConfigEdit] = []
+    for edit in replacements:
+        old = value_at(config, edit.path, {})
+        key_by_key += [PopKey((*edit.path, key)) for key in old if key not in edit.value]
+        key_by_key += [SetKey((*edit.path, key), value) for key, value in edit.value.items()
+                       if old.get(key, NO_VALUE) != value]
+    yield _assignment_override(module, key_by_key, comment)
+    yield _assignment_override(module, [SetKey(edit.path, dict(edit.value)) for edit in replacements], comment)
     yield _assignment_override(module, with_delete, comment)
 
 

@@ -157,7 +157,8 @@ class OptimizerDelete(ConfigRule):
     itself). The dict is made exactly the effective one without those keys: where the file writes
     it, `_delete_=True` is added (the base's dict is replaced, not merged into) or the stray
     `_delete_` is dropped; a base's key the file relied on is written out. Elsewhere an override
-    replaces it. The wrapper's other keys (`paramwise_cfg`, `clip_grad`, `type`) stay.
+    replaces it (`_delete_=True`), or pops the refused keys in new-style configs. The wrapper's
+    other keys (`paramwise_cfg`, `clip_grad`, `type`) stay.
 
     ## Why
     mmengine merges a child's dict into its base's key by key, whatever `type` says, so
@@ -166,7 +167,7 @@ class OptimizerDelete(ConfigRule):
     builds it. `_delete_=True` is consumed only where a base holds the key: elsewhere it is passed
     on, "AdamW.__init__() got an unexpected keyword argument '_delete_'". New-style (`read_base`)
     configs rebind a name instead of merging, but `optim_wrapper.update(...)` and attribute
-    assignments merge the same way (and ignore `_delete_`), so an override rebinds the dict.
+    assignments merge the same way (and ignore `_delete_`), so there the refused keys are popped.
 
     ## Fix safety
     Safe: the config never trained (torch refused it), and only the refused keys leave the effective
@@ -180,9 +181,9 @@ class OptimizerDelete(ConfigRule):
     crash = OPTIMIZER_DELETE.crash
     tradeoff = "None: only the keys the optimizer refuses leave the config"
     applicability = Applicability.SAFE
-    prefilter = ("optim",)
+    prefilter = ("_base_", "read_base", "optim")  # an inheriting file may get its optimizer from a base
     chain_prefilter = ("optim",)
-    override_comment = "replaces the base's optimizer instead of merging into it"
+    override_comment = "keeps a base's optimizer keys out of this optimizer"
     examples = (
         Example(
             kind=FileKind.CONFIG,
@@ -306,13 +307,13 @@ class OptimizerDelete(ConfigRule):
             _base_ = './base.py'
             _base_.optim_wrapper.optimizer.type = 'AdamW'
 
-            # autofix optimizer-delete: replaces the base's optimizer instead of merging into it
+            # autofix optimizer-delete: keeps a base's optimizer keys out of this optimizer
             optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=0.02, weight_decay=0.0001))
             """,
         ),
         Example(
             kind=FileKind.CONFIG,
-            title="new style (read_base): update() merges, an assignment replaces",
+            title="new style (read_base): update() merges (and ignores _delete_): the key is popped",
             files={
                 "base.py": """
                 from torch.optim import SGD
@@ -336,8 +337,8 @@ class OptimizerDelete(ConfigRule):
 
             optim_wrapper.update(dict(optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05)))
 
-            # autofix optimizer-delete: replaces the base's optimizer instead of merging into it
-            optim_wrapper.optimizer = dict(type='AdamW', lr=0.0001, weight_decay=0.05)
+            # autofix optimizer-delete: keeps a base's optimizer keys out of this optimizer
+            optim_wrapper.optimizer.pop('momentum', None)
             """,
         ),
         Example(
