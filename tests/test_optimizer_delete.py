@@ -6,6 +6,7 @@ builds, and its settings are exactly the config's minus the refused keys."""
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 from pathlib import Path
 
@@ -157,3 +158,28 @@ def test_a_model_refusing_a_key_is_not_this_crash():
         TypeError: ResNet.__init__() got an unexpected keyword argument 'momentum'
         """)
     assert "optimizer-delete" not in matches + near
+
+
+@pytest.mark.corpus
+def test_taking_delete_out_of_mmdets_optimizers_is_undone_exactly(corpus_copy: Path, mmdet_corpus_resolved):
+    """mmdet 3.3.0 ships no config with the bug, but every switch of optimizer type there is written with
+    `_delete_=True`: without it the crash comes back, and the fix restores every effective config as shipped."""
+    from corpus import resolve_tree
+
+    from autofix.engine import run
+
+    without_delete = re.compile(r"(optimizer\s*=\s*dict\(\s*)_delete_=True,\s*")
+    mutated = set()
+    for path in sorted(corpus_copy.rglob("*.py")):
+        text = path.read_text()
+        if without_delete.search(text):
+            path.write_text(without_delete.sub(r"\1", text))
+            mutated.add(str(path.relative_to(corpus_copy)))
+    crashing = [rel for rel in mutated if OptimizerDelete().findings(resolve(corpus_copy / rel, {}), {})]
+    assert crashing, "no shipped config switches optimizer type with _delete_ any more: nothing was tested"
+
+    report = run([corpus_copy], [OptimizerDelete()], {}, write=True)
+    changed = {str(Path(result.shown).resolve().relative_to(corpus_copy.resolve()))
+               for result in report.results if result.status == "changed"}
+    assert changed <= mutated  # a leaf whose base was mutated too is fixed by its fixed base
+    assert resolve_tree(corpus_copy) == mmdet_corpus_resolved
