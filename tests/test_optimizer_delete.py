@@ -183,3 +183,9 @@ def test_taking_delete_out_of_mmdets_optimizers_is_undone_exactly(corpus_copy: P
                for result in report.results if result.status == "changed"}
     assert changed <= mutated  # a leaf whose base was mutated too is fixed by its fixed base
     assert resolve_tree(corpus_copy) == mmdet_corpus_resolved
+
+
+def test_explain_shows_the_message_as_python_prints_it():
+    out = CliRunner().invoke(app, ["explain", "optimizer-delete"], env={"COLUMNS": "200"}).stdout
+    crash_line = next(line for line in out.splitlines() if line.startswith("Crash:"))
+    assert "AdamW.__init__() got an unexpected keyword argument 'momentum'" in crash_line  # not Markdown emphasis
