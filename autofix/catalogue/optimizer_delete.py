@@ -390,12 +390,13 @@ class OptimizerDelete(ConfigRule):
         name = registry_name(held.get("type")) or "the optimizer wrapper"
         where = ".".join(map(str, path))
         merged = [key for key in refused if key != DELETE]
-        reason = (
-            f"holds {', '.join(map(repr, merged))}, which {name} does not take (a base's optimizer merged in)"
-            if merged else f"holds {DELETE!r}, which no base consumed, so {name} gets it"
+        message = (
+            f"{where} holds {', '.join(map(repr, merged))}, which {name} does not take (a base's optimizer "
+            "merged in); replace the base's dict instead of merging into it"
+            if merged else f"{where} holds {DELETE!r}, which no base consumed, so {name} gets it; drop it"
         )
         return Finding(
-            f"{where} {reason}; replace it instead of merging",
+            message,
             Severity.CRASH,
             details={"path": where, "type": name, "refused": refused},
             edits=(ReplaceKey(path, kept),),
