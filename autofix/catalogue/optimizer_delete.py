@@ -143,6 +143,10 @@ def refused_keys(optimizer: Mapping[str, Any], taken_out: frozenset[str]) -> lis
     return [key for key in optimizer if key == DELETE or (key in OPTIMIZER_ONLY_KEYS - accepted - taken_out)]
 
 
+# The base most examples inherit: mmdet's schedules train with SGD and momentum.
+SGD_BASE = {"base.py": "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))\n"}
+
+
 def _without(mapping: Mapping[str, Any], keys: list[str]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if key not in keys}
 
@@ -212,11 +216,7 @@ class OptimizerDelete(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="a base's key the child relied on is written out",
-            files={
-                "base.py": """
-                optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
-                """,
-            },
+            files=SGD_BASE,
             before="""
             _base_ = './base.py'
             optim_wrapper = dict(optimizer=dict(
@@ -294,11 +294,7 @@ class OptimizerDelete(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="_base_ attribute style: the type switched in the base's dict",
-            files={
-                "base.py": """
-                optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
-                """,
-            },
+            files=SGD_BASE,
             before="""
             _base_ = './base.py'
             _base_.optim_wrapper.optimizer.type = 'AdamW'
@@ -344,11 +340,7 @@ class OptimizerDelete(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="left alone: the base's optimizer replaced by an assignment",
-            files={
-                "base.py": """
-                optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
-                """,
-            },
+            files=SGD_BASE,
             before="""
             _base_ = './base.py'
             _base_.optim_wrapper.optimizer = dict(type='AdamW', lr=0.0001)
@@ -357,11 +349,7 @@ class OptimizerDelete(ConfigRule):
         Example(
             kind=FileKind.CONFIG,
             title="left alone: the same type, or a type that is not torch's (its keys are unknown)",
-            files={
-                "base.py": """
-                optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
-                """,
-            },
+            files=SGD_BASE,
             before="""
             _base_ = './base.py'
             optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
