@@ -142,13 +142,15 @@ def test_python_38_and_early_mmengine_messages_are_recognised():
 
 
 def test_the_same_words_from_user_code_are_near_misses():
-    matches, near = _diagnosed("""
+    diagnosis = diagnose_text(textwrap.dedent("""
         Traceback (most recent call last):
           File "C:\\Users\\me\\my_train.py", line 40, in <module>
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, momentum=0.9)
         TypeError: AdamW.__init__() got an unexpected keyword argument 'momentum'
-        """)
-    assert matches == [] and near == ["optimizer-delete"]
+        """))
+    assert diagnosis.matches == []
+    [near] = diagnosis.near_misses
+    assert near.crash.id == "optimizer-delete" and "only the keywords its class takes" in near.reason
 
 
 def test_a_model_refusing_a_key_is_not_this_crash():

@@ -74,6 +74,7 @@ OPTIMIZER_DELETE = CrashFix(
         ),
     ),
     path_hint="CONFIG",
+    lookalike_advice="where your own code builds the optimizer, pass it only the keywords its class takes",
     log_examples=(
         """
         Traceback (most recent call last):
