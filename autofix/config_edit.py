@@ -1,7 +1,7 @@
 """Editing mmengine configs so that the *effective* config changes, proved by mmengine itself.
 
-Rules declare edits (:class:`~autofix.rule.SetKey`, :class:`~autofix.rule.PopKey`);
-:func:`place_edits` proposes candidate texts in order of preference (edit the definition in this
+Rules declare edits (:class:`~autofix.rule.SetKey`, :class:`~autofix.rule.PopKey`,
+:class:`~autofix.rule.ReplaceKey`); :func:`place_edits` proposes candidate texts in order of preference (edit the definition in this
 file, else append the smallest override this file's style honours) and keeps the first one whose
 resolved config passes the rule's check and changes nothing beyond the edited keys. Nothing here
 re-implements mmengine's merge rules: every candidate is resolved by mmengine.
@@ -34,12 +34,22 @@ from autofix.cst_helpers import (
     string_value,
 )
 from autofix.mmconfig import ConfigUnavailable, unexpected_changes, value_at
-from autofix.provenance import NO_VALUE, Source, assigned_name, binds_name, last_assignment, sequence_items, trace
+from autofix.provenance import (
+    NO_VALUE,
+    Source,
+    assigned_name,
+    binds_name,
+    last_assignment,
+    mapping_items,
+    sequence_items,
+    trace,
+)
 from autofix.rule import (
     Code,
     ConfigEdit,
     KeyPath,
     PopKey,
+    ReplaceKey,
     SetKey,
     TransformContext,
     TransformFailed,
@@ -184,7 +194,14 @@ def place_edits(
         needed for edit in edits if isinstance(edit, SetKey) and isinstance(edit.value, Code)
         for needed in edit.value.imports
     ]
-    candidates = _candidates(module, list(edits), before, comment_for)
+    replacements = [edit for edit in edits if isinstance(edit, ReplaceKey)]
+    if replacements:
+        if len(replacements) < len(edits):
+            raise TransformFailed("a replaced key cannot be planned together with other edits")
+        candidates = _replacement_candidates(module, replacements, before, comment_for(replacements))
+        problem = _also_replaced(problem, replacements)
+    else:
+        candidates = _candidates(module, list(edits), before, comment_for)
     if imports:
         candidates = (import_names(module, candidate, imports) for candidate in candidates if candidate is not None)
     return _first_effective(context, _distinct(candidates, context.text), problem, edited_keys(before, edits))
@@ -496,3 +513,128 @@ def _assignment_override(module: cst.Module, edits: list[ConfigEdit], comment: s
         else:
             lines.append(f"{target}.pop({edit.path[-1]!r}, None)")
     return append_statements(module, "\n".join(lines) + "\n", comment=comment)
+
+
+def _also_replaced(
+    problem: Callable[[Mapping[str, Any]], str | None], replacements: Sequence[ReplaceKey]
+) -> Callable[[Mapping[str, Any]], str | None]:
+    """``problem``, and a replaced key whose effective value is not exactly the declared one (a base's
+    keys still merged in)."""
+
+    def left(config: Mapping[str, Any]) -> str | None:
+        wrong = [edit.key for edit in replacements if value_at(config, edit.path, NO_VALUE) != edit.value]
+        return problem(config) or (f"{', '.join(wrong)} still differs from the replacement" if wrong else None)
+
+    return left
+
+
+def _replacement_candidates(
+    module: cst.Module, replacements: Sequence[ReplaceKey], config: Mapping[str, Any], comment: str | None
+) -> Iterator[cst.Module | None]:
+    """Where this file writes the mapping, it is rewritten to the replacement: its own keys kept as
+    written, then with ``_delete_=True`` (old style: the bases' keys no longer merge in; in new style
+    only rebinding replaces). Else an override: a merged ``root = dict(k=dict(_delete_=True, ...))``;
+    the keys that differ popped or set (``root.k.pop('x', None)``: new style keeps the names it
+    imported, ``type=AdamW``); an assignment of the whole mapping (``_base_.root.k = dict(...)``)."""
+    deletes = (False, True) if config_style(module) is ConfigStyle.BASE else (False,)
+    for delete in deletes:
+        edited: cst.Module | None = module
+        for edit in replacements:
+            edited = None if edited is None else _replaced_where_written(edited, edit, delete)
+        yield edited
+    with_delete = [SetKey(edit.path, {"_delete_": True, **edit.value}) for edit in replacements]
+    yield _merged_override(module, with_delete, comment)
+    key_by_key: list[ConfigEdit] = []
+    for edit in replacements:
+        old = value_at(config, edit.path, {})
+        key_by_key += [PopKey((*edit.path, key)) for key in old if key not in edit.value]
+        key_by_key += [SetKey((*edit.path, key), value) for key, value in edit.value.items()
+                       if old.get(key, NO_VALUE) != value]
+    yield _assignment_override(module, key_by_key, comment)
+    yield _assignment_override(module, [SetKey(edit.path, dict(edit.value)) for edit in replacements], comment)
+    yield _assignment_override(module, with_delete, comment)
+
+
+def _replaced_where_written(module: cst.Module, edit: ReplaceKey, delete: bool) -> cst.Module | None:
+    """The last mapping literal this file writes at ``edit.path`` (``root = dict(...)`` and the
+    literals nested in it, ``_base_.root.k = dict(...)``, ``root.update(dict(...))``) rewritten to
+    the replacement; None where the file writes no such literal."""
+    root = edit.path[0]
+    for index in range(len(module.body) - 1, -1, -1):
+        statement = module.body[index]
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+        holder, target = _written_mapping(small)
+        if target and target[0] == "_base_":
+            target = target[1:]
+        if target and target[0] == root:
+            if len(target) > len(edit.path) or edit.path[: len(target)] != target:
+                return None  # a key inside the mapping is set after any literal of it
+            rest = [str(key) for key in edit.path[len(target):]]
+            literal = _descend(holder.value, rest)
+            new_literal = None if literal is None else _rewritten_mapping(literal, edit.value, delete)
+            if new_literal is None:
+                return None
+            new_value = set_nested_value(holder.value, rest, new_literal) if rest else new_literal
+            new_small = (small.with_changes(value=new_value) if isinstance(small, cst.Assign)
+                         else small.with_changes(value=small.value.with_changes(args=[holder.with_changes(value=new_value)])))
+            return module.with_changes(body=[*module.body[:index], statement.with_changes(body=[new_small]),
+                                             *module.body[index + 1:]])
+        if binds_name(statement, root):
+            return None
+    return None
+
+
+def _written_mapping(small: cst.BaseSmallStatement | None) -> tuple[Any, KeyPath | None]:
+    """(what holds the written value, the key path it writes) for ``a.b = v`` and ``a.update(v)`` /
+    ``a.merge(v)``: the Assign or the call's only Arg, whose ``.value`` is ``v``."""
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        return small, _key_path(small.targets[0].target)
+    call = small.value if isinstance(small, cst.Expr) else None
+    if (
+        isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and len(call.args) == 1
+        and call.args[0].keyword is None and call.func.attr.value in ("update", "merge")
+    ):
+        return call.args[0], _key_path(call.func.value)
+    return None, None
+
+
+def _descend(node: cst.BaseExpression, keys: Sequence[str]) -> cst.BaseExpression | None:
+    for key in keys:
+        node = mapping_value(node, key) if is_mapping_literal(node) else None
+    return node if is_mapping_literal(node) else None
+
+
+def _rewritten_mapping(node: cst.BaseExpression, value: Mapping[str, Any], delete: bool) -> cst.BaseExpression | None:
+    """A mapping literal made to hold exactly ``value``: keys it lacks are dropped, keys written as
+    literals of another value rewritten (nested mappings key by key), missing keys added, and
+    ``_delete_=True`` first or dropped; None for a literal with ``**`` or positional parts."""
+    written = mapping_items(node)
+    parts = node.args if isinstance(node, cst.Call) else node.elements
+    if len(written) != len(parts):
+        return None
+    new = remove_mapping_keys(node, [key for key in written if key not in value and (key != "_delete_" or not delete)])
+    for key, wanted in value.items():
+        old = written.get(key)
+        if old is not None and is_mapping_literal(old) and isinstance(wanted, Mapping):
+            child = _rewritten_mapping(old, wanted, delete=False)
+            if child is None:
+                return None
+            new = set_mapping_value(new, key, child)
+        elif old is None or literal_value(old, NO_VALUE) not in (wanted, NO_VALUE):
+            new = set_mapping_value(new, key, cst.parse_expression(render(wanted)))
+    if delete and "_delete_" not in written:
+        new = _with_delete_first(new)
+    return new
+
+
+def _with_delete_first(node: cst.Call | cst.Dict) -> cst.Call | cst.Dict:
+    """``dict(_delete_=True, ...)``: where mmdet's configs put it, on the first line of a wrapped literal."""
+    if isinstance(node, cst.Dict) or not node.args:
+        return set_mapping_value(node, "_delete_", cst.Name("True"))
+    flag = cst.Arg(
+        keyword=cst.Name("_delete_"), value=cst.Name("True"),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+        comma=cst.Comma(whitespace_after=node.whitespace_before_args if isinstance(
+            node.whitespace_before_args, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")),
+    )
+    return node.with_changes(args=[flag, *node.args])

@@ -51,9 +51,9 @@ def plain(text: str) -> str:
     """Plain text (crash messages, costs, titles) escaped for Markdown, where `_base_` would be emphasis.
 
     Backticks stay: these texts quote commands in them, as Markdown does. An underscore opens emphasis
-    only at the start of a word, so only those are escaped.
+    only at the start of a word, so only those are escaped (each of them: `__init__`).
     """
-    return re.sub(r"[\\*\[\]<]|(?<!\w)_(?=\w)", lambda match: "\\" + match.group(), text)
+    return re.sub(r"[\\*\[\]<]|(?<!\w)_+(?=\w)", lambda match: "".join("\\" + c for c in match.group()), text)
 
 
 def _crash_fixes_offering(rule_id: str) -> list[str]:

@@ -7,7 +7,7 @@ manner of Fixit's ``VALID``/``INVALID`` rule cases. Its findings drive ``check``
 :class:`TransformContext`; it never sees files, terminals or the command line.
 
 A :class:`ConfigRule` only finds: its findings over the resolved config declare edits
-(:class:`SetKey`, :class:`PopKey`), and the shared planner (:mod:`autofix.config_edit`) places them
+(:class:`SetKey`, :class:`PopKey`, :class:`ReplaceKey`), and the shared planner (:mod:`autofix.config_edit`) places them
 in the file as the smallest edit mmengine honours.
 """
 
@@ -184,7 +184,20 @@ class PopKey:
         return dotted_key(self.path)
 
 
-ConfigEdit = SetKey | PopKey
+@dataclass(frozen=True)
+class ReplaceKey:
+    """Make the effective mapping at ``path`` exactly ``value``: what the bases hold there is
+    replaced, not merged into (mmengine's ``_delete_=True``, or an assignment that rebinds it)."""
+
+    path: KeyPath
+    value: Mapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        return dotted_key(self.path)
+
+
+ConfigEdit = SetKey | PopKey | ReplaceKey
 
 
 def edited_keys(config: Mapping[str, Any], edits: Sequence[ConfigEdit]) -> tuple[re.Pattern[str], ...]:
