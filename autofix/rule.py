@@ -101,10 +101,12 @@ class Applicability(str, enum.Enum):
 
 
 class Severity(str, enum.Enum):
-    """``crash``: the file crashes as configured; ``latent``: it would once AMP is on or the scale grows."""
+    """``crash``: the file crashes as configured; ``latent``: it would once AMP is on or the scale grows;
+    ``silent``: nothing fails, but training does not do what the file says (a redefined pipeline no loader reads)."""
 
     CRASH = "crash"
     LATENT = "latent"
+    SILENT = "silent"
 
 
 @dataclass(frozen=True)

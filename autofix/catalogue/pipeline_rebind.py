@@ -357,7 +357,7 @@ class PipelineRebind(ConfigRule):
                     f"no dataloader reads {variable}: {where} hold{'s' if len(stale) == 1 else ''} another "
                     f"pipeline, so {' and '.join(_LOOPS[stage] for stage in stages)} "
                     f"run{'s' if len(stages) == 1 else ''} without it",
-                    Severity.CRASH,
+                    Severity.SILENT,
                     details={"variable": variable, "stale": [dotted_key(path) for path in stale]},
                     edits=tuple(SetKey(path, Code(variable)) for path in stale),
                 ))
