@@ -308,6 +308,11 @@ class ConfigRule(Rule):
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
         raise NotImplementedError
 
+    def file_findings(self, module: cst.Module, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
+        """The findings this file's fix acts on (what ``check`` reports for it): :meth:`findings`, unless
+        the file's own text shows that one is meant (a rule that can tell overrides this)."""
+        return self.findings(config, options)
+
     def comment_for(self, overridden: Sequence[ConfigEdit], options: Mapping[str, Any]) -> str | None:
         """The comment above an override that carries the edits ``overridden``, for these options."""
         return f"autofix {self.id}: {self.override_comment}" if self.override_comment else None
@@ -327,7 +332,7 @@ class ConfigRule(Rule):
             return module
         from autofix.config_edit import place_edits  # the planner needs libcst helpers, not every caller does
 
-        found = self.findings(context.resolve_config(), context.options)
+        found = self.file_findings(module, context.resolve_config(), context.options)
         if not found:
             return module
         for finding in found:

@@ -7,6 +7,7 @@ No error comes of it: training silently runs the base's pipeline. So there is no
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import libcst as cst
@@ -14,7 +15,7 @@ import libcst as cst
 from autofix.config_edit import ConfigStyle, config_style, place_edits
 from autofix.domain.datasets import stage_datasets
 from autofix.domain.pipelines import dataset_pipelines
-from autofix.provenance import binds_name
+from autofix.provenance import binds_name, mapping_items, sequence_items, written_path
 from autofix.rule import (
     Applicability,
     Code,
@@ -343,6 +344,15 @@ class PipelineRebind(ConfigRule):
             test_dataloader = dict(dataset=dict(type='DarkZurichDataset', pipeline=test_pipeline))
             """,
         ),
+        Example(
+            kind=FileKind.CONFIG,
+            title="left alone: a dataloader pipeline the file writes inline is meant, though the base's variable is unread",
+            files={"base.py": _COCO_BASE},
+            before="""
+            _base_ = './base.py'
+            train_dataloader = dict(dataset=dict(pipeline=[dict(type='LoadImageFromFile'), dict(type='PackDetInputs')]))
+            """,
+        ),
     )
 
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
@@ -363,10 +373,19 @@ class PipelineRebind(ConfigRule):
                 ))
         return found
 
+    def file_findings(self, module: cst.Module, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
+        """A dataloader pipeline this file writes itself, as anything but the variable, is meant: left alone."""
+        meant = []
+        for finding in self.findings(config, options):
+            edits = tuple(edit for edit in finding.edits if not _written_otherwise(module, edit))
+            if edits:
+                meant.append(replace(finding, edits=edits))
+        return meant
+
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         if context.kind is not FileKind.CONFIG:
             return module
-        found = self.findings(context.resolve_config(), context.options)
+        found = self.file_findings(module, context.resolve_config(), context.options)
         for finding in found:
             context.note(finding.message)
         edits = [_readable_in(module, edit) for finding in found for edit in finding.edits]
@@ -374,6 +393,40 @@ class PipelineRebind(ConfigRule):
             return module
         return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
                            comment=lambda overridden: self.comment_for(overridden, context.options))
+
+
+def _written_otherwise(module: cst.Module, edit: ConfigEdit) -> bool:
+    """Whether a top-level assignment of ``module`` puts something other than the edit's variable at its path
+    (an inline pipeline the user wrote on purpose, e.g. ``train_dataloader = dict(dataset=dict(pipeline=[...]))``)."""
+    variable = edit.value.expression if isinstance(edit, SetKey) and isinstance(edit.value, Code) else None
+    for statement in module.body:
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                continue
+            target = written_path(small.targets[0].target) or ()
+            target = target[1:] if target[:1] == ("_base_",) else target
+            node = _at(small.value, edit.path[len(target):]) if target and edit.path[: len(target)] == target else None
+            if node is not None and not _names_variable(node, variable):
+                return True
+    return False
+
+
+def _at(node: cst.BaseExpression, rest: KeyPath) -> cst.BaseExpression | None:
+    """The expression a literal holds at the key path ``rest`` below it, if it writes one there."""
+    for key in rest:
+        items = mapping_items(node) if isinstance(key, str) else dict(enumerate(sequence_items(node)))
+        if key not in items:
+            return None
+        node = items[key]
+    return node
+
+
+def _names_variable(node: cst.BaseExpression, variable: str | None) -> bool:
+    """``train_pipeline``, ``_base_.train_pipeline`` or ``{{_base_.train_pipeline}}``: the variable itself."""
+    while isinstance(node, cst.Set) and len(node.elements) == 1:  # {{_base_.x}} parses as a set in a set
+        node = node.elements[0].value
+    name = node.attr.value if isinstance(node, cst.Attribute) else node.value if isinstance(node, cst.Name) else None
+    return name is not None and name == variable
 
 
 def _readable_in(module: cst.Module, edit: ConfigEdit) -> ConfigEdit:

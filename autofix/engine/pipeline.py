@@ -178,7 +178,7 @@ def rewrite_source(
 
 def _findings(transform: Rule, module: cst.Module, context: TransformContext) -> list[Finding]:
     if isinstance(transform, ConfigRule) and context.kind is FileKind.CONFIG:
-        return transform.findings(context.resolve_config(), context.options)
+        return transform.file_findings(module, context.resolve_config(), context.options)
     return transform.source_findings(module, context.options)
 
 
