@@ -76,7 +76,8 @@ class PipelineRebind(ConfigRule):
     after the file's last assignment of the variable, through dataset wrappers (the
     MultiImageMixDataset's own pipeline, the dataset a RepeatDataset or ClassBalancedDataset wraps,
     each dataset of a ConcatDataset). New-style (`read_base`) configs get an attribute assignment;
-    a file that inherits the variable without assigning it reads it as `_base_.train_pipeline`.
+    a file that inherits the variable without assigning it reads it as `_base_.train_pipeline`. A
+    dataloader pipeline the file writes inline (not the variable) is meant and left alone.
 
     ## Why
     mmengine runs a config file top to bottom after its bases: the base's dataloader was built from
