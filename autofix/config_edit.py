@@ -378,20 +378,13 @@ def _in_own_statement(module: cst.Module, edit: ConfigEdit) -> cst.Module | None
             return None  # the file rebinds it here: what came before no longer counts
         one_line = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
         small = statement.body[0] if one_line else None
-        if (
-            isinstance(small, cst.Assign) and value is not None and len(small.targets) == 1
-            and _key_path(small.targets[0].target) in ((root, *keys), ("_base_", root, *keys))
-        ):
+        holder, target = _written_mapping(small)
+        if isinstance(small, cst.Assign) and value is not None and target in ((root, *keys), ("_base_", root, *keys)):
             return replace_assigned_value(module, index, value)
-        call = small.value if isinstance(small, cst.Expr) else None
-        if (
-            isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.args
-            and call.func.attr.value in ("update", "merge") and _key_path(call.func.value) == (root,)
-            and _holds(call.args[0].value, keys)
-        ):
-            literal = call.args[0].value
+        if isinstance(small, cst.Expr) and target == (root,) and _literal_at(holder.value, keys) is not None:
+            literal = holder.value
             new_literal = _without(literal, keys) if value is None else set_nested_value(literal, keys, value)
-            new_call = call.with_changes(args=[call.args[0].with_changes(value=new_literal), *call.args[1:]])
+            new_call = small.value.with_changes(args=[holder.with_changes(value=new_literal)])
             new_statement = statement.with_changes(body=[small.with_changes(value=new_call)])
             return module.with_changes(body=[*module.body[:index], new_statement, *module.body[index + 1 :]])
     return None
@@ -406,13 +399,13 @@ def _key_path(target: cst.BaseExpression) -> tuple[str, ...] | None:
     return None if name is None else tuple(name.split("."))
 
 
-def _holds(node: cst.BaseExpression, keys: Sequence[str]) -> bool:
-    """Whether nested mapping literals hold the key path."""
+def _literal_at(node: cst.BaseExpression, keys: Sequence[str]) -> cst.BaseExpression | None:
+    """What nested mapping literals hold at the key path; None where they do not hold it."""
     for key in keys:
         node = mapping_value(node, key) if is_mapping_literal(node) else None
         if node is None:
-            return False
-    return True
+            return None
+    return node
 
 
 def _without(node: cst.BaseExpression, keys: list[str]) -> cst.BaseExpression | None:
@@ -570,8 +563,8 @@ def _replaced_where_written(module: cst.Module, edit: ReplaceKey, delete: bool) 
             if len(target) > len(edit.path) or edit.path[: len(target)] != target:
                 return None  # a key inside the mapping is set after any literal of it
             rest = [str(key) for key in edit.path[len(target):]]
-            literal = _descend(holder.value, rest)
-            new_literal = None if literal is None else _rewritten_mapping(literal, edit.value, delete)
+            literal = _literal_at(holder.value, rest)
+            new_literal = _rewritten_mapping(literal, edit.value, delete) if is_mapping_literal(literal) else None
             if new_literal is None:
                 return None
             new_value = set_nested_value(holder.value, rest, new_literal) if rest else new_literal
@@ -596,12 +589,6 @@ def _written_mapping(small: cst.BaseSmallStatement | None) -> tuple[Any, KeyPath
     ):
         return call.args[0], _key_path(call.func.value)
     return None, None
-
-
-def _descend(node: cst.BaseExpression, keys: Sequence[str]) -> cst.BaseExpression | None:
-    for key in keys:
-        node = mapping_value(node, key) if is_mapping_literal(node) else None
-    return node if is_mapping_literal(node) else None
 
 
 def _rewritten_mapping(node: cst.BaseExpression, value: Mapping[str, Any], delete: bool) -> cst.BaseExpression | None:

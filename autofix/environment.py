@@ -131,13 +131,17 @@ def _locations(python: Path, names: tuple[str, ...]) -> tuple[dict[str, str | No
     return found, ""
 
 
+def _asked(training: TrainingEnvironment, name: str) -> tuple[dict[str, str | None], str]:
+    """The training environment's answer that covers ``name`` (the OpenMMLab packages are asked about together)."""
+    return _locations(training.python, OPENMMLAB_PACKAGES if name in OPENMMLAB_PACKAGES else (name,))
+
+
 def training_package_dir(name: str) -> Path | None:
     """The folder of top-level package ``name`` in the training environment, if there is one and it has it."""
     training = chosen()
     if training is None:
         return None
-    names = OPENMMLAB_PACKAGES if name in OPENMMLAB_PACKAGES else (name,)
-    folder = _locations(training.python, names)[0].get(name)
+    folder = _asked(training, name)[0].get(name)
     return Path(folder) if folder else None
 
 
@@ -157,8 +161,7 @@ def not_installed(name: str) -> str:
     if training is None:
         where = "and no training environment is active (no VIRTUAL_ENV or CONDA_PREFIX)"
     else:
-        names = OPENMMLAB_PACKAGES if name in OPENMMLAB_PACKAGES else (name,)
-        problem = _locations(training.python, names)[1]
+        problem = _asked(training, name)[1]
         where = f"nor in {training}" + (f" ({problem})" if problem else "")
     return (f"{name} is not installed in autofix's environment {where}; "
             "activate your training environment or pass --python PATH")

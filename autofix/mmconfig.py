@@ -15,6 +15,7 @@ import builtins
 import contextlib
 import copy
 import fnmatch
+import functools
 import io
 import os
 import re
@@ -45,10 +46,21 @@ def _config_module():
     return config_module
 
 
+@functools.cache
+def _module_of_package() -> dict[str, str]:
+    """pip name -> import name (mmengine asks for packages by their pip names)."""
+    from mmengine.config.utils import MODULE2PACKAGE
+
+    return {package: module for module, package in MODULE2PACKAGE.items()}
+
+
 @contextlib.contextmanager
 def overlay(texts: Mapping[str, str]) -> Iterator[None]:
-    """While active, mmengine reads ``texts[abs_path]`` instead of the file at that path."""
+    """While active, mmengine reads ``texts[abs_path]`` instead of the file at that path, and finds the
+    packages of ``pkg::`` and absolute ``read_base`` bases in the training environment, else in
+    autofix's own (a package in neither names the cure)."""
     config_module = _config_module()
+    own_is_installed, own_installed_path = config_module.is_installed, config_module.get_installed_path
 
     def overlay_open(file, mode="r", *args, **kwargs):
         key = os.path.abspath(file) if isinstance(file, (str, os.PathLike)) else None
@@ -56,26 +68,8 @@ def overlay(texts: Mapping[str, str]) -> Iterator[None]:
             return io.StringIO(texts[key])
         return builtins.open(file, mode, *args, **kwargs)
 
-    with _lock:
-        config_module.open = overlay_open
-        try:
-            yield
-        finally:
-            del config_module.open
-
-
-@contextlib.contextmanager
-def _packages_from_training_environment() -> Iterator[None]:
-    """While active, mmengine finds the packages of ``pkg::`` and absolute ``read_base`` bases in the
-    training environment, else in autofix's own; a package in neither names the cure."""
-    config_module = _config_module()
-    from mmengine.config.utils import MODULE2PACKAGE
-
-    module_of = {package: module for module, package in MODULE2PACKAGE.items()}  # mmengine asks by pip name
-    own_is_installed, own_installed_path = config_module.is_installed, config_module.get_installed_path
-
     def folder(package: str) -> str:
-        module = module_of.get(package, package)
+        module = _module_of_package().get(package, package)
         found = environment.training_package_dir(module)
         if found is not None:
             return str(found)
@@ -84,11 +78,13 @@ def _packages_from_training_environment() -> Iterator[None]:
         raise ConfigUnavailable(environment.not_installed(module))
 
     with _lock:
+        config_module.open = overlay_open
         config_module.is_installed = lambda package: bool(folder(package))
         config_module.get_installed_path = folder
         try:
             yield
         finally:
+            del config_module.open
             config_module.is_installed, config_module.get_installed_path = own_is_installed, own_installed_path
 
 
@@ -206,7 +202,7 @@ def resolve(path: Path, texts: Mapping[str, str], cache: FileLoadCache | None = 
     """
     key = os.path.abspath(path)
     cache = cache or FileLoadCache()  # it also stops a circular _base_ at once
-    with overlay(texts), _packages_from_training_environment(), warnings.catch_warnings():
+    with overlay(texts), warnings.catch_warnings():
         # mmengine imports pkg_resources for `pkg::` bases; its deprecation notice is not the user's concern.
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         from mmengine.config import Config

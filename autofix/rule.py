@@ -18,7 +18,7 @@ import inspect
 import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -91,6 +91,32 @@ class TransformContext:
         """Tell the user something about this file's change (shown beside its diff)."""
         if message not in self.notes:
             self.notes.append(message)
+
+    def holding(self, code: str) -> TransformContext:
+        """This context for the file rewritten to ``code`` (its notes shared): what a rule that fixed some
+        text hands on to the rest of its fix."""
+        return replace(self, text=code, resolve_config=resolving_as(self.resolve_config, code))
+
+
+def resolving_as(
+    resolve_text: Callable[[str], Mapping[str, Any]], code: str
+) -> Callable[[str | None], Mapping[str, Any]]:
+    """A ``resolve_config`` for which the file holds ``code``; its own resolution is done once."""
+    current: list[Mapping[str, Any] | ConfigUnavailable] = []
+
+    def resolve_config(new_code: str | None = None) -> Mapping[str, Any]:
+        if new_code is not None:
+            return resolve_text(new_code)
+        if not current:
+            try:
+                current.append(resolve_text(code))
+            except ConfigUnavailable as exc:
+                current.append(exc)
+        if isinstance(current[0], ConfigUnavailable):
+            raise current[0]
+        return current[0]
+
+    return resolve_config
 
 
 class Applicability(str, enum.Enum):

@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autofix.crashes import CrashFix, LogSignature, Remedy
-from autofix.domain.datasets import COCO_CLASS_COUNT, COCO_TYPE, dataset_sites, is_coco_data, trained_classes
+from autofix.domain.datasets import (
+    COCO_CLASS_COUNT,
+    COCO_TYPE,
+    DatasetSite,
+    dataset_sites,
+    is_coco_data,
+    trained_classes,
+)
 from autofix.domain.heads import class_counts
 from autofix.rule import (
     Applicability,
@@ -480,21 +487,22 @@ class NumClasses(ConfigRule):
     )
 
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
-        given = options.get("classes")
-        classes = parse_classes(given) if given else trained_classes(config)
         counts = list(class_counts(config))
         if not counts:  # no head counts classes (text-prompted models name them per dataset)
             return []
+        sites = list(dataset_sites(config))
+        given = options.get("classes")
+        classes = parse_classes(given) if given else trained_classes(sites)
         if classes is None:
-            return self._custom_coco(config, counts)
+            return self._custom_coco(sites, counts)
         source = "--classes" if given else "the train dataset"
         found = [_head_finding(path, value, classes, source) for path, value in counts if not _agrees(value, len(classes))]
-        for site in dataset_sites(config):
+        for site in sites:
+            declared = site.declared_classes
             # A dataset that declares none has its type's classes: known to differ for CocoDataset's 80, else
             # only replaced when --classes names them (MOTChallengeDataset's own are the train set's 'pedestrian').
-            inherits_type_classes = site.declared_classes is None and site.type != COCO_TYPE and not given
-            if site.declared_classes != classes and not inherits_type_classes:
-                declared = site.declared_classes
+            inherits_type_classes = declared is None and site.type != COCO_TYPE and not given
+            if declared != classes and not inherits_type_classes:
                 found.append(Finding(
                     f"{dotted_key(site.path)} ({site.split}) "
                     + (f"declares {len(declared)} other classes" if declared else "declares no classes")
@@ -505,9 +513,9 @@ class NumClasses(ConfigRule):
                 ))
         return found
 
-    def _custom_coco(self, config: Mapping[str, Any], counts: list[tuple[KeyPath, Any]]) -> list[Finding]:
+    def _custom_coco(self, sites: list[DatasetSite], counts: list[tuple[KeyPath, Any]]) -> list[Finding]:
         """A train CocoDataset left with COCO's 80 names while the heads count otherwise or the data is not COCO's."""
-        defaults = [site for site in dataset_sites(config) if site.split == "train" and site.type == COCO_TYPE
+        defaults = [site for site in sites if site.split == "train" and site.type == COCO_TYPE
                     and site.declared_classes is None]
         if not defaults:
             return []

@@ -7,7 +7,17 @@ from typing import Any
 
 from autofix.crashes import CrashFix, LogSignature, Remedy
 from autofix.mmconfig import registry_name
-from autofix.rule import Applicability, ConfigRule, Example, FileKind, Finding, KeyPath, ReplaceKey, Severity
+from autofix.rule import (
+    Applicability,
+    ConfigRule,
+    Example,
+    FileKind,
+    Finding,
+    KeyPath,
+    ReplaceKey,
+    Severity,
+    dotted_key,
+)
 
 # The keyword arguments each torch.optim optimizer takes besides ``params`` (torch 2.13; older torch
 # takes a subset, so a key listed here is never wrongly called foreign). A test compares it with torch.
@@ -141,7 +151,8 @@ def refused_keys(optimizer: Mapping[str, Any], taken_out: frozenset[str]) -> lis
     accepted = OPTIMIZER_KEYS.get(registry_name(optimizer.get("type")) or "")
     if accepted is None:
         return []  # not a torch optimizer: its keys are unknown here
-    return [key for key in optimizer if key == DELETE or (key in OPTIMIZER_ONLY_KEYS - accepted - taken_out)]
+    merged_in = OPTIMIZER_ONLY_KEYS - accepted - taken_out
+    return [key for key in optimizer if key == DELETE or key in merged_in]
 
 
 # The base most examples inherit: mmdet's schedules train with SGD and momentum.
@@ -377,7 +388,7 @@ class OptimizerDelete(ConfigRule):
     @staticmethod
     def _finding(path: KeyPath, held: Mapping[str, Any], refused: list[str], kept: Mapping[str, Any]) -> Finding:
         name = registry_name(held.get("type")) or "the optimizer wrapper"
-        where = ".".join(map(str, path))
+        where = dotted_key(path)
         merged = [key for key in refused if key != DELETE]
         message = (
             f"{where} holds {', '.join(map(repr, merged))}, which {name} does not take (a base's optimizer "

@@ -12,7 +12,7 @@ from typing import Any
 
 import libcst as cst
 
-from autofix.config_edit import ConfigStyle, config_style, place_edits
+from autofix.config_edit import ConfigStyle, config_style
 from autofix.domain.datasets import stage_datasets
 from autofix.domain.pipelines import dataset_pipelines
 from autofix.provenance import binds_name, mapping_items, sequence_items, written_path
@@ -27,7 +27,6 @@ from autofix.rule import (
     KeyPath,
     SetKey,
     Severity,
-    TransformContext,
     dotted_key,
 )
 
@@ -378,22 +377,10 @@ class PipelineRebind(ConfigRule):
         """A dataloader pipeline this file writes itself, as anything but the variable, is meant: left alone."""
         meant = []
         for finding in self.findings(config, options):
-            edits = tuple(edit for edit in finding.edits if not _written_otherwise(module, edit))
+            edits = tuple(_readable_in(module, edit) for edit in finding.edits if not _written_otherwise(module, edit))
             if edits:
                 meant.append(replace(finding, edits=edits))
         return meant
-
-    def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
-        if context.kind is not FileKind.CONFIG:
-            return module
-        found = self.file_findings(module, context.resolve_config(), context.options)
-        for finding in found:
-            context.note(finding.message)
-        edits = [_readable_in(module, edit) for finding in found for edit in finding.edits]
-        if not edits:
-            return module
-        return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
-                           comment=lambda overridden: self.comment_for(overridden, context.options))
 
 
 def _written_otherwise(module: cst.Module, edit: ConfigEdit) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 import libcst as cst
@@ -423,6 +422,5 @@ class ReluNoInplace(ConfigRule):
         if context.kind is not FileKind.CONFIG:
             return rewritten
         if rewritten is not module:  # what the file writes is fixed; the planner sees it so
-            code, resolve_config = rewritten.code, context.resolve_config
-            context = replace(context, text=code, resolve_config=lambda text=None: resolve_config(code if text is None else text))
+            context = context.holding(rewritten.code)
         return super().transform(rewritten, context)  # what it inherits: overrides

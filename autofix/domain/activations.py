@@ -28,6 +28,7 @@ from typing import Any
 import libcst as cst
 
 from autofix.cst_helpers import qualified_name, string_value
+from autofix.mmconfig import registry_name
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,6 @@ def inplace_method(name: str) -> Activation | None:
     return _BY_METHOD.get(name)
 
 
-def type_name(value: Any) -> str | None:
-    """The class name a config's ``type`` gives: ``'LeakyReLU'``, ``'torch.nn.modules.activation.ReLU'``
-    (new-style configs, resolved) or the class itself."""
-    if isinstance(value, str):
-        return value.rsplit(".", 1)[-1]
-    return getattr(value, "__name__", None)
-
-
 def family_type(node: cst.BaseExpression | None, aliases: dict[str, str]) -> Activation | None:
     """The member a config dict's ``type`` names: ``'ReLU'``, or the class itself in new-style configs."""
     if node is None:
@@ -124,7 +117,7 @@ def conv_module_inplace_type(name: str | None) -> bool:
 
 def inplace_in_config(value: Mapping[str, Any]) -> Activation | None:
     """The member a resolved config dict builds in place (``dict(type='ELU', inplace=True)``)."""
-    activation = _flagged(type_name(value.get("type")))
+    activation = _flagged(registry_name(value.get("type")))
     return activation if activation is not None and value.get("inplace") is True else None
 
 

@@ -8,10 +8,11 @@ load no annotations of their own: the datasets they wrap do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from autofix.mmconfig import registry_name
 from autofix.rule import KeyPath, SetKey
 
 SPLITS = ("train", "val", "test")
@@ -28,7 +29,11 @@ class DatasetSite:
     split: str
     path: KeyPath
     dataset: Mapping[str, Any]
-    legacy: bool  # mmdet 2.x: ``classes=`` on the dataset, not ``metainfo``
+
+    @property
+    def legacy(self) -> bool:
+        """mmdet 2.x (``data.<split>``): ``classes=`` on the dataset, not ``metainfo``."""
+        return self.path[0] == "data"
 
     def classes_edit(self, classes: tuple[str, ...]) -> SetKey:
         """The edit that gives the dataset ``classes``: a whole ``metainfo`` where it has none (a new-style
@@ -48,8 +53,7 @@ class DatasetSite:
 
     @property
     def type(self) -> str | None:
-        kind = self.dataset.get("type")
-        return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None
+        return registry_name(self.dataset.get("type"))
 
 
 def stage_datasets(config: Mapping[str, Any], stage: str) -> Iterator[tuple[KeyPath, Any]]:
@@ -67,24 +71,24 @@ def dataset_sites(config: Mapping[str, Any]) -> Iterator[DatasetSite]:
     """Every dataset the train, val and test loops load, through dataset wrappers."""
     for split in SPLITS:
         for path, dataset in stage_datasets(config, split):
-            yield from _wrapped(split, dataset, path, legacy=path[0] == "data")
+            yield from _wrapped(split, dataset, path)
 
 
-def _wrapped(split: str, dataset: Any, path: KeyPath, legacy: bool) -> Iterator[DatasetSite]:
+def _wrapped(split: str, dataset: Any, path: KeyPath) -> Iterator[DatasetSite]:
     if isinstance(dataset, (list, tuple)):
         for index, item in enumerate(dataset):
-            yield from _wrapped(split, item, (*path, index), legacy)
+            yield from _wrapped(split, item, (*path, index))
     elif isinstance(dataset, Mapping):
         inner = [key for key in ("dataset", "datasets") if key in dataset]
         for key in inner:
-            yield from _wrapped(split, dataset[key], (*path, key), legacy)
+            yield from _wrapped(split, dataset[key], (*path, key))
         if not inner:
-            yield DatasetSite(split, path, dataset, legacy)
+            yield DatasetSite(split, path, dataset)
 
 
-def trained_classes(config: Mapping[str, Any]) -> tuple[str, ...] | None:
+def trained_classes(sites: Iterable[DatasetSite]) -> tuple[str, ...] | None:
     """The classes every train dataset declares alike (None: some declare none, or they differ)."""
-    declared = {site.declared_classes for site in dataset_sites(config) if site.split == "train"}
+    declared = {site.declared_classes for site in sites if site.split == "train"}
     return declared.pop() if len(declared) == 1 else None
 
 

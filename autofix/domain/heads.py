@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from autofix.mmconfig import registry_name
 from autofix.rule import KeyPath
 
 OBJECT_HEADS = frozenset({
@@ -37,7 +38,7 @@ def _counts(value: Any, path: KeyPath, inside_head: bool) -> Iterator[tuple[KeyP
         for index, item in enumerate(value):
             yield from _counts(item, (*path, index), inside_head)
         return
-    if not isinstance(value, Mapping) or _type_name(value) in TEXT_PROMPTED_HEADS:
+    if not isinstance(value, Mapping) or registry_name(value.get("type")) in TEXT_PROMPTED_HEADS:
         return
     name = next((key for key in reversed(path) if isinstance(key, str)), "")
     head = name in OBJECT_HEADS
@@ -52,8 +53,3 @@ def _counts(value: Any, path: KeyPath, inside_head: bool) -> Iterator[tuple[KeyP
     for key, inner in value.items():
         if key != "rpn_head":
             yield from _counts(inner, (*path, key), inside_head or head)
-
-
-def _type_name(value: Mapping[str, Any]) -> str | None:
-    kind = value.get("type")
-    return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None

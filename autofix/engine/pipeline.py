@@ -57,6 +57,7 @@ from autofix.rule import (
     TransformContext,
     TransformFailed,
     no_config,
+    resolving_as,
 )
 from autofix.suppression import file_skips, has_skip_comments, restore_skipped, skips
 
@@ -167,7 +168,7 @@ def rewrite_source(
             if report_findings:
                 reported += _placed(transform, found, code, new_code)
             code = context.text = new_code
-            context.resolve_config = _resolving_as(resolve_config, code)
+            context.resolve_config = resolving_as(resolve_config, code)
     if not applied:
         return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed))
     dropped = safety.lost_comment(text, code)
@@ -201,27 +202,6 @@ def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> l
     return [RuleFinding(transform.id, f) for f in sorted(placed, key=lambda f: f.line or 0)]
 
 
-def _resolving_as(
-    resolve_text: Callable[[str], Mapping[str, Any]], code: str
-) -> Callable[[str | None], Mapping[str, Any]]:
-    """A ``resolve_config`` for which the file holds ``code``; its own resolution is done once."""
-    current: list[Mapping[str, Any] | ConfigUnavailable] = []
-
-    def resolve_config(new_code: str | None = None) -> Mapping[str, Any]:
-        if new_code is not None:
-            return resolve_text(new_code)
-        if not current:
-            try:
-                current.append(resolve_text(code))
-            except ConfigUnavailable as exc:
-                current.append(exc)
-        if isinstance(current[0], ConfigUnavailable):
-            raise current[0]
-        return current[0]
-
-    return resolve_config
-
-
 class ConfigSession:
     """Resolves configs for one run, against the texts this run has fixed so far.
 
@@ -237,7 +217,7 @@ class ConfigSession:
     def resolver(self, path: Path, text: str) -> Callable[[str | None], Mapping[str, Any]]:
         """``resolve_config`` for ``path`` holding ``text`` (or, when given, a candidate text)."""
         key = os.path.abspath(path)
-        return _resolving_as(lambda code: resolve(path, {**self.fixed, key: code}, self.cache), text)
+        return resolving_as(lambda code: resolve(path, {**self.fixed, key: code}, self.cache), text)
 
     def record(self, path: Path, text: str) -> None:
         self.fixed[os.path.abspath(path)] = text
@@ -470,7 +450,7 @@ def run(
                 finish(plan)
                 continue
             kind = FileKind.CONFIG if configs and configs.match(path) else plan.kind
-            plan = replace(plan, kind=kind, named=os.path.realpath(path) in named)
+            plan = replace(plan, kind=kind, named=bool(named) and os.path.realpath(path) in named)
             key = os.path.abspath(path)
             texts[key] = plan.source.text
             if direct is not None:
