@@ -22,7 +22,7 @@ from rich.text import Text
 from autofix import environment
 from autofix.crashes import CrashFix, LogSignature, Remedy
 from autofix.engine import RunReport
-from autofix.registry import all_transforms, crash_fixes
+from autofix.registry import all_transforms, crash_fixes, fix_ids
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:[ \t]?", re.MULTILINE)
@@ -255,11 +255,10 @@ def remedy_command(crash: CrashFix, remedy: Remedy, path: str | None) -> tuple[s
 
 def remedy_lines(crash: CrashFix, path: str | None) -> Text:
     """The remedies in the order to prefer them: what each does, its cost, and its command."""
-    transforms = all_transforms()
     out = Text()
     for number, remedy in enumerate(crash.remedies, 1):
         out.append(f"  {number}. {remedy.fix}", style="bold")
-        if not remedy.available({*transforms, *crash_fixes()}):
+        if not remedy.available(fix_ids()):
             out.append(" (not in this version of autofix yet)", style="dim")
         out.append("\n" + _wrapped(remedy.summary, "     ") + _wrapped(f"cost: {remedy.cost}", "     "))
         command, needs_python = remedy_command(crash, remedy, path)
@@ -312,7 +311,6 @@ def diagnosis_json(
     diagnosis: Diagnosis, log_name: str, config: str | None, report: RunReport | None, applied: bool
 ) -> dict:
     """The whole diagnosis as one JSON-ready document."""
-    transforms = all_transforms()
     matches = []
     for match in diagnosis.matches:
         crash, sighting = match.crash, match.sighting
@@ -330,7 +328,7 @@ def diagnosis_json(
                     "fix": remedy.fix,
                     "summary": remedy.summary,
                     "cost": remedy.cost,
-                    "available": remedy.available({*transforms, *crash_fixes()}),
+                    "available": remedy.available(fix_ids()),
                     "command": remedy_command(crash, remedy, config)[0],
                 }
                 for remedy in crash.remedies

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autofix.crashes import CrashFix
-from autofix.registry import all_transforms, crash_fixes
+from autofix.registry import all_transforms, crash_fixes, fix_ids
 from autofix.rule import Applicability, Example, FileKind, Rule
 
 SECTIONS = ("What it does", "Why", "Example", "Fix safety", "Options")
@@ -176,7 +176,7 @@ def crash_page(crash: CrashFix) -> str:
     ]
     remedies = ["## Remedies\n\nBest first; any one is enough."]
     for number, remedy in enumerate(crash.remedies, 1):
-        missing = "" if remedy.available({*rules, *crash_fixes()}) else " (not in this version of autofix yet)"
+        missing = "" if remedy.available(fix_ids()) else " (not in this version of autofix yet)"
         remedies.append(
             f"{number}. **{remedy.fix}**{missing}: {plain(remedy.summary)}.\n\n"
             f"   Cost: {plain(remedy.cost)}.\n\n"

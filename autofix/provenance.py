@@ -178,9 +178,9 @@ def _base_reference(node: cst.BaseExpression) -> KeyPath | None:
 def trace(module: cst.Module, values: Mapping[KeyPath, Any]) -> Provenance:
     """The expressions in ``module`` that put the effective ``values`` (path -> value now) in place."""
     tracer = _Tracer(module, values)
-    last_assigned = {assigned_name(statement): index for index, statement in enumerate(module.body)}
-    for index, statement in enumerate(module.body):
-        name = assigned_name(statement)
+    names = [assigned_name(statement) for statement in module.body]
+    last_assigned = {name: index for index, name in enumerate(names)}
+    for index, (name, statement) in enumerate(zip(names, module.body)):
         if name is not None and last_assigned[name] != index:
             continue  # assigned again further down: mmengine keeps only the last value
         if isinstance(statement, cst.SimpleStatementLine):

@@ -52,6 +52,12 @@ def crash_fixes() -> dict[str, CrashFix]:
 
 
 @cache
+def fix_ids() -> frozenset[str]:
+    """Every id ``--fix`` takes: the rules' and the crash fixes'."""
+    return frozenset({*all_transforms(), *crash_fixes()})
+
+
+@cache
 def rule_options() -> dict[str, tuple[Option, ...]]:
     """Each rule's options; an option name means one thing, so no two rules declare the same one."""
     owners: dict[str, str] = {}

@@ -64,9 +64,8 @@ def train_image_transforms(config: Mapping[str, Any]) -> Iterator[list[Any]]:
             yield from _composed(value)
             continue
         # PipelineSwitchHook sets the loader's dataset's own pipeline: inner datasets keep theirs.
-        for dataset in roots[:1]:
-            if isinstance(dataset, Mapping) and isinstance(value, (list, tuple)):
-                yield from _composed({**dataset, "pipeline": value})
+        if roots and isinstance(roots[0], Mapping) and isinstance(value, (list, tuple)):
+            yield from _composed({**roots[0], "pipeline": value})
 
 
 def _composed(dataset: Any) -> Iterator[list[Any]]:
@@ -80,9 +79,8 @@ def _composed(dataset: Any) -> Iterator[list[Any]]:
         return
     own = list(dataset.get("pipeline") or [])
     if isinstance(dataset.get("datasets"), (list, tuple)):
-        for inner in dataset["datasets"]:
-            for pipeline in _composed(inner):
-                yield pipeline + own
+        for pipeline in _composed(dataset["datasets"]):
+            yield pipeline + own
     elif isinstance(dataset.get("dataset"), Mapping):
         for pipeline in _composed(dataset["dataset"]):
             yield pipeline + own

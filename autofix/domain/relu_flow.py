@@ -525,8 +525,19 @@ def _definitions(node: cst.CSTNode) -> list[cst.CSTNode]:
     return [child for child in walk_statements(node) if isinstance(child, (cst.FunctionDef, cst.ClassDef))]
 
 
+# The last file analysed: check's findings and the fix of one rule, and the rules after it, ask about the
+# same (immutable) tree in turn.
+_last_analysed: list[tuple[cst.Module, _FileFlow]] = []
+
+
 def _analysed(module: cst.Module) -> _FileFlow:
     """Every function of the file analysed (and the module's own statements, for their bare statements)."""
+    if not _last_analysed or _last_analysed[0][0] is not module:
+        _last_analysed[:] = [(module, _analysis(module))]
+    return _last_analysed[0][1]
+
+
+def _analysis(module: cst.Module) -> _FileFlow:
     file = _FileFlow(module)
     for function, scope, layers, forward in file.functions(module.body, "", {}, {}, False, False):
         flow = _FunctionFlow(file, scope, layers, non_tensor_names(function) if forward else None)
