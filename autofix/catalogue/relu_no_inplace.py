@@ -113,10 +113,10 @@ class _Rewriter(cst.CSTTransformer):
         return cst.Assign(targets=[cst.AssignTarget(target.deep_clone())], value=updated.value, semicolon=updated.semicolon)
 
     @staticmethod
-    def _drop_true_flag(call: cst.Call, position: int | None) -> cst.Call:
+    def _drop_true_flag(call: cst.Call, position: int) -> cst.Call:
         """Remove ``inplace=True`` or a positional ``True`` in the ``inplace`` slot (default: False)."""
         index = keyword_index(call.args, "inplace")
-        if index is None and position is not None and positional_count(call.args) > position and call.args[position].keyword is None:
+        if index is None and positional_count(call.args) > position and call.args[position].keyword is None:
             index = position
         if index is None or not is_true(call.args[index].value):
             return call

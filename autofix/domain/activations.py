@@ -36,9 +36,9 @@ class Activation:
     """One member of the family: where each of its forms takes ``inplace``."""
 
     name: str  # the torch.nn class, and the ``type`` of an mmcv / config dict
-    module_flag: int | None  # position of ``inplace`` in ``nn.<name>(...)``; None: no such flag
-    function: str | None  # ``torch.nn.functional.<function>``, which takes ``inplace`` too
-    function_flag: int | None  # position of ``inplace`` in ``F.<function>(input, ...)``
+    module_flag: int  # position of ``inplace`` in ``nn.<name>(...)``
+    function: str  # ``torch.nn.functional.<function>``, which takes ``inplace`` too
+    function_flag: int  # position of ``inplace`` in ``F.<function>(input, ...)``
     inplace_functions: tuple[str, ...]  # qualified names of the in-place functions (``torch.relu_``)
     method: str | None  # the in-place tensor method (``x.relu_()``)
     saves_output: bool  # out of place it still saves its output for backward
@@ -53,14 +53,14 @@ FAMILY = (
     Activation("RReLU", 2, "rrelu", 4, ("torch.nn.functional.rrelu_", "torch.rrelu_"), None, False),
 )
 BY_NAME = {activation.name: activation for activation in FAMILY}
-_BY_FUNCTION = {f"torch.nn.functional.{a.function}": a for a in FAMILY if a.function}
+_BY_FUNCTION = {f"torch.nn.functional.{a.function}": a for a in FAMILY}
 _BY_INPLACE_FUNCTION = {name: a for a in FAMILY for name in a.inplace_functions}
 _BY_METHOD = {a.method: a for a in FAMILY if a.method}
 # Out-of-place ReLU calls: autograd saves their output too, so an in-place op on it fails.
 RELU_CALLS = {"torch.nn.functional.relu", "torch.relu"}
 # torch.nn modules that take `inplace` (family or not), and where it sits when passed by position.
 MODULE_INPLACE_POSITION = {
-    **{a.name: a.module_flag for a in FAMILY if a.module_flag is not None},
+    **{a.name: a.module_flag for a in FAMILY},
     "ReLU6": 0, "SiLU": 0, "Mish": 0, "Hardswish": 0, "Hardsigmoid": 0, "Hardtanh": 2, "Threshold": 2,
     "Dropout": 1, "Dropout2d": 1, "Dropout3d": 1, "AlphaDropout": 1,
 }
@@ -84,7 +84,7 @@ def torch_module(qualified: str | None) -> str | None:
 
 def family_module(qualified: str | None) -> Activation | None:
     """The member whose module ``qualified`` names, with an ``inplace`` flag."""
-    return _flagged(torch_module(qualified))
+    return BY_NAME.get(torch_module(qualified) or "")
 
 
 def family_function(qualified: str | None) -> Activation | None:
@@ -107,7 +107,7 @@ def family_type(node: cst.BaseExpression | None, aliases: dict[str, str]) -> Act
     if node is None:
         return None
     name = string_value(node)
-    return _flagged(name) if name is not None else family_module(qualified_name(node, aliases))
+    return BY_NAME.get(name) if name is not None else family_module(qualified_name(node, aliases))
 
 
 def conv_module_inplace_type(name: str | None) -> bool:
@@ -117,14 +117,8 @@ def conv_module_inplace_type(name: str | None) -> bool:
 
 def inplace_in_config(value: Mapping[str, Any]) -> Activation | None:
     """The member a resolved config dict builds in place (``dict(type='ELU', inplace=True)``)."""
-    activation = _flagged(registry_name(value.get("type")))
+    activation = BY_NAME.get(registry_name(value.get("type")) or "")
     return activation if activation is not None and value.get("inplace") is True else None
-
-
-def _flagged(name: str | None) -> Activation | None:
-    """The member of that name whose module takes ``inplace``."""
-    activation = BY_NAME.get(name or "")
-    return activation if activation is not None and activation.module_flag is not None else None
 
 
 def is_conv_module(name: str | None) -> bool:
