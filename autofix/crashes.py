@@ -26,12 +26,15 @@ class Remedy:
     # The command of a remedy autofix does not apply ("{python}": the training environment's interpreter); empty
     # for `autofix apply`.
     run: str = ""
+    # The autofix command that gives this remedy, where it is not `apply --fix FIX` (`migrate`).
+    subcommand: str = ""
 
     def command(self, path_argument: str, python: str = "") -> str:
         """The command; ``python`` (a shell word) names the training environment's interpreter."""
         if self.run:
             return self.run.format(python=python or "python")
-        return f"autofix apply --fix {self.fix} {self.target.format(path=path_argument)}" + _python_flag(python)
+        command = self.subcommand or f"apply --fix {self.fix}"
+        return f"autofix {command} {self.target.format(path=path_argument)}" + _python_flag(python)
 
     def available(self, known_fixes: Collection[str]) -> bool:
         """Whether this install can give the remedy: ``run`` needs no autofix fix, ``fix`` must be known."""
@@ -99,6 +102,8 @@ class CrashFix:
 
     def command(self, path: str | None = None, python: str = "") -> str:
         """The command that runs the default remedy on ``path``; ``python`` as for :meth:`Remedy.command`."""
+        if self.remedies[0].subcommand:
+            return self.remedies[0].command(self.path_argument(path), python)
         return f"autofix apply --fix {self.id} {self.path_argument(path)}" + _python_flag(python)
 
 

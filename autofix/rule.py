@@ -78,7 +78,9 @@ class TransformContext:
     (``_base_`` merged, this run's earlier fixes included), for the file as it is or, given
     ``code``, as it would be with that text; it raises ``ConfigUnavailable`` when it cannot.
     ``text`` is the file's text as the rules before this one left it (the tree's code, which is
-    costly to generate again).
+    costly to generate again). ``resolve_original()`` is the effective config as the run found it:
+    the file and its bases as they were read, before this run's fixes (a migration reads the 2.x
+    meaning of a file whose bases it has already rewritten).
     """
 
     kind: FileKind
@@ -86,11 +88,19 @@ class TransformContext:
     resolve_config: Callable[[str | None], Mapping[str, Any]] = no_config
     notes: list[str] = field(default_factory=list)
     text: str = ""
+    resolve_original: Callable[[], Mapping[str, Any]] = no_config
+    # Constructs a rule saw and left as they were, for want of an exact fix (a dotted key, a transform type): why.
+    refused: dict[str, str] = field(default_factory=dict)
 
     def note(self, message: str) -> None:
         """Tell the user something about this file's change (shown beside its diff)."""
         if message not in self.notes:
             self.notes.append(message)
+
+    def refuse(self, construct: str, reason: str) -> None:
+        """Leave ``construct`` (a dotted key, a transform type) as it is, and say why: never guess."""
+        self.note(f"left as it was: {construct}: {reason}")
+        self.refused.setdefault(construct, reason)
 
     def holding(self, code: str) -> TransformContext:
         """This context for the file rewritten to ``code`` (its notes shared): what a rule that fixed some

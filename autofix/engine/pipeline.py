@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -79,6 +80,7 @@ class Rewrite:
     notes: tuple[str, ...] = ()
     suppressed: tuple[str, ...] = ()  # a transform id for each change a `# autofix: skip` comment undid
     findings: tuple[RuleFinding, ...] = ()  # with report_findings: what each applied rule fixes, and where
+    refused: tuple[str, ...] = ()  # constructs left as they were for want of an exact fix
 
 
 @dataclass
@@ -95,6 +97,7 @@ class FileResult:
     examined: tuple[str, ...] = ()  # the transforms that looked at it: prefilters passed, not skipped
     suppressed: tuple[str, ...] = ()
     findings: tuple[RuleFinding, ...] = ()
+    refused: tuple[str, ...] = ()
 
 
 @dataclass
@@ -114,6 +117,7 @@ def rewrite_source(
     *,
     syntax_checked: bool = False,
     report_findings: bool = False,
+    resolve_original: Callable[[], Mapping[str, Any]] = no_config,
 ) -> Rewrite:
     """Parse once, run every selected transform whose prefilter matches, and return the new text.
 
@@ -128,7 +132,8 @@ def rewrite_source(
     tree = None if syntax_checked else safety.check_syntax(text)  # errors reported before mmengine sees the file
     candidates = [t for t in transforms if t.may_apply(text)]
     context = TransformContext(
-        kind=kind or detect_kind(text, tree), options=options or {}, resolve_config=resolve_config, text=text
+        kind=kind or detect_kind(text, tree), options=options or {}, resolve_config=resolve_config, text=text,
+        resolve_original=resolve_original,
     )
     skip_comments = has_skip_comments(text)
     module: cst.Module | None = None  # parsed when the first transform needs the tree
@@ -145,7 +150,7 @@ def rewrite_source(
             continue
         if module is None:
             module = parsed = safety.parse_module(text)
-        notes_before = len(context.notes)
+        notes_before, refused_before = len(context.notes), len(context.refused)
         found = _findings(transform, module, context) if report_findings else []
         try:
             new_module = transform.transform(module, context)
@@ -157,6 +162,8 @@ def rewrite_source(
             if restored and new_module.deep_equals(module):
                 del context.notes[notes_before:]  # its notes are about the changes that were undone
                 continue
+        if report_findings:  # what the fix leaves as it was is still there to report
+            reported += _refusals(transform.id, list(context.refused.items())[refused_before:], text)
         if new_module is module:
             continue
         if round_trip is None:
@@ -169,18 +176,34 @@ def rewrite_source(
                 reported += _placed(transform, found, code, new_code)
             code = context.text = new_code
             context.resolve_config = resolving_as(resolve_config, code)
+    refused = tuple(context.refused)
     if not applied:
-        return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed))
+        return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed), refused=refused)
     dropped = safety.lost_comment(text, code)
     if dropped:
         raise FileError(f"the fix would drop the comment {dropped!r}, so the file is left alone; please report it")
-    return Rewrite(code + text[len(round_trip):], tuple(applied), tuple(context.notes), tuple(suppressed), tuple(reported))
+    return Rewrite(
+        code + text[len(round_trip):], tuple(applied), tuple(context.notes), tuple(suppressed), tuple(reported), refused
+    )
 
 
 def _findings(transform: Rule, module: cst.Module, context: TransformContext) -> list[Finding]:
     if isinstance(transform, ConfigRule) and context.kind is FileKind.CONFIG:
         return transform.file_findings(module, context.resolve_config(), context.options)
     return transform.source_findings(module, context.options)
+
+
+def _refusals(rule_id: str, refused: list[tuple[str, str]], text: str) -> list[RuleFinding]:
+    """A finding for each construct a rule left as it was, on the line that writes it (its top-level key, or
+    the transform type's name), else on the first line."""
+    lines = text.splitlines()
+    found = []
+    for construct, reason in refused:
+        key = construct.split(".")[0].split("[")[0]
+        pattern = re.compile(rf"^{re.escape(key)}\s*=|['\"]{re.escape(key)}['\"]")
+        line = next((number for number, written in enumerate(lines, 1) if pattern.search(written)), 1)
+        found.append(RuleFinding(rule_id, Finding(f"{construct} left as it was: {reason}", Severity.SILENT, line=line)))
+    return found
 
 
 def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> list[RuleFinding]:
@@ -210,17 +233,26 @@ class ConfigSession:
     Files mmengine has loaded once are not loaded again while their texts stay the same.
     """
 
-    def __init__(self, fixed: Mapping[str, str] | None = None, cache: FileLoadCache | None = None) -> None:
+    def __init__(
+        self,
+        fixed: Mapping[str, str] | None = None,
+        cache: FileLoadCache | None = None,
+        originals: Mapping[str, str] | None = None,
+    ) -> None:
         self.fixed: dict[str, str] = dict(fixed or {})
         self.cache = cache or FileLoadCache()
+        # The texts the run read for the files it fixed: written files are no longer on disk as they were.
+        self.originals: dict[str, str] = dict(originals or {})
 
     def resolver(self, path: Path, text: str) -> Callable[[str | None], Mapping[str, Any]]:
         """``resolve_config`` for ``path`` holding ``text`` (or, when given, a candidate text)."""
         key = os.path.abspath(path)
         return resolving_as(lambda code: resolve(path, {**self.fixed, key: code}, self.cache), text)
 
-    def record(self, path: Path, text: str) -> None:
-        self.fixed[os.path.abspath(path)] = text
+    def original_resolver(self, path: Path, text: str) -> Callable[[], Mapping[str, Any]]:
+        """``resolve_original`` for ``path`` read as ``text``: its bases as the run found them."""
+        key = os.path.abspath(path)
+        return lambda: resolve(path, {**self.originals, key: text}, self.cache)
 
 
 def rewrite_at(
@@ -237,9 +269,11 @@ def rewrite_at(
     """``rewrite_source`` for ``text`` standing at ``path``: configs resolve against the files beside it."""
     kind = kind or detect_kind(text)
     # Only configs are ever executed by mmengine; model files are never run.
-    resolver = session.resolver(path, text) if kind is FileKind.CONFIG else no_config
+    config = kind is FileKind.CONFIG
     return rewrite_source(
-        text, transforms, options, kind, resolver, syntax_checked=syntax_checked, report_findings=report_findings
+        text, transforms, options, kind, session.resolver(path, text) if config else no_config,
+        syntax_checked=syntax_checked, report_findings=report_findings,
+        resolve_original=session.original_resolver(path, text) if config else no_config,
     )
 
 
@@ -335,7 +369,8 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
         )
         suppressed = planned.suppressed + rewrite.suppressed
         if rewrite.text == source.text:
-            return _Outcome(FileResult(shown, "unchanged", examined=planned.examined, suppressed=suppressed))
+            return _Outcome(FileResult(shown, "unchanged", examined=planned.examined, suppressed=suppressed,
+                                       notes=rewrite.notes if rewrite.refused else (), refused=rewrite.refused))
         notes = list(rewrite.notes)
         if settings.verify and planned.kind is FileKind.CONFIG:
             changed, failure = verify_rewrite(path, rewrite.text, planned.transforms, settings.options, session)
@@ -351,6 +386,7 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
             examined=planned.examined,
             suppressed=suppressed,
             findings=rewrite.findings,
+            refused=rewrite.refused,
         )
         return _Outcome(result, rewrite.text, source.encode(rewrite.text))
     except FileError as exc:
@@ -387,13 +423,17 @@ def _plan_lost(path: Path) -> tuple[FileResult, None]:
     return _error(path, WORKER_DIED), None
 
 
-def _examine_lost(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _Outcome:
+# A file to examine: its plan, the run's settings, and the texts fixed in the levels below with what they were.
+_Job = tuple[_Planned, _Settings, Mapping[str, str], Mapping[str, str]]
+
+
+def _examine_lost(job: _Job) -> _Outcome:
     return _Outcome(_error(job[0].path, WORKER_DIED, job[0].examined))
 
 
-def _examine_job(job: tuple[_Planned, _Settings, Mapping[str, str]]) -> _Outcome:
-    planned, settings, fixed = job
-    return _examine(planned, settings, ConfigSession(fixed, load_cache()))
+def _examine_job(job: _Job) -> _Outcome:
+    planned, settings, fixed, originals = job
+    return _examine(planned, settings, ConfigSession(fixed, load_cache(), originals))
 
 
 def _plan_file(path: Path, transforms: Sequence[Rule]) -> tuple[_Planned | FileResult, tuple[list[str], bool] | None]:
@@ -484,19 +524,20 @@ def _examine_by_level(
     changed: list[str] = []
     for level in levels(planned, graph):
         fixed_below = dict(fixed)
-        jobs: list[tuple[_Planned, _Settings, Mapping[str, str]]] = []
+        originals_below = {key: planned[key].source.text for key in fixed_below}
+        jobs: list[_Job] = []
         for key in level:
             plan = planned[key]
             plan = replace(plan, transforms=tuple(t for t in plan.transforms if passes_chain_prefilter(t, key, graph, fixed_below)))
             if plan.transforms:
-                jobs.append((plan, settings, fixed_below))
+                jobs.append((plan, settings, fixed_below, originals_below))
             else:
                 finish(FileResult(display_path(plan.path), "unchanged", suppressed=plan.suppressed))
         to_write: list[tuple[_Planned, _Outcome]] = []
         # One run of neighbouring paths per worker: configs beside each other share bases, which a
         # worker then loads once (chunks of an eighth measured ~5% more loads, and slower).
         outcomes = workers.map(_examine_job, jobs, chunks_per_worker=1, lost=_examine_lost)
-        for (plan, _, _), outcome in zip(jobs, outcomes):
+        for (plan, *_), outcome in zip(jobs, outcomes):
             if outcome.text is None:
                 finish(outcome.result)
                 continue
