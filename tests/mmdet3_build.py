@@ -31,6 +31,7 @@ REQUIREMENTS = ("mmdet==3.3.0", "mmcv-lite==2.1.0", "pycocotools", "shapely", "s
 # The parts of a config that are built, in order; a part that needs the model is skipped when the model failed.
 PARTS = ("load", "model", "transforms", "optim_wrapper", "param_scheduler", "evaluator")
 EPOCH_LENGTH = 100
+READY = "mmdet 3.3.0 imported"  # the checker's first line, once mmdet is imported
 # How mmdet and mmengine word a missing optional package (instaboostfast, panopticapi, albumentations, mmpretrain,
 # transformers, fairscale, lap, ...): "X is not installed, please install it by: pip install X".
 INSTALLED = ("mmdet", "mmcv", "mmengine", "torch")
@@ -79,19 +80,23 @@ def build(configs: Sequence[Path], jobs: int = 1, cwd: Path | None = None) -> di
         remaining = []
         for batch, process in zip(batches, processes):
             output, errors = process.communicate()
-            for line in output.splitlines():
+            ready, *lines = output.splitlines() or [""]
+            if ready != READY:
+                raise RuntimeError(f"the mmdet 3.3.0 checker did not start:\n{errors}")
+            for line in lines:
                 result = json.loads(line)
                 results[Path(result.pop("config"))] = result
             left = [config for config in batch if config not in results]
             if left:  # the process died while building left[0]
-                last_line = errors.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
-                results[left[0]] = failure_result({"process": last_line[0]}, environment=False, seconds=0.0)
+                last_words = errors.strip().splitlines()[-1:]
+                death = ": ".join([f"exit status {process.returncode}", *last_words])
+                results[left[0]] = summary({"process": death}, environment=False, seconds=0.0)
                 remaining.append(left[1:])
         batches = remaining
     return results
 
 
-def failure_result(parts: dict[str, str], environment: bool, seconds: float) -> dict:
+def summary(parts: dict[str, str], environment: bool, seconds: float) -> dict:
     failed = next((part for part, outcome in parts.items() if outcome not in ("ok", "absent", "skipped")), None)
     return {
         "ok": failed is None,
@@ -100,6 +105,15 @@ def failure_result(parts: dict[str, str], environment: bool, seconds: float) -> 
         "environment": environment,
         "parts": parts,
         "seconds": round(seconds, 3),
+    }
+
+
+def lost_parts(migrated: dict, official: dict) -> dict[str, str]:
+    """The parts the official port builds and the migrated config does not (absent counts), with the outcome."""
+    return {
+        part: migrated["parts"].get(part, "skipped")
+        for part, outcome in official["parts"].items()
+        if outcome == "ok" and migrated["parts"].get(part) != "ok"
     }
 
 
@@ -209,65 +223,75 @@ def check(path: str) -> dict:
     environment = False
 
     def attempt(part: str, action):
+        """Run one part's build; an action that returns 0 (nothing to build) leaves the part ``absent``."""
         nonlocal environment
         try:
             value = action()
-        except Exception as error:  # noqa: BLE001 - every failure is the finding, reported per part
+        except Exception as error:  # noqa: BLE001 - every failure is a finding, reported per part
             parts[part] = first_line(error)
             environment = environment or needs_environment(error)
             return None
-        parts[part] = "ok"
+        parts[part] = "absent" if value == 0 else "ok"
         return value
 
     cfg = attempt("load", lambda: Config.fromfile(path))
     if cfg is None:
-        return failure_result(parts, environment, time.perf_counter() - started)
+        return summary(parts, environment, time.perf_counter() - started)
     init_default_scope(cfg.get("default_scope", "mmdet"))
     from mmdet.registry import METRICS, MODELS, TRANSFORMS
 
-    model = attempt("model", lambda: MODELS.build(cfg["model"])) if "model" in cfg else None
-    if "model" not in cfg:
-        parts["model"] = "KeyError: the config has no `model`"
+    def build_model():
+        if "model" not in cfg:
+            raise KeyError("the config has no `model`")
+        return MODELS.build(cfg["model"])
 
-    def build_transforms():
-        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-            for pipeline in pipelines((cfg.get(loader) or {}).get("dataset")):
-                for transform in pipeline:
-                    TRANSFORMS.build(transform)
+    def build_transforms() -> int:
+        transforms = [
+            transform
+            for loader in ("train_dataloader", "val_dataloader", "test_dataloader")
+            for pipeline in pipelines((cfg.get(loader) or {}).get("dataset"))
+            for transform in pipeline
+        ]
+        for transform in transforms:
+            TRANSFORMS.build(transform)
+        return len(transforms)
 
-    attempt("transforms", build_transforms)
-
-    optim_wrapper = None
-    if model is not None and "optim_wrapper" in cfg:
+    def build_plain_optim_wrapper():
         plain = copy.deepcopy(cfg["optim_wrapper"])
-        if plain.get("type") == "AmpOptimWrapper":
+        if plain.get("type") == "AmpOptimWrapper":  # it asserts a GPU when built
             plain["type"] = "OptimWrapper"
             for amp_only in ("loss_scale", "dtype", "use_fsdp"):
                 plain.pop(amp_only, None)
-        optim_wrapper = attempt("optim_wrapper", lambda: build_optim_wrapper(model, plain))
-    elif "optim_wrapper" not in cfg:
-        parts["optim_wrapper"] = "absent"
+        return build_optim_wrapper(model, plain)
 
-    def build_schedulers():
-        for scheduler in as_list(cfg["param_scheduler"]):
-            scheduler = copy.deepcopy(scheduler)
+    def build_schedulers() -> int:
+        schedulers = [copy.deepcopy(scheduler) for scheduler in as_list(cfg.get("param_scheduler"))]
+        for scheduler in schedulers:
             if scheduler.get("end") is None and default_end(cfg, scheduler) is not None:
                 scheduler["end"] = default_end(cfg, scheduler)
             PARAM_SCHEDULERS.build(scheduler, default_args=dict(optimizer=optim_wrapper, epoch_length=EPOCH_LENGTH))
+        return len(schedulers)
 
-    if optim_wrapper is not None and cfg.get("param_scheduler"):
-        attempt("param_scheduler", build_schedulers)
-    elif not cfg.get("param_scheduler"):
+    def check_evaluators() -> int:
+        evaluators = [(key, evaluator) for key in ("val_evaluator", "test_evaluator") for evaluator in as_list(cfg.get(key))]
+        for key, evaluator in evaluators:
+            if METRICS.get(evaluator["type"]) is None:
+                raise KeyError(f"{evaluator['type']} is not in the mmdet::metric registry ({key})")
+        return len(evaluators)
+
+    model = attempt("model", build_model)
+    attempt("transforms", build_transforms)
+    optim_wrapper = None
+    if "optim_wrapper" not in cfg:
+        parts["optim_wrapper"] = "absent"
+    elif model is not None:
+        optim_wrapper = attempt("optim_wrapper", build_plain_optim_wrapper)
+    if "param_scheduler" not in cfg:
         parts["param_scheduler"] = "absent"
-
-    def check_evaluators():
-        for key in ("val_evaluator", "test_evaluator"):
-            for evaluator in as_list(cfg.get(key)):
-                if METRICS.get(evaluator["type"]) is None:
-                    raise KeyError(f"{evaluator['type']} is not in the mmdet::metric registry ({key})")
-
+    elif optim_wrapper is not None:
+        attempt("param_scheduler", build_schedulers)
     attempt("evaluator", check_evaluators)
-    return failure_result(parts, environment, time.perf_counter() - started)
+    return summary(parts, environment, time.perf_counter() - started)
 
 
 def main(paths: list[str]) -> None:
@@ -277,9 +301,11 @@ def main(paths: list[str]) -> None:
     isolate()
     import logging
 
+    import mmdet.registry  # noqa: F401 - a broken environment fails here, before any config
     from mmengine.logging import MMLogger
 
     MMLogger.get_current_instance().setLevel(logging.ERROR)
+    print(READY, file=results, flush=True)
     for path in paths:
         print(json.dumps({"config": path, **check(path)}), file=results, flush=True)
 
