@@ -51,8 +51,10 @@ MIGRATED_SAMPLE = {
 # ``{base}`` stands for the official Faster R-CNN config.
 BROKEN = {
     "legacy_pipeline.py": (
-        "_base_ = {base}\n"
-        "train_dataloader = dict(dataset=dict(pipeline=[dict(type='LoadImageFromFile'), dict(type='Collect')]))\n",
+        (
+            "_base_ = {base}\n"
+            "train_dataloader = dict(dataset=dict(pipeline=[dict(type='LoadImageFromFile'), dict(type='Collect')]))\n"
+        ),
         "transforms", False,
     ),
     "missing_base.py": ("_base_ = './nowhere.py'\n", "load", False),
@@ -126,7 +128,7 @@ def test_migrated_sample_builds_where_the_official_port_does(tmp_path: Path) -> 
 
 def test_migrated_corpus_builds_where_the_official_ports_do(corpus_fixed_by) -> None:
     """Every paired 2.x config, migrated, builds every part its official 3.x port builds."""
-    pairs = json.loads(PAIRS.read_text())
+    pairs = [(pair["old"], pair["new"]) for pair in json.loads(PAIRS.read_text())]
     migrated = corpus_fixed_by("legacy-2x-keys", OLD.name).folder
     jobs = os.cpu_count() or 1
     # Relative paths inside configs (a teacher's config) start above each tree's configs/ folder.
