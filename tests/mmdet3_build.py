@@ -32,6 +32,7 @@ REQUIREMENTS = ("mmdet==3.3.0", "mmcv-lite==2.1.0", "pycocotools", "shapely", "s
 PARTS = ("load", "model", "transforms", "optim_wrapper", "param_scheduler", "evaluator")
 EPOCH_LENGTH = 100
 READY = "mmdet 3.3.0 imported"  # the checker's first line, once mmdet is imported
+CHECKING = "mmdet3_build checking "  # on standard error before each config, so a death names its config's output
 # How mmdet and mmengine word a missing optional package (instaboostfast, panopticapi, albumentations, mmpretrain,
 # transformers, fairscale, lap, ...): "X is not installed, please install it by: pip install X".
 INSTALLED = ("mmdet", "mmcv", "mmengine", "torch")
@@ -77,25 +78,28 @@ def build(configs: Sequence[Path], jobs: int = 1, cwd: Path | None = None) -> di
     batches = [list(configs[start::jobs]) for start in range(jobs)]
     results: dict[Path, dict] = {}
     while batches := [batch for batch in batches if batch]:
+        # Files, not pipes: a process whose pipe is full would wait for the ones read before it.
+        outputs = [(tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")) for _ in batches]
         processes = [
-            subprocess.Popen(
-                [sys.executable, __file__, *map(str, batch)], cwd=cwd, env=environment, text=True,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            )
-            for batch in batches
+            subprocess.Popen([sys.executable, __file__, *map(str, batch)], cwd=cwd, env=environment, text=True,
+                             stdout=stdout, stderr=stderr)
+            for batch, (stdout, stderr) in zip(batches, outputs)
         ]
         remaining = []
-        for batch, process in zip(batches, processes):
-            output, errors = process.communicate()
-            ready, *lines = output.splitlines() or [""]
+        for batch, process, (stdout, stderr) in zip(batches, processes, outputs):
+            process.wait()
+            stdout.seek(0)
+            stderr.seek(0)
+            ready, *lines = stdout.read().splitlines() or [""]
+            errors = stderr.read()
             if ready != READY:
                 raise RuntimeError(f"the mmdet 3.3.0 checker did not start:\n{errors}")
             for line in lines:
                 result = json.loads(line)
                 results[Path(result.pop("config"))] = result
             left = [config for config in batch if config not in results]
-            if left:  # the process died while building left[0]
-                last_words = errors.strip().splitlines()[-1:]
+            if left:  # the process died while building left[0]: its last words follow the last CHECKING line
+                last_words = errors.rpartition(CHECKING)[2].strip().splitlines()[1:][-1:]
                 death = ": ".join([f"exit status {process.returncode}", *last_words])
                 results[left[0]] = summary({"process": death}, environment=False, seconds=0.0)
                 remaining.append(left[1:])
@@ -323,6 +327,7 @@ def main(paths: list[str]) -> None:
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     print(READY, file=results, flush=True)
     for path in paths:
+        print(f"{CHECKING}{path}", file=sys.stderr, flush=True)
         print(json.dumps({"config": path, **check(path)}), file=results, flush=True)
 
 
