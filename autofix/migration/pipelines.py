@@ -16,8 +16,9 @@ variables and ``pipeline=[...]`` written inline (``data=dict(train=dict(pipeline
 - R11: ``DefaultFormatBundle`` + ``Collect(keys=[...])`` -> ``PackDetInputs``; ``ImageToTensor``,
   ``ToTensor``, ``ToDataContainer`` and ``Transpose`` go (PackDetInputs formats everything). Extra
   ``Collect.meta_keys`` beyond 2.x's defaults are kept in ``PackDetInputs.meta_keys``.
-- R1, R2: ``Normalize`` and ``Pad(size_divisor=N)`` leave the pipelines: ``model.data_preprocessor``
-  does both (written by the model group); ``img_norm_cfg`` goes when nothing reads it any more.
+- R1, R2: ``Normalize``, ``Pad(size_divisor=N)`` and a train ``Pad(size=S)`` leave the pipelines:
+  ``model.data_preprocessor`` does them (``pad_size_divisor``, ``batch_augments=[BatchFixedSizePad(size=S)]``,
+  written by the model group); ``img_norm_cfg`` goes when nothing reads it any more.
 - R33: ``SegRescale(scale_factor=f)`` leaves the pipelines: the semantic head rescales
   (``roi_head.semantic_head.seg_scale_factor``, written by the model group).
 - R35: ``AutoAugment(policies=P)`` -> ``RandomChoice(transforms=P)``, each policy migrated as a pipeline.
@@ -37,7 +38,7 @@ variables and ``pipeline=[...]`` written inline (``data=dict(train=dict(pipeline
 ## Refused (left as written, named in the file's notes)
 - ``MultiScaleFlipAug`` with ``flip=True``, several scales, ``scale_factor`` or transforms beyond the
   standard six: test-time augmentation has no exact flat 3.x pipeline.
-- ``Normalize`` / ``Pad`` whose values differ between the file's pipelines, ``Pad(size=...)``,
+- ``Normalize`` / ``Pad`` whose values differ between the file's pipelines, a test ``Pad(size=...)``,
   ``Pad(pad_to_square=True)``, ``Pad(pad_val=...)`` other than 0, and a pixel transform placed after
   ``Normalize``: the data preprocessor normalises and pads once, after the whole pipeline.
 - A 2.x transform argument 3.x dropped or changed (``LoadAnnotations.denorm_bbox``,
@@ -179,8 +180,9 @@ def resolved_transforms(config: Mapping[str, Any], kind: str) -> list[tuple[str,
 
 def preprocessing(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """What ``model.data_preprocessor`` must do for the resolved 2.x ``config``'s ``Normalize``
-    and ``Pad``: ``({mean, std, bgr_to_rgb, pad_size_divisor}, refusals)``; refusals are
-    ``(construct, reason)`` and leave both transforms in place."""
+    and ``Pad``: ``({mean, std, bgr_to_rgb, pad_size_divisor, batch_augments}, refusals)``; a train
+    ``Pad(size=S)`` becomes ``BatchFixedSizePad(size=S)``. Refusals are ``(construct, reason)`` and
+    leave both transforms in place."""
     refusals: list[tuple[str, str]] = []
     norms = {
         (tuple(t.get("mean", ())), tuple(t.get("std", ())), bool(t.get("to_rgb", True)))
@@ -189,15 +191,18 @@ def preprocessing(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
     if len(norms) > 1:
         refusals.append(("Normalize", "the pipelines normalise with different values; 3.x normalises once per model"))
     pads = resolved_transforms(config, "Pad")
-    divisors = {t.get("size_divisor") for _, t in pads}
-    for _, pad in pads:
-        extra = sorted(set(pad) - {"type", "size_divisor", "pad_val"})
-        if extra or pad.get("size_divisor") is None:
-            refusals.append((f"Pad.{(extra or ['size'])[0]}", "only Pad(size_divisor=N) maps to data_preprocessor"))
+    divisors = {t["size_divisor"] for _, t in pads if t.get("size_divisor") is not None}
+    train_sizes = {tuple(t["size"]) for split, t in pads if split == "train" and t.get("size") is not None}
+    for split, pad in pads:
+        extra = sorted(set(pad) - {"type", "size_divisor", "size", "pad_val"})
+        if extra:
+            refusals.append((f"Pad.{extra[0]}", "data_preprocessor pads to a size divisor or (in training) a size"))
+        elif split != "train" and pad.get("size") is not None:
+            refusals.append(("Pad.size", "data_preprocessor pads to a fixed size in training only"))
         elif _pad_value(pad.get("pad_val")) != 0:
             refusals.append(("Pad.pad_val", "data_preprocessor pads images with 0 after normalising"))
-    if len(divisors) > 1:
-        refusals.append(("Pad", "the pipelines pad to different size divisors; 3.x pads once per model"))
+    if len(divisors) > 1 or len(train_sizes) > 1:
+        refusals.append(("Pad", "the pipelines pad differently; 3.x pads once per model"))
     for split, pipeline in resolved_pipelines(config):
         types = [t.get("type") for t in pipeline if isinstance(t, Mapping)]
         if "Normalize" in types:
@@ -213,6 +218,8 @@ def preprocessing(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
         fields.update(mean=list(mean), std=list(std), bgr_to_rgb=to_rgb)
     if divisors:
         fields["pad_size_divisor"] = divisors.pop()
+    if train_sizes:
+        fields["batch_augments"] = [{"type": "BatchFixedSizePad", "size": train_sizes.pop()}]
     return fields, []
 
 
