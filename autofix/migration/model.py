@@ -13,9 +13,9 @@ not already give (a partial ``model = dict(data_preprocessor=dict(...))`` overri
   ``pad_mask=True`` (and ``BatchFixedSizePad(pad_mask=True)``), ``with_seg=True`` -> ``pad_seg=True``.
 - R33: ``SegRescale(scale_factor=f)`` -> ``model.roi_head.semantic_head.seg_scale_factor=f`` (HTC, SCNet);
   a PanopticFPNHead rescales by ``1/2**(start_level+2)`` itself, so there it maps when ``f`` is that.
-- R34: single-stage heads of the official ports write ``train_cfg.sampler=dict(type='PseudoSampler')``,
-  which 2.x (and 3.x) assumed when no sampler is given: written out where the 2.x ``train_cfg`` has an
-  ``assigner`` and no ``sampler``, so the model equals its port's.
+- R34: the official RetinaNet, FSAF and SSD ports write ``train_cfg.sampler=dict(type='PseudoSampler')``,
+  which 2.x (and 3.x) assumed when no sampler is given: written out there where the 2.x ``train_cfg`` has
+  an ``assigner`` and no ``sampler``, so the model equals its port's (a no-op for training).
 
 ## Refused
 - ``SegRescale`` where the model has no semantic head that rescales by that factor.
@@ -46,6 +46,10 @@ _PREPROCESSOR_DEFAULTS = {
     "batch_augments": None,
 }
 _RESCALING_SEMANTIC_HEADS = ("FusedSemanticHead", "SCNetSemanticHead")
+# The detectors whose official ports write the PseudoSampler out (RetinaNet and SSD bases and their kin);
+# the other single-stage ports (ATSS, GFL, PAA, VFNet, TOOD, YOLOv3, YOLOF...) leave it implied.
+_PORTS_WRITING_SAMPLER = ("RetinaNet", "FSAF")
+_SSD_HEADS = ("SSDHead", "PISASSDHead")
 
 
 def _is_2x(config: Mapping[str, Any]) -> bool:
@@ -150,8 +154,9 @@ def migrate_pseudo_sampler(fm: FileMigration) -> None:
     train_cfg = model.get("train_cfg")
     if not (isinstance(train_cfg, Mapping) and "assigner" in train_cfg and "sampler" not in train_cfg):
         return
-    if "roi_head" in model or "rpn_head" in model:
-        return  # two-stage train_cfg nests its stages: the ports leave them as 2.x wrote them
+    head = model.get("bbox_head") if isinstance(model.get("bbox_head"), Mapping) else {}
+    if model.get("type") not in _PORTS_WRITING_SAMPLER and head.get("type") not in _SSD_HEADS:
+        return
     if _base_value(fm, "model", "train_cfg", "sampler") == {"type": "PseudoSampler"}:
         return
     _set(fm, ("train_cfg", "sampler"), {"type": "PseudoSampler"})
