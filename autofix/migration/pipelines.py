@@ -713,17 +713,6 @@ STEPS = (
                         flip=True,
                         transforms=[dict(type='Resize', keep_ratio=True), dict(type='Collect', keys=['img'])])
                 ]
-                train_pipeline = [dict(type='Shear', level=5), dict(type='Collect', keys=['img', 'gt_bboxes'])]
-                """,
-                """
-                test_pipeline = [
-                    dict(type='LoadImageFromFile'),
-                    dict(
-                        type='MultiScaleFlipAug',
-                        img_scale=[(1333, 800), (1333, 1000)],
-                        flip=True,
-                        transforms=[dict(type='Resize', keep_ratio=True), dict(type='Collect', keys=['img'])])
-                ]
                 train_pipeline = [dict(type='Shear', level=5), dict(type='PackDetInputs')]
                 """,
                 kind=FileKind.CONFIG,
