@@ -42,6 +42,7 @@ from autofix.config_edit import render
 from autofix.cst_helpers import dict_call_keys, literal_value, mapping_value, string_value
 from autofix.migration import FileMigration, Step
 from autofix.migration.data import WRAPPERS, Call, Items, Refused, _at, _code
+from autofix.rule import Example
 
 SPLITS = ("val", "test")
 COCO = ("CocoDataset", "DeepFashionDataset", "Objects365V1Dataset", "Objects365V2Dataset", "CityscapesDataset")
@@ -165,7 +166,7 @@ def _evaluator(fm: FileMigration, split: str, options: Mapping[str, cst.Arg], wh
     for option, arg in options.items():
         if option in OPTIONS[kind]:
             out.add(OPTIONS[kind][option], _code(arg.value))
-        elif option != "metric" and split == "val":  # named once for both evaluators
+        elif option != "metric" and split == "val":  # named once for both evaluators (a VOC option on COCO)
             fm.refuse(f"evaluation.{option}", f"no {kind} argument for it", keep=(f"evaluation.{option}",))
     if whole and kind == "CocoMetric" and "outfile_prefix" not in {name for name, _ in out.args}:
         out.add("format_only", "False")
@@ -209,19 +210,26 @@ def migrate_evaluators(fm: FileMigration) -> None:
             fm.refuse("evaluation", "not a dict(...) literal", keep=("evaluation",))
             return
         options = {name: arg for name, arg in keys.items() if name not in OTHER_GROUPS}
-    data_written = any(fm.written(f"{split}_dataloader") is not None for split in ("train", *SPLITS))
+    known = {"metric", *(option for table in OPTIONS.values() for option in table)}
+    for name in options.keys() - known:
+        fm.refuse(f"evaluation.{name}", "an EvalHook argument with no 3.x evaluator equivalent",
+                  keep=(f"evaluation.{name}",))
+    options = {name: arg for name, arg in options.items() if name in known}
+    # What this step maps: metric options, and the 2.x `data` the data group moved this run (still written
+    # until the framework drops it). Migrate's own output has neither: it is left alone.
+    data_written = fm.written("data") is not None
+    if not (options or data_written):
+        return
     evaluators: dict[str, str] = {}
     for split in SPLITS:
         if _at(fm.old, "data", split) is None:
             continue
-        dataset_written = bool(_written_dataset(fm, split))
-        if not (options or dataset_written or (node is not None and not fm.inherits(f"{split}_evaluator"))):
+        dataset_written = data_written and bool(_written_dataset(fm, split))
+        if not (options or dataset_written or (data_written and not fm.inherits(f"{split}_evaluator"))):
             continue
         whole = not fm.inherits(f"{split}_evaluator") or _type_changed(fm, split)
         if not whole and isinstance(fm.base.get(f"{split}_evaluator"), list):
             whole = True  # a list does not merge: written whole
-        if whole and not (node is not None or data_written):
-            continue
         try:
             evaluator = _evaluator(fm, split, options, whole)
         except Refused as refused:
@@ -229,7 +237,7 @@ def migrate_evaluators(fm: FileMigration) -> None:
             fm.refuse(refused.construct, refused.reason, keep=keep)
             return
         if evaluator is not None:
-            evaluators[split] = evaluator.code()
+            evaluators[split] = evaluator.code(0, len(f"{split}_evaluator = "))
     after = next((name for name in ("test_dataloader", "val_dataloader", "evaluation") if fm.written(name) is not None),
                  None)
     for split, code in evaluators.items():
@@ -251,11 +259,99 @@ def _type_changed(fm: FileMigration, split: str) -> bool:
     return kind not in types
 
 
+_COCO = """
+    data_root = 'data/coco/'
+    data = dict(
+        val=dict(
+            type='CocoDataset',
+            ann_file=data_root + 'annotations/instances_val2017.json',
+            img_prefix=data_root + 'val2017/',
+            pipeline=[]),
+        test=dict(
+            type='CocoDataset',
+            ann_file=data_root + 'annotations/instances_val2017.json',
+            img_prefix=data_root + 'val2017/',
+            pipeline=[]))
+    evaluation = dict(metric='bbox')
+"""
+
 STEPS = (
     Step(
         id="R13, R14, R15, R16",
         summary="the metric of `evaluation` becomes val_evaluator/test_evaluator, typed by the val dataset",
         run=migrate_evaluators,
-        examples=(),
+        examples=(
+            Example(
+                title="a child's metric options and val set: the partial override of the base's CocoMetric",
+                before="""
+                _base_ = './coco.py'
+                data_root = 'data/coco/'
+                data = dict(
+                    val=dict(ann_file=data_root + 'annotations/val_subset.json'),
+                    test=dict(ann_file=data_root + 'annotations/val_subset.json'))
+                evaluation = dict(metric='segm', classwise=True, jsonfile_prefix='results/segm')
+                """,
+                after="""
+                _base_ = './coco.py'
+                data_root = 'data/coco/'
+                val_dataloader = dict(
+                    dataset=dict(data_root=data_root, ann_file='annotations/val_subset.json'))
+                test_dataloader = val_dataloader
+                val_evaluator = dict(
+                    ann_file=data_root + 'annotations/val_subset.json',
+                    metric='segm',
+                    classwise=True,
+                    outfile_prefix='results/segm')
+                test_evaluator = val_evaluator
+                """,
+                files={"coco.py": _COCO},
+            ),
+            Example(
+                title="another dataset type needs another metric: written whole; an EvalHook argument is refused",
+                before="""
+                _base_ = './coco.py'
+                dataset_type = 'LVISV1Dataset'
+                data_root = 'data/lvis_v1/'
+                data = dict(
+                    val=dict(
+                        type=dataset_type,
+                        ann_file=data_root + 'annotations/lvis_v1_val.json',
+                        img_prefix=data_root),
+                    test=dict(
+                        type=dataset_type,
+                        ann_file=data_root + 'annotations/lvis_v1_val.json',
+                        img_prefix=data_root))
+                evaluation = dict(metric=['bbox', 'segm'], gpu_collect=True)
+                """,
+                after="""
+                _base_ = './coco.py'
+                dataset_type = 'LVISV1Dataset'
+                data_root = 'data/lvis_v1/'
+                val_dataloader = dict(
+                    dataset=dict(
+                        type=dataset_type,
+                        data_root=data_root,
+                        ann_file='annotations/lvis_v1_val.json',
+                        data_prefix=dict(img='')))
+                test_dataloader = val_dataloader
+                val_evaluator = dict(
+                    _delete_=True,
+                    type='LVISMetric',
+                    ann_file=data_root + 'annotations/lvis_v1_val.json',
+                    metric=['bbox', 'segm'])
+                test_evaluator = val_evaluator
+                evaluation = dict(gpu_collect=True)
+                """,
+                files={"coco.py": _COCO},
+            ),
+            Example(
+                title="a metric the dataset's 3.x metric does not compute is refused",
+                before="""
+                _base_ = './coco.py'
+                evaluation = dict(metric='PQ')
+                """,
+                files={"coco.py": _COCO},
+            ),
+        ),
     ),
 )
