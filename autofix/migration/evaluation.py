@@ -232,9 +232,8 @@ def migrate_evaluators(fm: FileMigration) -> None:
             whole = True  # a list does not merge: written whole
         try:
             evaluator = _evaluator(fm, split, options, whole)
-        except Refused as refused:
-            keep = (refused.construct,) if refused.construct.startswith("evaluation.") else ()
-            fm.refuse(refused.construct, refused.reason, keep=keep)
+        except Refused as refused:  # no evaluator: the metric options stay as written
+            fm.refuse(refused.construct, refused.reason, keep=tuple(f"evaluation.{name}" for name in options))
             return
         if evaluator is not None:
             evaluators[split] = evaluator.code(0, len(f"{split}_evaluator = "))
