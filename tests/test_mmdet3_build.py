@@ -102,6 +102,13 @@ def test_autofix_never_imports_mmdet(checked: dict[str, dict]) -> None:
     assert "mmdet" not in sys.modules and importlib.util.find_spec("mmdet") is None
 
 
+def test_a_part_is_lost_where_the_port_builds_it_and_the_migrated_config_does_not() -> None:
+    port = {"parts": {"model": "ok", "transforms": "ok", "optim_wrapper": "ok", "evaluator": "ImportError: x"}}
+    migrated = {"parts": {"model": "ok", "transforms": "KeyError: 'Collect'", "optim_wrapper": "absent",
+                          "evaluator": "KeyError: y"}}
+    assert lost_parts(migrated, port) == {"transforms": "KeyError: 'Collect'", "optim_wrapper": "absent"}
+
+
 def migrate_copy(tree: Path, names: list[str], target: Path) -> Path:
     """Copy ``names`` and every file they inherit from into ``target`` (same relative paths), and migrate it."""
     pending = [tree / name for name in names]
