@@ -98,11 +98,16 @@ _BACKEND_ARGS = {"TensorboardLoggerHook": (), "WandbLoggerHook": ("init_kwargs",
 _PACED = ("interval", "by_epoch", "ignore_last")
 _UNREFUSED_DEFAULTS = {"with_step": True, "log_artifact": False, "log_checkpoint": False,
                        "log_checkpoint_metadata": False, "num_eval_images": 0}
-# Hooks 3.x (mmdet or mmengine) keeps with the same name, arguments and meaning.
-_SAME_HOOKS = frozenset({"NumClassCheckHook", "CheckInvalidLossHook", "YOLOXModeSwitchHook", "MemoryProfilerHook", "EmptyCacheHook",
-                         "DistSamplerSeedHook", "IterTimerHook", "SetEpochInfoHook"})
+# Hooks 3.x (mmdet or mmengine) registers with the names, arguments and meaning 2.x gave them, and hooks only
+# 3.x has (a config that lists one is already 3.x there).
+_SAME_HOOKS = frozenset({
+    "NumClassCheckHook", "CheckInvalidLossHook", "YOLOXModeSwitchHook", "MemoryProfilerHook", "EmptyCacheHook",
+    "DistSamplerSeedHook", "IterTimerHook", "SetEpochInfoHook", "MeanTeacherHook", "PipelineSwitchHook",
+    "EarlyStoppingHook", "PrepareTTAHook", "DetVisualizationHook", "TrackVisualizationHook",
+})
 _REFUSED_HOOKS = {
-    "EMAHook": "mmcv's EMAHook warms its momentum up over warm_up iterations; mmengine's EMAHook does not",
+    "EMAHook": "mmcv's EMAHook warms its momentum up over warm_up iterations, mmengine's does not (an "
+    "mmengine EMAHook names its ema_type)",
     "LinearMomentumEMAHook": "no 3.x EMA model with a linear momentum warm-up",
     "SyncRandomSizeHook": "3.x resizes batches in model.data_preprocessor (BatchSyncRandomResize), not by a hook",
     "RFSearchHook": "rfnext was not ported to mmdet 3.x",
@@ -488,7 +493,7 @@ def _workflow(fm: FileMigration) -> None:
 def _custom_hooks(fm: FileMigration) -> None:
     node = fm.written("custom_hooks")
     full = _defines_runtime(fm)
-    if node is None or not _has_legacy_hooks(fm.old.get("custom_hooks"), full):
+    if node is None or not legacy_hooks(fm.old, full):
         return
     if not isinstance(node, (cst.List, cst.Tuple)):
         fm.refuse("custom_hooks", "not a list literal")
@@ -510,9 +515,26 @@ def _custom_hooks(fm: FileMigration) -> None:
         fm.remove("custom_hooks")
 
 
-def _has_legacy_hooks(hooks: Any, full: bool) -> bool:
-    kept = _SAME_HOOKS - {"SetEpochInfoHook"} - ({"NumClassCheckHook"} if full else set())
-    return any(isinstance(hook, Mapping) and hook.get("type") not in kept for hook in hooks or ())
+def legacy_hooks(config: Mapping[str, Any], runtime: bool = False) -> list[str]:
+    """The custom hooks of a resolved config that the migration changes or refuses: 2.x-only types,
+    SyncNormHook's 2.x arguments, mmcv's EMAHook (no ``ema_type``), SetEpochInfoHook under TOOD (3.x TOOD
+    has no ``set_epoch``); with ``runtime`` (the file that defines the runtime) NumClassCheckHook too."""
+    found = []
+    for hook in config.get("custom_hooks") or ():
+        kind = hook.get("type") if isinstance(hook, Mapping) else None
+        if kind == "SetEpochInfoHook":
+            stays = _get(config, ("model", "type")) != "TOOD"
+        elif kind == "NumClassCheckHook":
+            stays = not runtime
+        elif kind == "SyncNormHook":
+            stays = set(hook) <= {"type", "priority"}
+        elif kind == "EMAHook":
+            stays = "ema_type" in hook
+        else:
+            stays = kind in _SAME_HOOKS
+        if not stays:
+            found.append(kind or "custom_hooks")
+    return found
 
 
 def _hook(fm: FileMigration, node: cst.BaseExpression, old: Mapping[str, Any], full: bool) -> cst.BaseExpression | None:
@@ -534,11 +556,11 @@ def _hook(fm: FileMigration, node: cst.BaseExpression, old: Mapping[str, Any], f
         return None
     if kind == "ExpMomentumEMAHook":
         return _exp_momentum_ema(fm, node, keys, old)
-    if kind == "SyncNormHook":
+    if kind == "SyncNormHook" and set(keys) - {"type", "priority"}:
         fm.note("SyncNormHook: 3.x synchronises norms before each validation (num_last_epochs and interval "
                 "dropped, as the official YOLOX ports)")
         return cst.parse_expression(_call("dict", [("type", "'SyncNormHook'"), *_taken(keys, ("priority",))]))
-    if kind in _SAME_HOOKS:
+    if kind in _SAME_HOOKS or kind == "SyncNormHook" or (kind == "EMAHook" and "ema_type" in keys):
         return node
     fm.refuse(kind, _REFUSED_HOOKS.get(kind, "a custom hook with no known 3.x equivalent"))
     return node
@@ -808,6 +830,25 @@ STEPS = (
                 """,
                 files={**_RUNTIME, "model.py": "model = dict(type='TOOD')\n"},
                 title="TOOD reads the epoch from the message hub",
+            ),
+            _config(
+                """
+                _base_ = './runtime.py'
+                checkpoint_config = dict(interval=2)
+                custom_hooks = [
+                    dict(type='SyncNormHook', priority=48),
+                    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, update_buffers=True, priority=49)
+                ]
+                """,
+                """
+                _base_ = './runtime.py'
+                default_hooks = dict(checkpoint=dict(interval=2))
+                custom_hooks = [
+                    dict(type='SyncNormHook', priority=48),
+                    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, update_buffers=True, priority=49)
+                ]
+                """,
+                title="3.x hooks in a file being migrated stay",
             ),
             _config(
                 """
