@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from corpus import CORPORA, MMDET
 
+from autofix.migration.runtime import legacy_hooks
 from autofix.mmconfig import resolve
 
 OLD = CORPORA["mmdet-2.28.2"]
@@ -59,3 +60,21 @@ def test_runtime_keys_equal_the_official_port(migrated, old_path):
     new = resolve(migrated / old_path, {})
     official = resolve(MMDET.configs() / port, {})
     assert _runtime(new, keys) == _runtime(official, keys)
+
+
+@pytest.mark.parametrize(
+    ("config", "runtime", "expected"),
+    [
+        ({"custom_hooks": [{"type": "SetEpochInfoHook"}], "model": {"type": "TOOD"}}, False, ["SetEpochInfoHook"]),
+        ({"custom_hooks": [{"type": "SetEpochInfoHook"}], "model": {"type": "MyDetector"}}, False, []),
+        ({"custom_hooks": [{"type": "SyncNormHook", "num_last_epochs": 15}]}, False, ["SyncNormHook"]),
+        ({"custom_hooks": [{"type": "SyncNormHook", "priority": 48}]}, False, []),
+        ({"custom_hooks": [{"type": "EMAHook", "momentum": 0.001}]}, False, ["EMAHook"]),
+        ({"custom_hooks": [{"type": "EMAHook", "ema_type": "ExpMomentumEMA"}]}, False, []),
+        ({"custom_hooks": [{"type": "NumClassCheckHook"}]}, False, []),
+        ({"custom_hooks": [{"type": "NumClassCheckHook"}]}, True, ["NumClassCheckHook"]),
+        ({"custom_hooks": [{"type": "ExpMomentumEMAHook"}, {"type": "MeanTeacherHook"}]}, False, ["ExpMomentumEMAHook"]),
+    ],
+)
+def test_legacy_hooks_names_what_the_migration_changes(config, runtime, expected):
+    assert legacy_hooks(config, runtime) == expected

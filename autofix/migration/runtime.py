@@ -22,7 +22,7 @@ What it maps:
   `ExpMomentumEMAHook(momentum=m, total_iter=g, skip_buffers=s)` -> `EMAHook(ema_type='ExpMomentumEMA',
   momentum=m, gamma=g, update_buffers=not s)`; `SyncNormHook(num_last_epochs, interval)` -> `SyncNormHook()`,
   as the official YOLOX ports (it now synchronises before each validation); the hooks 3.x keeps with the same
-  arguments stay (`NumClassCheckHook`, `CheckInvalidLossHook`, `YOLOXModeSwitchHook`, `MemoryProfilerHook`, `EmptyCacheHook`, ...).
+  arguments stay (`NumClassCheckHook`, `CheckInvalidLossHook`, `YOLOXModeSwitchHook`, `EmptyCacheHook`, ...).
 - A config that defines the runtime itself (the 2.x `_base_/default_runtime.py`: `checkpoint_config` and
   `log_config` with no base giving `default_hooks`) gets the whole 3.x runtime: `default_scope='mmdet'`,
   the six default hooks, `env_cfg`, `vis_backends`, `visualizer`, `log_processor`, `resume`.
@@ -36,15 +36,18 @@ Refused (left as written, named in the notes):
 - `checkpoint_config` that is not a dict literal or not a `CheckpointHook`; its keys with no 3.x
   `CheckpointHook` equivalent (`sync_buffer=True`, `create_symlink`, `meta`, ...).
 - `evaluation.save_best` naming a 2.x metric (3.x metric names are prefixed, `coco/bbox_mAP`): only 'auto' maps.
-- `log_config` that is not a dict literal; log hooks other than TextLoggerHook, TensorboardLoggerHook,
-  WandbLoggerHook and MMDetWandbHook; their arguments with no 3.x equivalent (`TensorboardLoggerHook(log_dir=)`,
-  `MMDetWandbHook(log_checkpoint=)`, `(log_checkpoint_metadata=)`, `(num_eval_images=)`, `(bbox_score_thr=)`,
-  `WandbLoggerHook(with_step=)`, `(log_artifact=)`, `out_suffix`, `reset_flag`), and a backend whose interval or
-  `by_epoch` differs from the text logger's (3.x backends write at the logger's pace).
+- `log_config` that is not a dict literal, or has keys other than `interval` and `hooks`; log hooks other
+  than TextLoggerHook, TensorboardLoggerHook, WandbLoggerHook and MMDetWandbHook; their arguments with no 3.x
+  equivalent (`TensorboardLoggerHook(log_dir=)`, `MMDetWandbHook(log_checkpoint=)`, `(log_checkpoint_metadata=)`,
+  `(num_eval_images=)`, `(bbox_score_thr=)`, `WandbLoggerHook(with_step=False)`, `(log_artifact=True)`,
+  `out_suffix`, `reset_flag=True`), and a backend hook whose `interval`, `by_epoch` or `ignore_last` differs
+  from the text logger's (3.x backends write when the LoggerHook does). What a 2.x hook did by default and no
+  backend does (WandbLoggerHook's artifact upload, MMDetWandbHook's 100 logged images) is a note.
 - `workflow` with a `val` phase (2.x computed validation losses; the 3.x ValLoop computes metrics only).
-- custom hooks: `EMAHook` (mmcv's warms its momentum up, mmengine's does not), `ExpMomentumEMAHook(resume_from=)`,
-  `LinearMomentumEMAHook`, `SyncRandomSizeHook`, `RFSearchHook` (rfnext was not ported), any hook of another
-  type, and a `custom_hooks` that is not a list literal.
+- custom hooks: `EMAHook` without `ema_type` (mmcv's warms its momentum up, mmengine's does not),
+  `ExpMomentumEMAHook(resume_from=)`, `LinearMomentumEMAHook`, `SyncRandomSizeHook`, `RFSearchHook` (rfnext
+  was not ported), any other type that is neither kept by 3.x nor 3.x-only, and a `custom_hooks` that is not
+  a list literal. `legacy_hooks(config)` names the hooks this group changes or refuses, for `check`.
 """
 
 from __future__ import annotations
@@ -96,6 +99,9 @@ _BACKENDS = {"TextLoggerHook": "LocalVisBackend", "TensorboardLoggerHook": "Tens
 _BACKEND_ARGS = {"TensorboardLoggerHook": (), "WandbLoggerHook": ("init_kwargs", "commit", "define_metric_cfg"),
                  "MMDetWandbHook": ("init_kwargs",)}
 _PACED = ("interval", "by_epoch", "ignore_last")
+# What a 2.x hook did by default that no 3.x backend does (a note, not a refusal: training is the same).
+_IMPLICIT = {"WandbLoggerHook": {"log_artifact": "uploaded the work dir's logs as an artifact by default"},
+             "MMDetWandbHook": {"num_eval_images": "logged 100 validation images with their boxes by default"}}
 _UNREFUSED_DEFAULTS = {"with_step": True, "log_artifact": False, "log_checkpoint": False,
                        "log_checkpoint_metadata": False, "num_eval_images": 0}
 # Hooks 3.x (mmdet or mmengine) registers with the names, arguments and meaning 2.x gave them, and hooks only
@@ -264,9 +270,9 @@ def _checkpoint_desired(fm: FileMigration) -> tuple[dict[tuple[str, ...], Any], 
             {("default_hooks", "checkpoint", key): value for key, value in defaults.items()})
 
 
-def _log_hooks(fm: FileMigration) -> Iterator[tuple[str, dict[str, cst.BaseExpression]]]:
-    """(type, arguments) of each hook of the file's own ``log_config.hooks``; a hook the file does not write
-    as a literal (a variable) is read from the resolved config."""
+def _log_hooks(fm: FileMigration) -> Iterator[tuple[str, dict[str, cst.BaseExpression], Mapping[str, Any]]]:
+    """(type, arguments, resolved hook) of each hook of the file's own ``log_config.hooks``; a hook the file
+    does not write as a literal (a variable) has its arguments read from the resolved config."""
     hooks = mapping_value(fm.written("log_config"), "hooks")
     if hooks is None:
         return
@@ -282,7 +288,7 @@ def _log_hooks(fm: FileMigration) -> Iterator[tuple[str, dict[str, cst.BaseExpre
         if kind is None:
             fm.refuse("log_config.hooks", "a hook without a type", keep=("log_config.hooks",))
             continue
-        yield kind, {key: value for key, value in keys.items() if key != "type"}
+        yield kind, {key: value for key, value in keys.items() if key != "type"}, value
 
 
 def _logging_written(fm: FileMigration, entries: Entries, backends: list[str]) -> None:
@@ -300,21 +306,41 @@ def _logging_written(fm: FileMigration, entries: Entries, backends: list[str]) -
     if "interval" in keys:
         entries[("default_hooks", "logger", "interval")] = keys["interval"]
         entries[("log_processor", "window_size")] = keys["interval"].deep_clone()
-    for kind, arguments in _log_hooks(fm):
+    hooks = list(_log_hooks(fm))
+    text = next((hook for kind, _, hook in hooks if kind == "TextLoggerHook"), {})
+    for kind, arguments, hook in hooks:
         if kind not in _BACKENDS:
             fm.refuse(kind, "a log hook with no 3.x LoggerHook or visualization backend equivalent",
                       keep=("log_config.hooks",))
-            continue
-        if kind == "TextLoggerHook":
+        elif kind == "TextLoggerHook":
             _text_logger(fm, arguments, entries)
             backends.append("dict(type='LocalVisBackend')")
-            continue
-        taken = [f"{key}={_code(arguments[key])}" for key in _BACKEND_ARGS[kind] if key in arguments]
-        for key, value in arguments.items():
-            if key not in _BACKEND_ARGS[kind] and key not in _PACED and not _is_default_only(key, value) and \
-                    _code(value) != repr(_UNREFUSED_DEFAULTS.get(key, object())):
-                fm.refuse(f"{kind}({key}=)", f"{_BACKENDS[kind]} has no such argument", keep=("log_config.hooks",))
-        backends.append("dict(" + ", ".join([f"type='{_BACKENDS[kind]}'", *taken]) + ")")
+        else:
+            backends.append(_backend(fm, kind, arguments, _paced(fm, hook), _paced(fm, text)))
+
+
+def _paced(fm: FileMigration, hook: Mapping[str, Any]) -> dict[str, Any]:
+    """When a 2.x log hook wrote: its interval (log_config's by default), by_epoch (the runner's), ignore_last."""
+    return {"interval": hook.get("interval", _get(fm.old, ("log_config", "interval"))),
+            "by_epoch": hook.get("by_epoch", _by_epoch(fm.old)), "ignore_last": hook.get("ignore_last", True)}
+
+
+def _backend(fm: FileMigration, kind: str, arguments: Mapping[str, cst.BaseExpression], paced: Mapping[str, Any],
+             text: Mapping[str, Any]) -> str:
+    """The visualization backend (code) of a 2.x logger hook; it writes when the LoggerHook does."""
+    for key, value in arguments.items():
+        if key in _PACED:
+            if paced[key] != text[key]:
+                fm.refuse(f"{kind}({key}=)", f"3.x backends write at the text logger's pace ({key}={text[key]!r})",
+                          keep=("log_config.hooks",))
+        elif key not in _BACKEND_ARGS[kind] and not _is_default_only(key, value) and \
+                _code(value) != repr(_UNREFUSED_DEFAULTS.get(key, object())):
+            fm.refuse(f"{kind}({key}=)", f"{_BACKENDS[kind]} has no such argument", keep=("log_config.hooks",))
+    for key, what in _IMPLICIT.get(kind, {}).items():
+        if key not in arguments:
+            fm.note(f"{kind}: {what}; {_BACKENDS[kind]} does not")
+    taken = [f"{key}={_code(arguments[key])}" for key in _BACKEND_ARGS[kind] if key in arguments]
+    return "dict(" + ", ".join([f"type='{_BACKENDS[kind]}'", *taken]) + ")"
 
 
 def _text_logger(fm: FileMigration, arguments: Mapping[str, cst.BaseExpression], entries: Entries) -> None:
