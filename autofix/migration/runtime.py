@@ -252,19 +252,26 @@ def _is_default_only(key: str, node: cst.BaseExpression) -> bool:
     return key in _DEFAULT_ONLY and _code(node) == repr(_DEFAULT_ONLY[key])
 
 
+def _save_best_written(fm: FileMigration, entries: Entries) -> None:
+    """The file's own ``evaluation.save_best``/``rule`` (the evaluation group leaves them to this one)."""
+    evaluation = _keywords(fm.written("evaluation")) or {}
+    if "save_best" in evaluation and _get(fm.old, ("evaluation", "save_best")) not in (None, "auto"):
+        fm.refuse("evaluation.save_best", "a 2.x metric name: 3.x names carry the metric's prefix (coco/bbox_mAP); "
+                  "only 'auto' maps exactly", keep=("evaluation.save_best", "evaluation.rule"))
+        return
+    for key in _SAVE_BEST:
+        if key in evaluation:
+            entries[("default_hooks", "checkpoint", key)] = evaluation[key]
+
+
 def _checkpoint_desired(fm: FileMigration) -> tuple[dict[tuple[str, ...], Any], dict[tuple[str, ...], Any]]:
     """The 3.x checkpoint hook the resolved 2.x config means: (values, defaults)."""
     config = fm.old.get("checkpoint_config")
     hook = {key: value for key, value in config.items() if key in _CHECKPOINT_ARGS}
     hook.setdefault("by_epoch", _by_epoch(fm.old))
     evaluation = fm.old.get("evaluation") or {}
-    save_best = evaluation.get("save_best")
-    if save_best not in (None, "auto"):
-        fm.refuse("evaluation.save_best", f"2.x metric name {save_best!r}: 3.x names carry the metric's prefix "
-                  "(coco/bbox_mAP); only 'auto' maps exactly", keep=("evaluation.save_best",))
-    else:
-        hook["save_best"] = save_best
-        hook["rule"] = evaluation.get("rule")
+    if evaluation.get("save_best") in (None, "auto"):  # else refused where it is written
+        hook.update({key: evaluation.get(key) for key in _SAVE_BEST})
     defaults = {**_CHECKPOINT_ARGS, **_SAVE_BEST}
     return ({("default_hooks", "checkpoint", key): value for key, value in hook.items()},
             {("default_hooks", "checkpoint", key): value for key, value in defaults.items()})
@@ -384,6 +391,7 @@ def _checkpoint_and_logging(fm: FileMigration) -> None:
     entries: Entries = {}
     backends: list[str] = []
     _checkpoint_written(fm, entries)
+    _save_best_written(fm, entries)
     _logging_written(fm, entries, backends)
     desired: dict[tuple[str, ...], Any] = {}
     defaults: dict[tuple[str, ...], Any] = {}
