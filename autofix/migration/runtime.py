@@ -38,14 +38,14 @@ Refused (left as written, named in the notes):
 - `evaluation.save_best` naming a 2.x metric (3.x metric names are prefixed, `coco/bbox_mAP`): only 'auto' maps.
 - `log_config` that is not a dict literal, or has keys other than `interval` and `hooks`; log hooks other
   than TextLoggerHook, TensorboardLoggerHook, WandbLoggerHook and MMDetWandbHook; their arguments with no 3.x
-  equivalent (`TensorboardLoggerHook(log_dir=)`, `MMDetWandbHook(log_checkpoint=)`, `(log_checkpoint_metadata=)`,
-  `(num_eval_images=)`, `(bbox_score_thr=)`, `WandbLoggerHook(with_step=False)`, `(log_artifact=True)`,
-  `out_suffix`, `reset_flag=True`), and a backend hook whose `interval`, `by_epoch` or `ignore_last` differs
+  equivalent, named `log_config.hooks.<type>.<argument>` (`TensorboardLoggerHook.log_dir`,
+  `MMDetWandbHook.log_checkpoint`, `.log_checkpoint_metadata`, `.num_eval_images`, `.bbox_score_thr`,
+  `WandbLoggerHook.with_step=False`, `.log_artifact=True`, `out_suffix`, `reset_flag=True`), and a backend hook whose `interval`, `by_epoch` or `ignore_last` differs
   from the text logger's (3.x backends write when the LoggerHook does). What a 2.x hook did by default and no
   backend does (WandbLoggerHook's artifact upload, MMDetWandbHook's 100 logged images) is a note.
 - `workflow` with a `val` phase (2.x computed validation losses; the 3.x ValLoop computes metrics only).
 - custom hooks: `EMAHook` without `ema_type` (mmcv's warms its momentum up, mmengine's does not),
-  `ExpMomentumEMAHook(resume_from=)`, `LinearMomentumEMAHook`, `SyncRandomSizeHook`, `RFSearchHook` (rfnext
+  `custom_hooks.ExpMomentumEMAHook.resume_from`, `LinearMomentumEMAHook`, `SyncRandomSizeHook`, `RFSearchHook` (rfnext
   was not ported), any other type that is neither kept by 3.x nor 3.x-only, and a `custom_hooks` that is not
   a list literal. `legacy_hooks(config)` names the hooks this group changes or refuses, for `check`.
 """
@@ -338,11 +338,11 @@ def _backend(fm: FileMigration, kind: str, arguments: Mapping[str, cst.BaseExpre
     for key, value in arguments.items():
         if key in _PACED:
             if paced[key] != text[key]:
-                fm.refuse(f"{kind}({key}=)", f"3.x backends write at the text logger's pace ({key}={text[key]!r})",
+                fm.refuse(f"log_config.hooks.{kind}.{key}", f"3.x backends write at the text logger's pace ({key}={text[key]!r})",
                           keep=("log_config.hooks",))
         elif key not in _BACKEND_ARGS[kind] and not _is_default_only(key, value) and \
                 _code(value) != repr(_UNREFUSED_DEFAULTS.get(key, object())):
-            fm.refuse(f"{kind}({key}=)", f"{_BACKENDS[kind]} has no such argument", keep=("log_config.hooks",))
+            fm.refuse(f"log_config.hooks.{kind}.{key}", f"{_BACKENDS[kind]} has no such argument", keep=("log_config.hooks",))
     for key, what in _IMPLICIT.get(kind, {}).items():
         if key not in arguments:
             fm.note(f"{kind}: {what}; {_BACKENDS[kind]} does not")
@@ -359,7 +359,7 @@ def _text_logger(fm: FileMigration, arguments: Mapping[str, cst.BaseExpression],
             if key == "interval":
                 entries[("log_processor", "window_size")] = value.deep_clone()
         elif not _is_default_only(key, value):
-            fm.refuse(f"TextLoggerHook({key}=)", "mmengine's LoggerHook has no such argument",
+            fm.refuse(f"log_config.hooks.TextLoggerHook.{key}", "mmengine's LoggerHook has no such argument",
                       keep=("log_config.hooks",))
 
 
@@ -603,15 +603,15 @@ def _hook(fm: FileMigration, node: cst.BaseExpression, old: Mapping[str, Any], f
 def _exp_momentum_ema(fm: FileMigration, node: cst.BaseExpression, keys: Mapping[str, cst.BaseExpression],
                       old: Mapping[str, Any]) -> cst.BaseExpression:
     if old.get("resume_from") is not None:
-        fm.refuse("ExpMomentumEMAHook(resume_from=)", "3.x resumes the EMA model with the runner's checkpoint")
+        fm.refuse("custom_hooks.ExpMomentumEMAHook.resume_from", "3.x resumes the EMA model with the runner's checkpoint")
         return node
     skip_buffers = old.get("skip_buffers", False)
     if not isinstance(skip_buffers, bool):
-        fm.refuse("ExpMomentumEMAHook(skip_buffers=)", "not a literal bool")
+        fm.refuse("custom_hooks.ExpMomentumEMAHook.skip_buffers", "not a literal bool")
         return node
     unknown = set(keys) - {"type", "momentum", "total_iter", "interval", "skip_buffers", "resume_from", "priority"}
     if unknown:
-        fm.refuse(f"ExpMomentumEMAHook({min(unknown)}=)", "no such argument of 3.x's ExpMomentumEMA")
+        fm.refuse(f"custom_hooks.ExpMomentumEMAHook.{min(unknown)}", "no such argument of 3.x's ExpMomentumEMA")
         return node
     arguments = [("type", "'EMAHook'"), ("ema_type", "'ExpMomentumEMA'"), *_taken(keys, ("momentum",)),
                  *(("gamma", _code(keys["total_iter"])) for _ in ["total_iter"] if "total_iter" in keys),
