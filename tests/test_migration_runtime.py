@@ -73,7 +73,8 @@ def test_runtime_keys_equal_the_official_port(migrated, old_path):
         ({"custom_hooks": [{"type": "EMAHook", "ema_type": "ExpMomentumEMA"}]}, False, []),
         ({"custom_hooks": [{"type": "NumClassCheckHook"}]}, False, []),
         ({"custom_hooks": [{"type": "NumClassCheckHook"}]}, True, ["NumClassCheckHook"]),
-        ({"custom_hooks": [{"type": "ExpMomentumEMAHook"}, {"type": "MeanTeacherHook"}]}, False, ["ExpMomentumEMAHook"]),
+        ({"custom_hooks": [{"type": "ExpMomentumEMAHook"}, {"type": "MeanTeacherHook"}]}, False,
+         ["ExpMomentumEMAHook"]),
     ],
 )
 def test_legacy_hooks_names_what_the_migration_changes(config, runtime, expected):

@@ -40,9 +40,9 @@ Refused (left as written, named in the notes):
   than TextLoggerHook, TensorboardLoggerHook, WandbLoggerHook and MMDetWandbHook; their arguments with no 3.x
   equivalent, named `log_config.hooks.<type>.<argument>` (`TensorboardLoggerHook.log_dir`,
   `MMDetWandbHook.log_checkpoint`, `.log_checkpoint_metadata`, `.num_eval_images`, `.bbox_score_thr`,
-  `WandbLoggerHook.with_step=False`, `.log_artifact=True`, `out_suffix`, `reset_flag=True`), and a backend hook whose `interval`, `by_epoch` or `ignore_last` differs
-  from the text logger's (3.x backends write when the LoggerHook does). What a 2.x hook did by default and no
-  backend does (WandbLoggerHook's artifact upload, MMDetWandbHook's 100 logged images) is a note.
+  `WandbLoggerHook.with_step=False`, `.log_artifact=True`, `out_suffix`, `reset_flag=True`), and a backend
+  hook whose `interval`, `by_epoch` or `ignore_last` differs from the text logger's (3.x backends write when
+  the LoggerHook does). What a 2.x hook did by default and no backend does (WandbLoggerHook's artifact upload, MMDetWandbHook's 100 logged images) is a note.
 - `workflow` with a `val` phase (2.x computed validation losses; the 3.x ValLoop computes metrics only).
 - custom hooks: `EMAHook` without `ema_type` (mmcv's warms its momentum up, mmengine's does not),
   `custom_hooks.ExpMomentumEMAHook.resume_from`, `LinearMomentumEMAHook`, `SyncRandomSizeHook`, `RFSearchHook` (rfnext
@@ -338,11 +338,12 @@ def _backend(fm: FileMigration, kind: str, arguments: Mapping[str, cst.BaseExpre
     for key, value in arguments.items():
         if key in _PACED:
             if paced[key] != text[key]:
-                fm.refuse(f"log_config.hooks.{kind}.{key}", f"3.x backends write at the text logger's pace ({key}={text[key]!r})",
-                          keep=("log_config.hooks",))
+                fm.refuse(f"log_config.hooks.{kind}.{key}", f"3.x backends write at the text logger's pace "
+                          f"({key}={text[key]!r})", keep=("log_config.hooks",))
         elif key not in _BACKEND_ARGS[kind] and not _is_default_only(key, value) and \
                 _code(value) != repr(_UNREFUSED_DEFAULTS.get(key, object())):
-            fm.refuse(f"log_config.hooks.{kind}.{key}", f"{_BACKENDS[kind]} has no such argument", keep=("log_config.hooks",))
+            fm.refuse(f"log_config.hooks.{kind}.{key}", f"{_BACKENDS[kind]} has no such argument",
+                      keep=("log_config.hooks",))
     for key, what in _IMPLICIT.get(kind, {}).items():
         if key not in arguments:
             fm.note(f"{kind}: {what}; {_BACKENDS[kind]} does not")
@@ -414,7 +415,10 @@ def _checkpoint_and_logging(fm: FileMigration) -> None:
         return
     if wanted_backends is not None and (full or wanted_backends != fm.base.get("vis_backends")):
         # The file's own hooks where it writes them all as literals (its variables kept), else their values.
-        code = "[" + ", ".join(backends) + "]" if len(backends) == len(wanted_backends) else render(wanted_backends)
+        items = backends if len(backends) == len(wanted_backends) else [render(item) for item in wanted_backends]
+        code = "[" + ", ".join(items) + "]"
+        if len(code) > 80:  # one backend a line
+            code = "[\n    " + ",\n    ".join(items) + ",\n]"
         entries[("vis_backends",)] = cst.parse_expression(code)
         if full or not fm.inherits("visualizer"):
             entries[("visualizer", "type")] = _node("DetLocalVisualizer")
@@ -603,7 +607,8 @@ def _hook(fm: FileMigration, node: cst.BaseExpression, old: Mapping[str, Any], f
 def _exp_momentum_ema(fm: FileMigration, node: cst.BaseExpression, keys: Mapping[str, cst.BaseExpression],
                       old: Mapping[str, Any]) -> cst.BaseExpression:
     if old.get("resume_from") is not None:
-        fm.refuse("custom_hooks.ExpMomentumEMAHook.resume_from", "3.x resumes the EMA model with the runner's checkpoint")
+        fm.refuse("custom_hooks.ExpMomentumEMAHook.resume_from",
+                  "3.x resumes the EMA model with the runner's checkpoint")
         return node
     skip_buffers = old.get("skip_buffers", False)
     if not isinstance(skip_buffers, bool):
@@ -750,7 +755,11 @@ STEPS = (
                 """
                 _base_ = './runtime.py'
                 default_hooks = dict(logger=dict(interval=50))
-                vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend'), dict(type='WandbVisBackend', init_kwargs=dict(project='det'))]
+                vis_backends = [
+                    dict(type='LocalVisBackend'),
+                    dict(type='TensorboardVisBackend'),
+                    dict(type='WandbVisBackend', init_kwargs=dict(project='det')),
+                ]
                 visualizer = dict(vis_backends=vis_backends)
                 log_processor = dict(window_size=50)
                 """,
@@ -767,7 +776,10 @@ STEPS = (
                 wandb = dict(type='MMDetWandbHook', init_kwargs=dict(project='det'), log_checkpoint=True)
                 log_config = dict(hooks=[dict(type='TextLoggerHook'), wandb])
                 default_hooks = dict(logger=dict(interval=50))
-                vis_backends = [dict(type='LocalVisBackend'), dict(type='WandbVisBackend', init_kwargs=dict(project='det'))]
+                vis_backends = [
+                    dict(type='LocalVisBackend'),
+                    dict(type='WandbVisBackend', init_kwargs=dict(project='det')),
+                ]
                 visualizer = dict(vis_backends=vis_backends)
                 log_processor = dict(window_size=50)
                 """,
