@@ -42,7 +42,8 @@ Refused (left as written, named in the notes):
   `MMDetWandbHook.log_checkpoint`, `.log_checkpoint_metadata`, `.num_eval_images`, `.bbox_score_thr`,
   `WandbLoggerHook.with_step=False`, `.log_artifact=True`, `out_suffix`, `reset_flag=True`), and a backend
   hook whose `interval`, `by_epoch` or `ignore_last` differs from the text logger's (3.x backends write when
-  the LoggerHook does). What a 2.x hook did by default and no backend does (WandbLoggerHook's artifact upload, MMDetWandbHook's 100 logged images) is a note.
+  the LoggerHook does). What a 2.x hook did by default and no backend does (WandbLoggerHook's artifact
+  upload, MMDetWandbHook's 100 logged images) is a note.
 - `workflow` with a `val` phase (2.x computed validation losses; the 3.x ValLoop computes metrics only).
 - custom hooks: `EMAHook` without `ema_type` (mmcv's warms its momentum up, mmengine's does not),
   `custom_hooks.ExpMomentumEMAHook.resume_from`, `LinearMomentumEMAHook`, `SyncRandomSizeHook`, `RFSearchHook` (rfnext
@@ -768,20 +769,15 @@ STEPS = (
             _config(
                 """
                 _base_ = './runtime.py'
-                wandb = dict(type='MMDetWandbHook', init_kwargs=dict(project='det'), log_checkpoint=True)
-                log_config = dict(interval=50, hooks=[dict(type='TextLoggerHook'), wandb])
+                wandb = dict(type='MMDetWandbHook', log_checkpoint=True)
+                log_config = dict(hooks=[dict(type='TextLoggerHook'), wandb])
                 """,
                 """
                 _base_ = './runtime.py'
-                wandb = dict(type='MMDetWandbHook', init_kwargs=dict(project='det'), log_checkpoint=True)
+                wandb = dict(type='MMDetWandbHook', log_checkpoint=True)
                 log_config = dict(hooks=[dict(type='TextLoggerHook'), wandb])
-                default_hooks = dict(logger=dict(interval=50))
-                vis_backends = [
-                    dict(type='LocalVisBackend'),
-                    dict(type='WandbVisBackend', init_kwargs=dict(project='det')),
-                ]
+                vis_backends = [dict(type='LocalVisBackend'), dict(type='WandbVisBackend')]
                 visualizer = dict(vis_backends=vis_backends)
-                log_processor = dict(window_size=50)
                 """,
                 title="a hook argument with no 3.x equivalent is refused, its hooks left as written",
             ),
