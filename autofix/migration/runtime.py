@@ -502,16 +502,19 @@ _ENV_PLACES = ("dist_params", "cudnn_benchmark", "opencv_num_threads", "mp_start
 
 
 def _resume(fm: FileMigration, entries: Entries, full: bool) -> None:
+    """2.x resumed from ``resume_from`` whatever ``load_from`` said; 3.x resumes from ``load_from``."""
     resume_from = fm.old["resume_from"]
     written = fm.written("resume_from")
-    desired = {("resume",): resume_from is not None}
-    if resume_from is not None:
-        desired[("load_from",)] = resume_from
     if written is not None:
         entries[("resume",)] = _node(resume_from is not None)
         if resume_from is not None:
             entries[("load_from",)] = written
-    elif fm.base or full:
+        return
+    if resume_from is not None and fm.written("load_from") is not None:
+        fm.note(f"load_from set to {resume_from!r}: 2.x resumed from its bases' resume_from and ignored load_from")
+        entries[("load_from",)] = _node(resume_from)
+    if fm.base or full:
+        desired = {("resume",): resume_from is not None, **({("load_from",): resume_from} if resume_from else {})}
         _derived(fm, desired, {("resume",): False}, entries)
 
 
