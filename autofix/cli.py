@@ -427,8 +427,7 @@ def check(
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         output.print_problems(report, err, strict)
     else:
-        for shown, reported in found:
-            out.print(output.finding_line(shown, reported), markup=False)
+        output.print_findings(found, out)
         sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
         output.print_problems(report, err, strict)
         err.print(output.check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from autofix import __version__
 from autofix.diffs import colour_diff
@@ -196,17 +197,47 @@ def json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any]
     return json.dumps(document, indent=2) + "\n"
 
 
-def finding_line(shown: str, reported: RuleFinding) -> str:
+# What a finding's severity means, for its detail line when the rule gives no numbers.
+SEVERITY_MEANING = {
+    "crash": "fails as configured",
+    "latent": "fails once AMP is on, the train scale grows or an in-place op follows",
+    "silent": "nothing fails, but training does not do what the file says",
+}
+
+
+def finding_text(shown: str, reported: RuleFinding) -> Text:
+    """A finding in ruff's shape: ``path:line:col: ID message``, an indented line with its severity and
+    numbers, and the command that fixes it. Path and id are styled (a console without colour drops it)."""
     finding = reported.finding
-    return f"{shown}:{finding.line or 1}:{finding.column or 1}: {reported.rule} [{finding.severity.value}] {finding.message}"
+    severity = finding.severity.value
+    text = Text()
+    text.append(shown, style="bold")
+    text.append(f":{finding.line or 1}:{finding.column or 1}: ")
+    text.append(reported.rule, style="bold red" if severity == "crash" else "bold yellow")
+    text.append(f" {finding.message}\n  {severity}: {finding.detail or SEVERITY_MEANING[severity]}\n  ")
+    text.append("help:", style="bold cyan")
+    text.append(f" {fix_command(reported.rule, shown)}")
+    return text
+
+
+def print_findings(found: list[tuple[str, RuleFinding]], out: Console) -> None:
+    """Each finding (a blank line between, as ruff does)."""
+    for index, (shown, reported) in enumerate(found):
+        if index:
+            out.print()
+        out.print(finding_text(shown, reported))
+
+
+def fix_command(rule_id: str, shown: str) -> str:
+    return f"autofix apply --fix {rule_id} {shlex.quote(shown)}"
 
 
 def finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
     finding = reported.finding
     return {
         "path": shown, "line": finding.line, "column": finding.column or 1, "rule": reported.rule,
-        "severity": finding.severity.value, "message": finding.message, "details": dict(finding.details),
-        "fix": f"autofix apply --fix {reported.rule} {shlex.quote(shown)}",
+        "severity": finding.severity.value, "message": finding.message, "detail": finding.detail,
+        "details": dict(finding.details), "fix": fix_command(reported.rule, shown),
     }
 
 

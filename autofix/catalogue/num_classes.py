@@ -181,11 +181,11 @@ def _head_finding(path: KeyPath, value: Any, classes: tuple[str, ...], source: s
         return Finding(message, Severity.CRASH, details={"key": dotted_key(path), "classes": count},
                        edits=(SetKey(path, weights),) if weights is not None else ())
     return Finding(
-        f"{dotted_key(path)} is {value} but {source} names {count} {'class' if count == 1 else 'classes'}; "
-        f"set {path[-1]}={count}",
+        f"{dotted_key(path)} is {value} but {source} names {count} {'class' if count == 1 else 'classes'}",
         Severity.CRASH,
         details={"key": dotted_key(path), "num_classes": value, "classes": count},
         edits=(SetKey(path, count),),
+        detail=f"set {path[-1]}={count}",
     )
 
 
