@@ -7,6 +7,7 @@ import enum
 import inspect
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -275,12 +276,16 @@ def list_fixes(
     ] = OutputFormat.text,
 ) -> None:
     """Every crash fix and rule: one line each with its summary and fix safety."""
-    from autofix.docs import list_json, list_lines  # the pages' renderer: only list and explain pay its import
+    from autofix.docs import (  # the pages' renderer: only list and explain pay its import
+        LIST_WIDTH,
+        list_json,
+        list_lines,
+    )
 
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(list_json(), indent=2) + "\n")
     else:
-        print("\n".join(list_lines()))
+        print("\n".join(list_lines(min(shutil.get_terminal_size().columns, LIST_WIDTH))))
 
 
 @app.command()

@@ -24,7 +24,7 @@ _REGISTER = "CheckpointLoader.register_scheme"
 
 CKPT_WEIGHTS_ONLY = CrashFix(
     id="ckpt-weights-only",
-    summary="torch >= 2.6 refuses to load checkpoints mmengine saved.",
+    summary="torch >= 2.6 refuses the checkpoints mmengine saves.",
     crash="_pickle.UnpicklingError: Weights only load failed ... Unsupported global: GLOBAL "
     "mmengine.logging.history_buffer.HistoryBuffer was not an allowed global by default "
     "(mmengine load_from_local under torch >= 2.6)",

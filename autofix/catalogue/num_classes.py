@@ -31,7 +31,7 @@ from autofix.rule import (
 
 NUM_CLASSES = CrashFix(
     id="num-classes",
-    summary="The dataset's classes and the heads' num_classes disagree.",
+    summary="The dataset's classes and heads' num_classes disagree.",
     crash="ValueError: need at least one array to concatenate (mmdet 3.x, a custom dataset without metainfo); "
     "AssertionError: The num_classes (80) in Shared2FCBBoxHead ... does not matches the length of CLASSES (mmdet 2.x)",
     what_happened=(
