@@ -197,6 +197,11 @@ StrictOption = Annotated[
                  "not a warning (default: `strict` in pyproject.toml)."),
 ]
 
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Every note of a changed file, not only its first.")]
+StatisticsOption = Annotated[
+    bool, typer.Option("--statistics", help="Counts per rule (a table; check: instead of the findings), whatever the run's size.")
+]
+
 
 @app.command()
 @_takes_rule_options
@@ -235,6 +240,8 @@ def apply(
     ] = None,
     python: PythonOption = None,
     strict: StrictOption = False,
+    statistics: StatisticsOption = False,
+    verbose: VerboseOption = False,
     **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
@@ -249,13 +256,14 @@ def apply(
             sys.stdout.flush()
             output.print_problems(report, err, strict)
         else:
-            output.print_diffs(report, out, err, strict)
+            output.print_diffs(report, out, err, strict, verbose)
         if diff_file is not None:
             try:
                 diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
             except OSError as exc:
                 raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
-        output.print_summary(report, transforms, options, dry_run or diff_only, err)
+        output.warn_if_empty(report, paths, err)
+        output.print_summary(report, transforms, options, dry_run or diff_only, err, statistics)
     if report.count("error") or (strict and report.count("unresolvable")):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
@@ -408,6 +416,7 @@ def check(
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
     python: PythonOption = None,
     strict: StrictOption = False,
+    statistics: StatisticsOption = False,
     **rule_values: Any,
 ) -> None:
     """Report what the selected rules would fix, without writing: the files `apply --dry-run` would change.
@@ -432,9 +441,13 @@ def check(
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         output.print_problems(report, err, strict)
     else:
-        output.print_findings(found, out)
+        if statistics:
+            output.print_check_statistics(found, out)
+        else:
+            output.print_findings(found, out)
         sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
         output.print_problems(report, err, strict)
+        output.warn_if_empty(report, paths, err)
         err.print(output.check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
     if errors or (strict and unresolvable):
         raise typer.Exit(EXIT_ERROR)

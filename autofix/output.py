@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -74,18 +75,33 @@ def print_problems(report: RunReport, err: Console, strict: bool) -> None:
             err.print(f"{label}: {result.shown}: not examined: {result.error}", style=style, markup=False)
 
 
-def print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False) -> None:
+def print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False, verbose: bool = False) -> None:
+    """Problems, then each changed file's diff after its notes: one line per file, each note with ``verbose``."""
     print_problems(report, err, strict)
     for result in report.results:
         if result.status != "changed":
             continue
-        for note in result.notes:
+        notes = list(result.notes)
+        if notes and not verbose:
+            more = len(notes) - 1
+            notes = [notes[0] + (f" (+{more} more: -v shows {'them' if more != 1 else 'it'})" if more else "")]
+        for note in notes:
             err.print(f"note: {result.shown}: {note}", style="yellow", markup=False)
         if out.is_terminal:
             out.print(colour_diff(result.diff), end="")
         else:  # plain bytes for pipes and patch files: no wrapping, no markup
             sys.stdout.write(result.diff)
     sys.stdout.flush()
+
+
+def warn_if_empty(report: RunReport, paths: list[Path], err: Console) -> None:
+    """ruff's warning (and, as ruff, exit 0) when the walk found no Python file."""
+    if report.results:
+        return
+    from autofix.files import display_path  # only an empty walk needs it
+
+    shown = " ".join(display_path(path) for path in paths)
+    err.print(f"warning: no Python files found under {shown}", style="yellow", markup=False)
 
 
 # The columns of the summary table: key, heading.
@@ -146,21 +162,20 @@ def not_run(rules: list[Rule], options: Mapping[str, Any], report: RunReport) ->
     return skipped
 
 
-def print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, err: Console) -> None:
-    """A table per transform and for all files, then one line (the part CI logs are grepped for)."""
+# A run over more files than this, or with more than one rule changing files, gets the per-rule table.
+TABLE_MIN_FILES = 20
+
+
+def print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, err: Console,
+                  statistics: bool = False) -> None:
+    """The per-rule table (with ``statistics``, or for a big or many-rule run), the rules that were not run,
+    then one line (the part CI logs are grepped for)."""
     counts = totals(report)
     not_running = not_run(rules, options, report)
-    # The unresolvable column only where there are some: most trees have none, and it is wide.
-    columns = [(key, heading) for key, heading in COLUMNS if key != "unresolvable" or counts["unresolvable"]]
-    table = Table(title="autofix summary", title_justify="left")
-    table.add_column("", justify="left")
-    for _, heading in columns:
-        table.add_column(heading, justify="right")
-    for tid, row in per_transform(report, [rule.id for rule in rules]).items():
-        table.add_row(tid, *("-" if tid in not_running else str(row[key]) for key, _ in columns))
-    table.add_row("all files (scanned)", *(str(counts["scanned" if key == "examined" else key]) for key, _ in columns),
-                  style="bold")
-    err.print(table)
+    rows = per_transform(report, [rule.id for rule in rules])
+    rules_changing = sum(1 for row in rows.values() if row["changed"])
+    if statistics or counts["scanned"] > TABLE_MIN_FILES or rules_changing > 1:
+        err.print(_table(counts, rows, not_running))
     for tid, why in not_running.items():
         err.print(f"note: {tid} was not run: {why}", style="yellow", markup=False)
     changed = counts["changed"]
@@ -171,6 +186,30 @@ def print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, An
         if counts[key]:
             parts.append(f"{counts[key]} {word}{'s' if key == 'failed' and counts[key] != 1 else ''}")
     err.print(", ".join(parts) + ".", markup=False)
+
+
+def _table(counts: dict[str, int], rows: dict[str, dict[str, int]], not_running: dict[str, str]) -> Table:
+    """A row per rule and one for all files."""
+    # The unresolvable column only where there are some: most trees have none, and it is wide.
+    columns = [(key, heading) for key, heading in COLUMNS if key != "unresolvable" or counts["unresolvable"]]
+    table = Table(title="autofix summary", title_justify="left")
+    table.add_column("", justify="left")
+    for _, heading in columns:
+        table.add_column(heading, justify="right")
+    for tid, row in rows.items():
+        table.add_row(tid, *("-" if tid in not_running else str(row[key]) for key, _ in columns))
+    table.add_row("all files (scanned)", *(str(counts["scanned" if key == "examined" else key]) for key, _ in columns),
+                  style="bold")
+    return table
+
+
+def print_check_statistics(found: list[tuple[str, RuleFinding]], out: Console) -> None:
+    """check --statistics, as ruff's: a line per rule, its findings and the files they are in, most first."""
+    per_rule = Counter(reported.rule for _, reported in found)
+    files = {rule: len({shown for shown, reported in found if reported.rule == rule}) for rule in per_rule}
+    width = max((len(str(count)) for count in per_rule.values()), default=1)
+    for rule, count in per_rule.most_common():
+        out.print(f"{count:>{width}}  {rule}  in {files[rule]} file{'s' if files[rule] != 1 else ''}", markup=False)
 
 
 def json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, write: bool) -> str:
