@@ -162,7 +162,8 @@ def test_mmcv_not_found_says_where_it_was_looked_for():
 
 def test_amp_nms_without_mmcv_says_nms_dtype_cast_was_not_run_and_how_to_run_it():
     Path("model.py").write_text("x = 1\n")
-    result = CliRunner().invoke(app, ["apply", "--fix", "amp-nms", "--dry-run", "model.py"], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["apply", "--fix", "amp-nms", "--dry-run", "--statistics", "model.py"],
+                                env={"COLUMNS": "200"})
     assert result.exit_code == 0
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in result.stderr.splitlines()
             if line.count("│") == 7}
