@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -34,31 +34,38 @@ PROGRESS_MIN_FILES = 20
 
 
 class ProgressBar:
-    """A rich progress bar on a terminal (never in pipes or CI logs), drawn without a refresh thread:
-    the engine may fork worker processes while it is shown."""
+    """A rich progress bar on a terminal (never in pipes or CI logs): the phase, files done of all, the
+    time left. Drawn without a refresh thread: the engine may fork worker processes while it is shown."""
 
     def __init__(self, err: Console) -> None:
         self.shown = err.is_terminal and not os.environ.get("CI")
         self.err = err
         self.bar: Progress | None = None
         self.task: TaskID | None = None
+        self.phase = ""
         self.drawn = 0.0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, phase: str, done: int, total: int) -> None:
         if not self.shown or total < PROGRESS_MIN_FILES:
             return
         if self.bar is None:
             self.bar = Progress(
-                TextColumn("autofix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("autofix {task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(compact=True, elapsed_when_finished=True),
                 console=self.err, transient=True, auto_refresh=False,
             )
             self.bar.start()
-            self.task = self.bar.add_task("files", total=total)
-        self.bar.update(self.task, completed=done)
+            self.task = self.bar.add_task(phase, total=total)
+        if phase == "examining" and self.phase == "planning":  # a new count: the time left is estimated afresh
+            self.bar.reset(self.task, total=total, completed=done, description=phase)
+        else:
+            self.bar.update(self.task, completed=done, description=phase)
         now = time.monotonic()
-        if now - self.drawn >= 0.1 or done == total:  # a redraw per file would cost more than the files
+        # A redraw per file would cost more than the files; a new phase is drawn at once.
+        if now - self.drawn >= 0.1 or done == total or phase != self.phase:
             self.bar.refresh()
             self.drawn = now
+        self.phase = phase
 
     def close(self) -> None:
         if self.bar is not None:

@@ -248,17 +248,37 @@ def test_progress_bar_only_on_a_terminal_outside_ci_and_for_enough_files(monkeyp
     def drawn(terminal: bool, total: int) -> str:
         stream = io.StringIO()
         bar = ProgressBar(Console(file=stream, force_terminal=terminal, width=80))
-        for done in range(1, total + 1):
-            bar(done, total)
+        for phase in ("planning", "examining"):
+            for done in range(1, total + 1):
+                bar(phase, done, total)
         bar.close()
         return stream.getvalue()
 
     monkeypatch.delenv("CI", raising=False)
-    assert "30/30" in drawn(terminal=True, total=30)
+    shown = drawn(terminal=True, total=30)
+    assert "autofix planning" in shown and "autofix examining" in shown and "30/30" in shown
     assert drawn(terminal=False, total=30) == ""
     assert drawn(terminal=True, total=3) == ""
     monkeypatch.setenv("CI", "true")
     assert drawn(terminal=True, total=30) == ""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_engine_tells_each_file_as_it_finishes_within_a_level(
+    configs: Path, any_count_starts_a_pool: list[int], monkeypatch: pytest.MonkeyPatch, jobs: str
+):
+    for number in range(6):
+        (configs / "detector" / f"more_{number}_model.py").write_text(RELU)
+    told: list[tuple[str, int, int]] = []
+    monkeypatch.setattr("autofix.output.ProgressBar.__call__", lambda self, *call: told.append(call))
+    invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--jobs", jobs, "configs")
+    phases = [phase for phase, _, _ in told]
+    assert phases.index("planning") < phases.index("examining") < phases.index("writing")
+    assert {total for _, _, total in told} == {11}
+    examined = [done for phase, done, _ in told if phase == "examining"]
+    assert examined == sorted(examined) and examined[-1] == 11
+    if jobs == "1":  # one call per file examined: the 9 model files and the base share the first level
+        assert len(examined) >= 10
 
 
 UNLOADABLE = {  # a config in the walk that mmengine cannot load -> a part of the reason it gives
