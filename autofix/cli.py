@@ -21,6 +21,7 @@ from rich.console import Console
 from autofix import __version__, environment, output
 from autofix.diagnose import (
     LogUnreadable,
+    config_named_in_log,
     diagnose_text,
     diagnosis_json,
     read_log,
@@ -372,14 +373,16 @@ def diagnose(
         except UnknownFixError as exc:
             raise _fail(str(exc)) from None
         report = run([config], transforms, {}, write=apply_fix)
+    named = config_named_in_log(text) if config is None else None  # for the commands it prints
     out, err = _consoles(no_color)
     if output_format is OutputFormat.json:
-        document = diagnosis_json(diagnosis, log_name, shown_config, report, applied=apply_fix)
+        document = diagnosis_json(diagnosis, log_name, shown_config or named, report, applied=apply_fix,
+                                  named_in_log=named is not None)
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     elif diagnosis.matches:
         for index, match in enumerate(diagnosis.matches):
             out.print(("\n" if index else "") + "Recognised ", end="")
-            out.print(render_match(match, log_name, shown_config), end="")
+            out.print(render_match(match, log_name, shown_config or named, named_in_log=named is not None), end="")
         if report is not None:
             verb = "Applied" if apply_fix else "Dry run of"
             err.print(f"\n{verb} the default remedy on {shown_config}:", markup=False)
