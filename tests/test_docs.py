@@ -109,3 +109,10 @@ def test_list_as_json():
     assert amp_nms["kind"] == "crash-fix" and amp_nms["default_rules"] == ["split-thr", "nms-dtype-cast"]
     assert amp_nms["remedies"][0] == {**amp_nms["remedies"][0], "fix": "split-thr", "available": True}
     assert next(e for e in entries if e["id"] == "resize-down")["options"][0]["default"] == "1333x800"
+
+
+@pytest.mark.parametrize("fix_id", [*crash_fixes(), *all_transforms()])
+def test_every_page_is_rendered_to_the_terminal_width_without_rest_or_markdown_marks(fix_id: str):
+    out = explain(fix_id, columns=60)
+    assert all(len(line) <= 60 and line == line.rstrip() for line in out.splitlines())
+    assert "``" not in out and not re.search(r"^#+ ", out, flags=re.MULTILINE) and not ANSI.search(out)
