@@ -89,7 +89,8 @@ def test_python_names_the_environment_for_pkg_bases_and_read_base_imports(traini
     result = invoke("check", "--fix", "persistent-workers", "--python", str(training_env / "bin" / "python"),
                     "leaf.py", "new_style.py")
     assert result.exit_code == 1, result.output
-    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["leaf.py", "new_style.py"]
+    findings = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
+    assert [line.split(":")[0] for line in findings] == ["leaf.py", "new_style.py"]
     assert "persistent_workers=True but 0 worker processes" in result.stdout
     _assert_not_imported()
 
