@@ -271,7 +271,8 @@ def print_findings(found: list[tuple[str, RuleFinding]], out: Console) -> None:
     for index, (shown, reported) in enumerate(found):
         if index:
             out.print()
-        out.print(finding_text(shown, reported))
+        text = finding_text(shown, reported)
+        out.print(text.plain if out.no_color else text, markup=False)  # --no-color: no bold either
 
 
 def fix_command(rule_id: str, shown: str) -> str:

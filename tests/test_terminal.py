@@ -29,10 +29,11 @@ def _environment() -> dict[str, str]:
     return {**env, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
 
 
-def _in_a_terminal(command: list[str], cwd: Path) -> tuple[int, bytes]:
+def _in_a_terminal(command: list[str], cwd: Path, environment: dict[str, str] | None = None) -> tuple[int, bytes]:
     """The command's stdout and stderr, both on one pseudo-terminal, and its exit code."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(command, cwd=cwd, env=_environment(), stdin=follower, stdout=follower, stderr=follower)
+    env = {**_environment(), **(environment or {})}
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=follower, stdout=follower, stderr=follower)
     os.close(follower)
     shown = b""
     while True:
@@ -66,3 +67,10 @@ def test_the_same_command_in_a_pipe_is_plain_text(tree: Path):
     assert not ANSI.search(piped.stdout) and not ANSI.search(piped.stderr)
     assert piped.stdout.startswith(b"model_00.py:2:1: relu-no-inplace ")
     assert b"autofix planning" not in piped.stderr and b"autofix examining" not in piped.stderr
+
+
+@pytest.mark.parametrize(("flags", "environment"), [(["--no-color"], {}), ([], {"NO_COLOR": "1"})])
+def test_no_color_in_a_terminal_prints_findings_without_escape_codes(tree: Path, flags: list[str], environment: dict):
+    code, shown = _in_a_terminal([*COMMAND, *flags], tree, environment)
+    findings = shown.split(b"model_00.py", 1)[1].split(b"findings in")[0]  # after the bar is gone
+    assert code == 1 and not ANSI.search(findings)
