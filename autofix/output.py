@@ -83,15 +83,12 @@ def print_problems(report: RunReport, err: Console, strict: bool) -> None:
 
 
 def print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False, verbose: bool = False) -> None:
-    """Problems, then each changed file's diff after its notes: one line per file, each note with ``verbose``."""
+    """Problems, then each changed file's diff after its notes: on one line, or a line each with ``verbose``."""
     print_problems(report, err, strict)
     for result in report.results:
         if result.status != "changed":
             continue
-        notes = list(result.notes)
-        if notes and not verbose:
-            more = len(notes) - 1
-            notes = [notes[0] + (f" (+{more} more: -v shows {'them' if more != 1 else 'it'})" if more else "")]
+        notes = list(result.notes) if verbose or not result.notes else ["; ".join(result.notes)]
         for note in notes:
             err.print(f"note: {result.shown}: {note}", style="yellow", markup=False)
         if out.is_terminal:

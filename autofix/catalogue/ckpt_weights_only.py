@@ -179,7 +179,7 @@ class CkptWeightsOnly(Rule):
     summary = "Passes weights_only=False to torch.load in mmengine's checkpoint loaders (runner/checkpoint.py)"
     crash = CKPT_WEIGHTS_ONLY.crash
     tradeoff = "Edits an installed library: reinstalling or upgrading mmengine undoes it; load only trusted checkpoints"
-    latent_message = "under torch >= 2.6 this torch.load refuses the HistoryBuffer and numpy values mmengine saves in checkpoints"
+    latent_message = "torch >= 2.6 refuses mmengine's checkpoints in this torch.load"
     applicability = Applicability.SAFE
     prefilter = ("register_scheme",)
     options = (Option("mmengine", "also process mmengine's runner/checkpoint.py, found in the training environment "

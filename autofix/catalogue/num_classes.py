@@ -505,11 +505,11 @@ class NumClasses(ConfigRule):
             if declared != classes and not inherits_type_classes:
                 found.append(Finding(
                     f"{dotted_key(site.path)} ({site.split}) "
-                    + (f"declares {len(declared)} other classes" if declared else "declares no classes")
-                    + f"; give it the {len(classes)} of {source}",
+                    + (f"declares {len(declared)} other classes" if declared else "declares no classes"),
                     Severity.CRASH,
                     details={"dataset": dotted_key(site.path), "classes": len(classes)},
                     edits=(site.classes_edit(classes),),
+                    detail=f"give it the {len(classes)} of {source}",
                 ))
         return found
 
@@ -526,8 +526,9 @@ class NumClasses(ConfigRule):
         why = f"its heads count {', '.join(map(str, other_counts))} classes" if other_counts else (
             f"{dotted_key(custom[0].path)} reads {custom[0].dataset.get('data_root') or custom[0].dataset.get('ann_file')!r}")
         return [Finding(
-            f"{dotted_key(defaults[0].path)} trains a CocoDataset with COCO's {COCO_CLASS_COUNT} default classes but "
-            f"{why}; name the dataset's classes with --classes a,b,c",
+            f"{dotted_key(defaults[0].path)} keeps COCO's {COCO_CLASS_COUNT} classes but {why}",
             Severity.CRASH,
             details={"dataset": dotted_key(defaults[0].path), "head_counts": other_counts},
+            detail=f"a CocoDataset trains with COCO's {COCO_CLASS_COUNT} default classes unless it names its own; "
+                   "name them with --classes a,b,c",
         )]

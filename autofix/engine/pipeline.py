@@ -219,7 +219,7 @@ def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> l
     for first, last in blocks:
         if not any(first <= (f.line or 0) <= last for f in placed):
             changed = textwrap.shorten(" ".join(lines[first - 1].split()), 60) if first <= len(lines) else ""
-            what = transform.latent_message or transform.summary
+            what = transform.latent_message or transform.doc().partition("\n")[0].replace("`", "")  # its summary line
             placed.append(Finding(what, Severity.LATENT, line=first, detail=repr(changed) if changed else ""))
     return [RuleFinding(transform.id, f) for f in sorted(placed, key=lambda f: f.line or 0)]
 
