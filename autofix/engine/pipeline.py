@@ -202,7 +202,7 @@ def _refusals(rule_id: str, refused: list[tuple[str, str]], text: str) -> list[R
         key = construct.split(".")[0].split("[")[0]
         pattern = re.compile(rf"^{re.escape(key)}\s*=|['\"]{re.escape(key)}['\"]")
         line = next((number for number, written in enumerate(lines, 1) if pattern.search(written)), 1)
-        found.append(RuleFinding(rule_id, Finding(f"{construct} left as it was: {reason}", Severity.SILENT, line=line)))
+        found.append(RuleFinding(rule_id, Finding(f"{construct} left as it was", Severity.SILENT, line=line, detail=reason)))
     return found
 
 
