@@ -111,8 +111,6 @@ def warn_if_empty(report: RunReport, paths: list[Path], err: Console) -> None:
 # The columns of the summary table: key, heading.
 COLUMNS = (("examined", "files"), ("changed", "changed"), ("unchanged", "unchanged"), ("failed", "failed"),
             ("unresolvable", "unresolvable"), ("suppressed", "suppressed"))
-
-
 COUNTED = tuple(key for key, _ in COLUMNS)
 
 
