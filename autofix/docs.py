@@ -239,33 +239,46 @@ def applicability(entry: type[Rule] | CrashFix) -> Applicability:
 
 
 def list_lines(width: int = LIST_WIDTH) -> list[str]:
-    """``autofix list``: one line per id, crash fixes first, each cut to ``width`` columns."""
+    """``autofix list``: one line per id at 80 columns, crash fixes first; narrower, a summary wraps
+    between words under itself."""
     entries = [*crash_fixes().values(), *all_transforms().values()]
-    id_width = max(len(entry.id) for entry in entries) + 2
-    lines = ["Crash fixes (--fix ID runs its default remedy):"]
+    id_width = max(len(entry.id) for entry in entries) + 1
+    room = max(width - id_width - len("unsafe "), 20)
+    lines = ["Crash fixes (--fix ID runs its default rules):"]
     for number, entry in enumerate(entries):
         if number == len(crash_fixes()):
-            lines += ["", "Rules:"]
+            lines += ["", "Rules (one fix each):"]
         safety = "safe" if applicability(entry) is Applicability.SAFE else "unsafe"
-        line = f"  {entry.id:<{id_width}}{safety:<8}{summary_line(entry).replace('`', '')}"
-        lines.append(line if len(line) <= width else line[: width - 1] + "…")
-    lines += ["", "unsafe: changes training results. `autofix explain ID` shows an id's page."]
+        prefix = f"{entry.id:<{id_width}}{safety:<7}"
+        wrapped = textwrap.wrap(summary_line(entry).replace("`", ""), room, break_long_words=False,
+                                break_on_hyphens=False)
+        lines += [prefix + wrapped[0], *(" " * len(prefix) + line for line in wrapped[1:])]
+    lines += ["", "unsafe: changes training results.", "An id's page: autofix explain ID"]
     return lines
 
 
 def list_json() -> list[dict[str, Any]]:
-    """``autofix list --format json``: every crash fix, then every rule."""
+    """``autofix list --format json``: every crash fix (its remedies), then every rule (its options)."""
     entries: list[dict[str, Any]] = [
         {"id": crash.id, "kind": "crash-fix", "summary": summary_line(crash),
-         "applicability": applicability(crash).value,
-         "default_rules": list(crash.default_transforms), "options": []}
+         "applicability": applicability(crash).value, "crash": crash.crash,
+         "default_rules": list(crash.default_transforms),
+         "remedies": [{"fix": r.fix, "summary": r.summary, "cost": r.cost, "command": r.command(crash.path_hint),
+                       "available": r.available(fix_ids())} for r in crash.remedies],
+         "options": []}
         for crash in crash_fixes().values()
     ]
     for rule in all_transforms().values():
-        options = [{"name": o.name, "default": o.default, "help": o.help} for o in rule.options]
-        entries.append({"id": rule.id, "kind": "rule", "summary": summary_line(rule),
-                        "applicability": rule.applicability.value, "options": options})
+        options = [{"name": o.name, "flag": o.flag, "metavar": o.metavar, "default": _json_default(o.default),
+                    "help": o.help} for o in rule.options]
+        entries.append({"id": rule.id, "kind": "rule", "summary": summary_line(rule), "crash": rule.crash,
+                        "applicability": rule.applicability.value, "opt_in": rule.opt_in,
+                        "crash_fixes": _crash_fixes_offering(rule.id), "options": options})
     return entries
+
+
+def _json_default(value: Any) -> Any:
+    return _option_value(value) if isinstance(value, tuple) else value
 
 
 def main() -> None:
