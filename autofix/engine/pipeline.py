@@ -248,8 +248,13 @@ class ConfigSession:
         key = os.path.abspath(path)
         return resolving_as(lambda code: resolve(path, {**self.fixed, key: code}, self.cache), text)
 
-    def original_resolver(self, path: Path, text: str) -> Callable[[], Mapping[str, Any]]:
-        """``resolve_original`` for ``path`` read as ``text``: its bases as the run found them."""
+    def original_resolver(
+        self, path: Path, text: str, current: Callable[[str | None], Mapping[str, Any]]
+    ) -> Callable[[], Mapping[str, Any]]:
+        """``resolve_original`` for ``path`` read as ``text``: its bases as the run found them (``current``,
+        the file's ``resolve_config``, while the run has fixed nothing)."""
+        if not self.originals:
+            return lambda: current(None)
         key = os.path.abspath(path)
         return lambda: resolve(path, {**self.originals, key: text}, self.cache)
 
@@ -268,11 +273,13 @@ def rewrite_at(
     """``rewrite_source`` for ``text`` standing at ``path``: configs resolve against the files beside it."""
     kind = kind or detect_kind(text)
     # Only configs are ever executed by mmengine; model files are never run.
-    config = kind is FileKind.CONFIG
+    if kind is not FileKind.CONFIG:
+        return rewrite_source(text, transforms, options, kind, syntax_checked=syntax_checked,
+                              report_findings=report_findings)
+    resolver = session.resolver(path, text)
     return rewrite_source(
-        text, transforms, options, kind, session.resolver(path, text) if config else no_config,
-        syntax_checked=syntax_checked, report_findings=report_findings,
-        resolve_original=session.original_resolver(path, text) if config else no_config,
+        text, transforms, options, kind, resolver, syntax_checked=syntax_checked, report_findings=report_findings,
+        resolve_original=session.original_resolver(path, text, resolver),
     )
 
 
