@@ -7,29 +7,17 @@ import enum
 import inspect
 import json
 import os
-import shlex
 import signal
 import sys
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from autofix import __version__, environment
+from autofix import __version__, environment, output
 from autofix.diagnose import (
     LogUnreadable,
     diagnose_text,
@@ -38,9 +26,7 @@ from autofix.diagnose import (
     render_match,
     render_no_match,
 )
-from autofix.diffs import colour_diff
 from autofix.engine import RunReport, run
-from autofix.engine.pipeline import RuleFinding
 from autofix.filekind import ConfigPatterns
 from autofix.files import display_path
 from autofix.registry import (
@@ -73,147 +59,6 @@ def _consoles(no_color: bool) -> tuple[Console, Console]:
 def _fail(message: str) -> typer.Exit:
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"autofix: error: {message}", markup=False)
     return typer.Exit(EXIT_ERROR)
-
-
-# A progress bar is worth drawing from this many files on.
-PROGRESS_MIN_FILES = 20
-
-
-class _ProgressBar:
-    """A rich progress bar on a terminal (never in pipes or CI logs), drawn without a refresh thread:
-    the engine may fork worker processes while it is shown."""
-
-    def __init__(self, err: Console) -> None:
-        self.shown = err.is_terminal and not os.environ.get("CI")
-        self.err = err
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.drawn = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.shown or total < PROGRESS_MIN_FILES:
-            return
-        if self.bar is None:
-            self.bar = Progress(
-                TextColumn("autofix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=self.err, transient=True, auto_refresh=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("files", total=total)
-        self.bar.update(self.task, completed=done)
-        now = time.monotonic()
-        if now - self.drawn >= 0.1 or done == total:  # a redraw per file would cost more than the files
-            self.bar.refresh()
-            self.drawn = now
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _print_problems(report: RunReport, err: Console, strict: bool) -> None:
-    """One line per file that failed, and per config that could not be examined (an error with --strict)."""
-    for result in report.results:
-        if result.status == "error":
-            err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
-        elif result.status == "unresolvable":
-            label, style = ("error", "bold red") if strict else ("warning", "yellow")
-            err.print(f"{label}: {result.shown}: not examined: {result.error}", style=style, markup=False)
-
-
-def _print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False) -> None:
-    _print_problems(report, err, strict)
-    for result in report.results:
-        if result.status != "changed":
-            continue
-        for note in result.notes:
-            err.print(f"note: {result.shown}: {note}", style="yellow", markup=False)
-        if out.is_terminal:
-            out.print(colour_diff(result.diff), end="")
-        else:  # plain bytes for pipes and patch files: no wrapping, no markup
-            sys.stdout.write(result.diff)
-    sys.stdout.flush()
-
-
-# The columns of the summary table: key, heading.
-_COLUMNS = (("examined", "files"), ("changed", "changed"), ("unchanged", "unchanged"), ("failed", "failed"),
-            ("unresolvable", "unresolvable"), ("suppressed", "suppressed"))
-_COUNTED = tuple(key for key, _ in _COLUMNS)
-
-
-def _per_transform(report: RunReport, transform_ids: list[str]) -> dict[str, dict[str, int]]:
-    """For each transform: the files it examined, changed, left unchanged, that failed and that could not be
-    resolved; changes suppressed."""
-    counts = {tid: dict.fromkeys(_COUNTED, 0) for tid in transform_ids}
-    for result in report.results:
-        for tid in result.examined:
-            row = counts[tid]
-            row["examined"] += 1
-            if result.status == "error":
-                row["failed"] += 1
-            elif result.status == "unresolvable":
-                row["unresolvable"] += 1
-            elif tid in result.applied:
-                row["changed"] += 1
-            else:
-                row["unchanged"] += 1
-        for tid in result.suppressed:
-            counts[tid]["suppressed"] += 1
-    return counts
-
-
-def _totals(report: RunReport) -> dict[str, int]:
-    return {
-        "scanned": len(report.results),
-        "changed": report.count("changed"),
-        "unchanged": report.count("unchanged"),
-        "skipped": report.count("skipped"),
-        "failed": report.count("error"),
-        "unresolvable": report.count("unresolvable"),
-        "suppressed": sum(len(r.suppressed) for r in report.results),
-    }
-
-
-def _not_run(rules: list[Rule], options: Mapping[str, Any], report: RunReport) -> dict[str, str]:
-    """Rules that fix files their flags add (an installed library's) and examined nothing because no such
-    flag was given: rule id -> why, and the command that runs them."""
-    examined = {tid for result in report.results for tid in result.examined}
-    not_run = {}
-    for rule in rules:
-        adds_files = type(rule).extra_paths is not Rule.extra_paths
-        flags = [option for option in rule.options if option.flag and not options.get(option.key)]
-        if adds_files and flags and rule.id not in examined and not rule.extra_paths(options):
-            named = " ".join(f"--{flag.name}" for flag in flags)
-            why = "; ".join(flag.help for flag in flags)
-            not_run[rule.id] = f"its files come from {named} ({why}); run `autofix apply --fix {rule.id} {named}`"
-    return not_run
-
-
-def _print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, err: Console) -> None:
-    """A table per transform and for all files, then one line (the part CI logs are grepped for)."""
-    totals = _totals(report)
-    not_run = _not_run(rules, options, report)
-    # The unresolvable column only where there are some: most trees have none, and it is wide.
-    columns = [(key, heading) for key, heading in _COLUMNS if key != "unresolvable" or totals["unresolvable"]]
-    table = Table(title="autofix summary", title_justify="left")
-    table.add_column("", justify="left")
-    for _, heading in columns:
-        table.add_column(heading, justify="right")
-    for tid, row in _per_transform(report, [rule.id for rule in rules]).items():
-        table.add_row(tid, *("-" if tid in not_run else str(row[key]) for key, _ in columns))
-    table.add_row("all files (scanned)", *(str(totals["scanned" if key == "examined" else key]) for key, _ in columns),
-                  style="bold")
-    err.print(table)
-    for tid, why in not_run.items():
-        err.print(f"note: {tid} was not run: {why}", style="yellow", markup=False)
-    changed = totals["changed"]
-    verb = "would change" if dry_run else "changed"
-    parts = [f"{changed} file{'s' if changed != 1 else ''} {verb}", f"{totals['unchanged']} unchanged"]
-    for key, word in (("skipped", "skipped"), ("failed", "error"), ("unresolvable", "unresolvable"),
-                      ("suppressed", "suppressed")):
-        if totals[key]:
-            parts.append(f"{totals[key]} {word}{'s' if key == 'failed' and totals[key] != 1 else ''}")
-    err.print(", ".join(parts) + ".", markup=False)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -251,30 +96,6 @@ def _orderly_stop() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, write: bool) -> str:
-    files = [
-        {
-            "path": r.shown,
-            "status": r.status,
-            "transforms": list(r.applied),
-            "diff": r.diff,
-            "notes": list(r.notes),
-            "error": r.error or None,
-            "suppressed": dict(Counter(r.suppressed)),
-            "written": r.written,
-        }
-        for r in report.results
-    ]
-    document = {
-        "autofix": __version__,
-        "mode": "dry-run" if dry_run else "write" if write else "diff",
-        "files": files,
-        "totals": {**_totals(report), "per_transform": _per_transform(report, [rule.id for rule in rules])},
-        "not_run": _not_run(rules, options, report),
-    }
-    return json.dumps(document, indent=2) + "\n"
-
-
 def _prepare(
     paths: list[Path] | None, fix: list[str], rule_values: Mapping[str, Any], select_by_default: bool, python: str | None
 ) -> tuple[list[Path], list[Rule], dict[str, Any], ProjectSettings]:
@@ -309,7 +130,7 @@ def _run(
 ) -> RunReport:
     """The engine over ``paths``, with the command line's settings over the project's and a progress bar."""
     configs = ConfigPatterns(project.configs, project.source.parent) if project.source and project.configs else None
-    progress = _ProgressBar(err)
+    progress = output.ProgressBar(err)
     try:
         return run(
             paths, rules, options, jobs=jobs or project.jobs or _usable_cores(), exclude=exclude or project.exclude,
@@ -423,17 +244,17 @@ def apply(
     with _orderly_stop():
         report = _run(paths, transforms, options, project, exclude, jobs, err, write=write, verify=verify)
         if output_format is OutputFormat.json:
-            sys.stdout.write(_json_report(report, transforms, options, dry_run, write))
+            sys.stdout.write(output.json_report(report, transforms, options, dry_run, write))
             sys.stdout.flush()
-            _print_problems(report, err, strict)
+            output.print_problems(report, err, strict)
         else:
-            _print_diffs(report, out, err, strict)
+            output.print_diffs(report, out, err, strict)
         if diff_file is not None:
             try:
                 diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
             except OSError as exc:
                 raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
-        _print_summary(report, transforms, options, dry_run or diff_only, err)
+        output.print_summary(report, transforms, options, dry_run or diff_only, err)
     if report.count("error") or (strict and report.count("unresolvable")):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
@@ -549,8 +370,8 @@ def diagnose(
         if report is not None:
             verb = "Applied" if apply_fix else "Dry run of"
             err.print(f"\n{verb} the default remedy on {shown_config}:", markup=False)
-            _print_diffs(report, out, err)
-            _print_summary(report, transforms, {}, not apply_fix, err)
+            output.print_diffs(report, out, err)
+            output.print_summary(report, transforms, {}, not apply_fix, err)
     else:
         out.print(render_no_match(diagnosis, log_name), end="")
     if report is not None and report.count("error"):
@@ -598,53 +419,22 @@ def check(
     found = [(r.shown, f) for r in report.results for f in r.findings]
     if output_format is OutputFormat.json:
         document = {
-            "findings": [_finding_json(shown, f) for shown, f in found],
+            "findings": [output.finding_json(shown, f) for shown, f in found],
             "errors": [{"path": r.shown, "error": r.error} for r in errors],
             "unresolvable": [{"path": r.shown, "reason": r.error} for r in unresolvable],
             "files_checked": len(report.results) - len(errors) - len(unresolvable),
         }
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        _print_problems(report, err, strict)
+        output.print_problems(report, err, strict)
     else:
         for shown, reported in found:
-            out.print(_finding_line(shown, reported), markup=False)
+            out.print(output.finding_line(shown, reported), markup=False)
         sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
-        _print_problems(report, err, strict)
-        err.print(_check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
+        output.print_problems(report, err, strict)
+        err.print(output.check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
     if errors or (strict and unresolvable):
         raise typer.Exit(EXIT_ERROR)
     if found:
         raise typer.Exit(EXIT_PENDING)
 
 
-def _finding_line(shown: str, reported: RuleFinding) -> str:
-    finding = reported.finding
-    return f"{shown}:{finding.line or 1}:{finding.column or 1}: {reported.rule} [{finding.severity.value}] {finding.message}"
-
-
-def _finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
-    finding = reported.finding
-    return {
-        "path": shown, "line": finding.line, "column": finding.column or 1, "rule": reported.rule,
-        "severity": finding.severity.value, "message": finding.message, "details": dict(finding.details),
-        "fix": f"autofix apply --fix {reported.rule} {shlex.quote(shown)}",
-    }
-
-
-def _check_summary(report: RunReport, found: int, errors: int, unresolvable: int) -> str:
-    """One line; "nothing found" only when every file could be checked."""
-    files = len({r.shown for r in report.results if r.findings})
-    checked = len(report.results) - errors - unresolvable
-    plural = "s" if checked != 1 else ""
-    if found:
-        parts = [f"{found} finding{'s' if found != 1 else ''} in {files} file{'s' if files != 1 else ''}",
-                 f"{checked} file{plural} checked"]
-    elif errors or unresolvable:
-        parts = [f"nothing found in the {checked} file{plural} checked"]
-    else:
-        parts = ["nothing found", f"{checked} file{plural} checked"]
-    if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
-    if unresolvable:
-        parts.append(f"{unresolvable} config{'s' if unresolvable != 1 else ''} not checked (mmengine cannot load them)")
-    return ", ".join(parts) + "."

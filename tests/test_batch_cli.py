@@ -15,8 +15,9 @@ from rich.console import Console
 from spawned_cli import write_spawned_cli
 from typer.testing import CliRunner
 
-from autofix.cli import _ProgressBar, app
+from autofix.cli import app
 from autofix.engine import scheduler
+from autofix.output import ProgressBar
 
 RELU = "import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n"
 BASE = """
@@ -203,7 +204,7 @@ def test_summary_table_counts_files_per_transform_and_suppressed_changes(configs
 def test_progress_bar_only_on_a_terminal_outside_ci_and_for_enough_files(monkeypatch: pytest.MonkeyPatch):
     def drawn(terminal: bool, total: int) -> str:
         stream = io.StringIO()
-        bar = _ProgressBar(Console(file=stream, force_terminal=terminal, width=80))
+        bar = ProgressBar(Console(file=stream, force_terminal=terminal, width=80))
         for done in range(1, total + 1):
             bar(done, total)
         bar.close()
