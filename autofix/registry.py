@@ -9,6 +9,7 @@ from types import ModuleType
 
 import autofix.catalogue
 from autofix.crashes import CrashFix
+from autofix.index import unknown_fix_id
 from autofix.rule import Option, Rule
 
 
@@ -85,8 +86,7 @@ def resolve_fix_ids(ids: list[str]) -> list[Rule]:
             elif fix_id in transforms:
                 expanded = (fix_id,)
             else:
-                known = ", ".join([*transforms, *fixes])
-                raise UnknownFixError(f"unknown fix id {fix_id!r}; known ids: {known}")
+                raise UnknownFixError(unknown_fix_id(fix_id, [*fixes, *transforms]))
             for transform_id in expanded:
                 if transform_id not in transforms:
                     raise UnknownFixError(f"fix {fix_id!r} needs transform {transform_id!r}, which is not available yet")
