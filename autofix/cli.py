@@ -89,8 +89,10 @@ def _whole_number_of_workers(value: str) -> int:
 
 
 def _plain_params(params: list[Any]) -> list[Any]:
+    # typer builds a parameter's conversion on first use unless one is set; a typer without this hook converts
+    # with its own (slower) machinery, to the same values.
     for param in params:
-        if hasattr(param, "type_descriptor") and param._runtime_param is None:
+        if getattr(param, "_runtime_param", False) is None and hasattr(param, "type_descriptor"):
             param._runtime_param = _PlainValues(_converter(param))
     return params
 

@@ -4,7 +4,7 @@ A rule's docstring is written in ruff's manner: a one-line summary, then ``## Wh
 ``## Fix safety``. Its page adds what the rule declares: ``## Example`` from its first fixed example, the
 applicability and cost under ``## Fix safety``, ``## Options`` from ``options``, and its other examples as diffs.
 ``python -m autofix.docs`` writes every page into docs/rules.md, and the catalogue index
-(autofix/catalogue_index.py) that ``--help``, ``list`` and ``explain`` read.
+(autofix/catalogue_index.json) that ``--help``, ``list`` and ``explain`` read.
 """
 
 from __future__ import annotations
@@ -237,8 +237,8 @@ def main() -> None:
 
     RULES_PAGE.parent.mkdir(exist_ok=True)
     RULES_PAGE.write_text(rules_markdown(), encoding="utf-8")
-    index.INDEX_MODULE.write_text(index.index_source(), encoding="utf-8")
-    print(f"wrote {RULES_PAGE} and {index.INDEX_MODULE}")
+    index.INDEX_FILE.write_text(index.index_text(), encoding="utf-8")
+    print(f"wrote {RULES_PAGE} and {index.INDEX_FILE}")
 
 
 if __name__ == "__main__":

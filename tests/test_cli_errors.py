@@ -64,8 +64,8 @@ def test_help_shows_metavars_never_python_types(command: str):
 
 
 def test_the_index_is_up_to_date():
-    assert index.INDEX_MODULE.read_text(encoding="utf-8") == index.index_source(), (
-        "autofix/catalogue_index.py is stale: run `python -m autofix.docs`"
+    assert index.INDEX_FILE.read_text(encoding="utf-8") == index.index_text(), (
+        "autofix/catalogue_index.json is stale: run `python -m autofix.docs`"
     )
 
 
