@@ -218,12 +218,12 @@ def _prepare(
     """The paths, rules and rule options of a run, from the command line over pyproject.toml; the
     training environment packages are looked up in."""
     from autofix import environment
-    from autofix.registry import UnknownFixError, default_rules, resolve_fix_ids, rule_options
+    from autofix.registry import RULE_OPTIONS_WHEN_READ, UnknownFixError, default_rules, resolve_fix_ids
     from autofix.settings import load_project_settings
 
     try:
         environment.use(environment.find_training_environment(python, os.environ))
-        project = load_project_settings(Path.cwd(), rule_options())
+        project = load_project_settings(Path.cwd(), RULE_OPTIONS_WHEN_READ)
         fix_ids = fix or list(project.fix)
         try:
             rules = resolve_fix_ids(fix_ids) if fix_ids or not select_by_default else default_rules()
@@ -266,18 +266,19 @@ def _run(
 
 def _given_options(rule_values: Mapping[str, Any]) -> dict[str, Any]:
     """The rule options given on the command line, parsed (ValueError names the flag)."""
-    from autofix.registry import rule_options  # the options' parsers: the run imports the rules anyway
+    from autofix.registry import rule_class
 
     given = {}
-    for options in rule_options().values():
-        for option in options:
-            value = rule_values.get(option.key)
-            if value is None or value is False:
-                continue
-            try:
-                given[option.key] = value if option.flag else option.parse(value)
-            except ValueError as exc:
-                raise ValueError(f"--{option.name} {exc}") from None
+    for spec in index.option_specs():
+        key = spec["name"].replace("-", "_")
+        value = rule_values.get(key)
+        if value is None or value is False:
+            continue
+        option = next(option for option in rule_class(spec["rule"]).options if option.key == key)
+        try:
+            given[option.key] = value if option.flag else option.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"--{option.name} {exc}") from None
     return given
 
 
@@ -320,7 +321,8 @@ def _ids_epilog() -> str:
     lines = []
     for heading, entries in (("Crash fixes", index.CRASH_FIXES), ("Rules", index.RULES)):
         ids = ", ".join(entry["id"] for entry in entries)
-        lines += [f"{heading}:", *textwrap.wrap(ids, 74, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)]
+        wrapped = textwrap.wrap(ids, 74, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+        lines += [f"{heading}:", *wrapped]
     return "\b\n" + "\n".join(lines) + "\n\n`autofix list` says what each does, `autofix explain ID` shows its page."
 
 
@@ -329,7 +331,9 @@ PathsArgument = Annotated[
     Optional[list[Path]],
     typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py)."),
 ]
-DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")
+]
 DiffOption = Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")]
 NoColorOption = Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")]
 VerifyOption = Annotated[

@@ -39,6 +39,19 @@ def option_value(value: Any) -> str:
     return str(value)
 
 
+def catalogue_modules(fix_ids: list[str]) -> list[str] | None:
+    """The modules of autofix.catalogue that declare these ids and the rules their crash fixes run; None when
+    an id is not in the index."""
+    modules: dict[str, None] = {}
+    for fix_id in fix_ids:
+        entries = [entry for entry in (*CRASH_FIXES, *RULES) if entry["id"] == fix_id]
+        if not entries:
+            return None
+        for entry in entries:
+            modules.update(dict.fromkeys(entry["modules"]))
+    return list(modules)
+
+
 def page(fix_id: str) -> str | None:
     """The Markdown page of a rule or crash fix (what ``autofix explain`` shows); None for an unknown id."""
     return PAGES.get(fix_id)
@@ -83,15 +96,22 @@ def list_json() -> list[dict[str, Any]]:
 def index_text() -> str:
     """autofix/catalogue_index.json as the catalogue declares it now (this imports every rule)."""
     from autofix import docs
-    from autofix.registry import all_transforms, crash_fixes
+    from autofix.registry import all_transforms, crash_fixes, declaring_module
+
+    def module(rule_id: str) -> list[str]:
+        rule = all_transforms().get(rule_id)
+        return [] if rule is None else [rule.__module__.rpartition(".")[2]]
 
     crashes = [
         {"id": crash.id, "summary": docs.summary_line(crash), "applicability": docs.applicability(crash).value,
-         "default_rules": list(crash.default_transforms)}
+         "default_rules": list(crash.default_transforms),
+         "modules": list(dict.fromkeys([declaring_module(crash), *(m for t in crash.default_transforms
+                                                                    for m in module(t))]))}
         for crash in crash_fixes().values()
     ]
     rules = [
         {"id": rule.id, "summary": docs.summary_line(rule), "applicability": rule.applicability.value,
+         "modules": module(rule.id),
          "options": [{"name": o.name, "help": o.help, "metavar": o.metavar, "flag": o.flag, "default": o.default}
                      for o in rule.options]}
         for rule in all_transforms().values()

@@ -95,8 +95,22 @@ print(" ".join(sorted(sys.modules)), file=sys.stderr)
      (["explain", "amp-nms"], ("rich.markdown",)), (["apply", "--help"], ())],
 )
 def test_a_command_imports_only_what_it_runs(args: list[str], allowed: tuple[str, ...]):
+    stdout, modules = imported(args)
+    heavy = [m for m in modules if m.startswith(HEAVY) and not m.startswith(allowed)]
+    assert stdout and heavy == []
+
+
+def test_a_run_imports_the_rules_it_runs_and_no_others(tmp_path: Path):
+    (tmp_path / "model.py").write_text("import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n")
+    stdout, modules = imported(["apply", "--dry-run", "--fix", "inplace-relu", str(tmp_path / "model.py")])
+    assert "+relu = nn.ReLU()" in stdout
+    rules = {m for m in modules if m.startswith("autofix.catalogue.")}
+    assert "autofix.catalogue.relu_no_inplace" in rules and "autofix.catalogue.split_thr" not in rules
+    assert not any(m.startswith(("mmengine", "pydantic", "rich.markdown")) for m in modules)
+
+
+def imported(args: list[str]) -> tuple[str, list[str]]:
+    """What a command printed, and every module it imported."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", IMPORTED, *args], env=env, capture_output=True, text=True)
-    modules = proc.stderr.splitlines()[-1].split()
-    heavy = [m for m in modules if m.startswith(HEAVY) and not m.startswith(allowed)]
-    assert proc.stdout and heavy == []
+    return proc.stdout, proc.stderr.splitlines()[-1].split()
