@@ -24,6 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = "examples/models/bottleneck.py"
 CONFIG = "examples/configs/faster_rcnn_amp_2666x1600.py"
 FLOOR_NAME = 'python -c "import typer" (the floor)'
+# What a run that parses (libcst) or resolves a config (mmengine) pays before any work: no targets, for scale.
+REFERENCES = (
+    ("import typer, libcst", "import typer, libcst"),
+    ("import typer, libcst, mmengine.config", "import typer, libcst, mmengine.config"),
+)
 AUTOFIX = "import sys; from autofix.cli import main; sys.argv[0] = 'autofix'; main()"
 
 # What each command is, its arguments, and the most it may cost as a multiple of `import typer`.
@@ -52,6 +57,7 @@ def main() -> int:
            "NO_COLOR": "1", "CI": "1"}
     runs = {"floor": [sys.executable, "-c", "import typer"]}
     runs.update({name: [sys.executable, "-c", AUTOFIX, *argv] for name, argv, _ in COMMANDS})
+    runs.update({name: [sys.executable, "-c", code] for name, code in REFERENCES})
     for command in runs.values():  # compiled bytecode and a warm file cache for every round alike
         seconds(command, env)
     times: dict[str, list[float]] = {name: [] for name in runs}
@@ -68,6 +74,9 @@ def main() -> int:
         verdict = "PASS" if ratio <= target else "FAIL"
         missed += verdict == "FAIL"
         print(f"{name:<40}{median:>8.3f} s {ratio:>6.2f}x  target {target:>3.1f}x  {verdict}")
+    for name, _ in REFERENCES:
+        median = statistics.median(times[name])
+        print(f"{name:<40}{median:>8.3f} s {median / floor:>6.2f}x  (reference)")
     return 1 if missed else 0
 
 
