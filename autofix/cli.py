@@ -6,6 +6,7 @@ import contextlib
 import enum
 import inspect
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -366,6 +367,11 @@ StrictOption = Annotated[
                  "not a warning (default: `strict` in pyproject.toml)."),
 ]
 
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Every note of a changed file, not only its first.")]
+StatisticsOption = Annotated[
+    bool, typer.Option("--statistics", help="Counts per rule (a table; check: instead of the findings), whatever the run's size.")
+]
+
 
 @app.command(cls=_Command, short_help="Rewrite files so the selected crashes cannot happen.", epilog=_ids_epilog())
 @_takes_rule_options
@@ -389,6 +395,8 @@ def apply(
     diff_file: DiffFileOption = None,
     python: PythonOption = None,
     strict: StrictOption = False,
+    statistics: StatisticsOption = False,
+    verbose: VerboseOption = False,
     **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
@@ -405,13 +413,14 @@ def apply(
             sys.stdout.flush()
             output.print_problems(report, err, strict)
         else:
-            output.print_diffs(report, out, err, strict)
+            output.print_diffs(report, out, err, strict, verbose)
         if diff_file is not None:
             try:
                 diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
             except OSError as exc:
                 raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
-        output.print_summary(report, transforms, options, dry_run or diff_only, err)
+        output.warn_if_empty(report, paths, err)
+        output.print_summary(report, transforms, options, dry_run or diff_only, err, statistics)
     if report.count("error") or (strict and report.count("unresolvable")):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
@@ -435,9 +444,9 @@ def list_fixes(
     if output_format is OutputFormat.json:
         import json
 
-        sys.stdout.write(json.dumps(index.list_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(index.LIST, indent=2) + "\n")
     else:
-        print("\n".join(index.list_lines()))
+        print("\n".join(index.list_lines(min(shutil.get_terminal_size().columns, index.LIST_WIDTH))))
 
 
 @app.command(cls=_Command, short_help="A crash fix's or rule's page.")
@@ -501,7 +510,15 @@ def diagnose(
     import json
 
     from autofix import environment, output
-    from autofix.diagnose import LogUnreadable, diagnose_text, diagnosis_json, read_log, render_match, render_no_match
+    from autofix.diagnose import (
+        LogUnreadable,
+        config_named_in_log,
+        diagnose_text,
+        diagnosis_json,
+        read_log,
+        render_match,
+        render_no_match,
+    )
     from autofix.engine import run
     from autofix.files import display_path
     from autofix.registry import UnknownFixError, resolve_fix_ids
@@ -527,14 +544,16 @@ def diagnose(
         except UnknownFixError as exc:
             raise _fail(str(exc)) from None
         report = run([config], transforms, {}, write=apply_fix)
+    named = config_named_in_log(text) if config is None else None  # for the commands it prints
     out, err = _consoles(no_color)
     if output_format is OutputFormat.json:
-        document = diagnosis_json(diagnosis, log_name, shown_config, report, applied=apply_fix)
+        document = diagnosis_json(diagnosis, log_name, shown_config or named, report, applied=apply_fix,
+                                  named_in_log=named is not None)
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     elif diagnosis.matches:
         for index, match in enumerate(diagnosis.matches):
             out.print(("\n" if index else "") + "Recognised ", end="")
-            out.print(render_match(match, log_name, shown_config), end="")
+            out.print(render_match(match, log_name, shown_config or named, named_in_log=named is not None), end="")
         if report is not None:
             verb = "Applied" if apply_fix else "Dry run of"
             err.print(f"\n{verb} the default remedy on {shown_config}:", markup=False)
@@ -565,6 +584,7 @@ def check(
     no_color: NoColorOption = False,
     python: PythonOption = None,
     strict: StrictOption = False,
+    statistics: StatisticsOption = False,
     **rule_values: Any,
 ) -> None:
     """Report what the selected rules would fix, without writing: the files `apply --dry-run` would change.
@@ -593,10 +613,13 @@ def check(
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         output.print_problems(report, err, strict)
     else:
-        for shown, reported in found:
-            out.print(output.finding_line(shown, reported), markup=False)
+        if statistics:
+            output.print_check_statistics(found, out)
+        else:
+            output.print_findings(found, out)
         sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
         output.print_problems(report, err, strict)
+        output.warn_if_empty(report, paths, err)
         err.print(output.check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
     if errors or (strict and unresolvable):
         raise typer.Exit(EXIT_ERROR)

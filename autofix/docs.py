@@ -13,6 +13,7 @@ import difflib
 import re
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from autofix.crashes import CrashFix
 from autofix.index import option_value
@@ -230,6 +231,30 @@ def applicability(entry: type[Rule] | CrashFix) -> Applicability:
     defaults = [all_transforms()[t] for t in entry.default_transforms if t in all_transforms()]
     safe = all(rule.applicability is Applicability.SAFE for rule in defaults)
     return Applicability.SAFE if safe else Applicability.CHANGES_RESULTS
+
+
+def list_json() -> list[dict[str, Any]]:
+    """``autofix list --format json``: every crash fix (its remedies), then every rule (its options)."""
+    entries: list[dict[str, Any]] = [
+        {"id": crash.id, "kind": "crash-fix", "summary": summary_line(crash),
+         "applicability": applicability(crash).value, "crash": crash.crash,
+         "default_rules": list(crash.default_transforms),
+         "remedies": [{"fix": r.fix, "summary": r.summary, "cost": r.cost, "command": r.command(crash.path_hint),
+                       "available": r.available(fix_ids())} for r in crash.remedies],
+         "options": []}
+        for crash in crash_fixes().values()
+    ]
+    for rule in all_transforms().values():
+        options = [{"name": o.name, "flag": o.flag, "metavar": o.metavar, "default": _json_default(o.default),
+                    "help": o.help} for o in rule.options]
+        entries.append({"id": rule.id, "kind": "rule", "summary": summary_line(rule), "crash": rule.crash,
+                        "applicability": rule.applicability.value, "opt_in": rule.opt_in,
+                        "crash_fixes": _crash_fixes_offering(rule.id), "options": options})
+    return entries
+
+
+def _json_default(value: Any) -> Any:
+    return option_value(value) if isinstance(value, tuple) else value
 
 
 def main() -> None:

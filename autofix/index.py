@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ INDEX_FILE = Path(__file__).resolve().parent / "catalogue_index.json"
 LIST_WIDTH = 80
 
 _INDEX = json.loads(INDEX_FILE.read_text(encoding="utf-8"))
-CRASH_FIXES: list[dict[str, Any]] = _INDEX["crash_fixes"]
-RULES: list[dict[str, Any]] = _INDEX["rules"]
+LIST: list[dict[str, Any]] = _INDEX["list"]  # what `autofix list --format json` prints (docs.list_json)
+CRASH_FIXES = [entry for entry in LIST if entry["kind"] == "crash-fix"]
+RULES = [entry for entry in LIST if entry["kind"] == "rule"]
 PAGES: dict[str, str] = _INDEX["pages"]
+MODULES: dict[str, list[str]] = _INDEX["modules"]  # id -> the catalogue modules `--fix ID` needs
 
 
 def fix_ids() -> list[str]:
@@ -42,14 +45,9 @@ def option_value(value: Any) -> str:
 def catalogue_modules(fix_ids: list[str]) -> list[str] | None:
     """The modules of autofix.catalogue that declare these ids and the rules their crash fixes run; None when
     an id is not in the index."""
-    modules: dict[str, None] = {}
-    for fix_id in fix_ids:
-        entries = [entry for entry in (*CRASH_FIXES, *RULES) if entry["id"] == fix_id]
-        if not entries:
-            return None
-        for entry in entries:
-            modules.update(dict.fromkeys(entry["modules"]))
-    return list(modules)
+    if not all(fix_id in MODULES for fix_id in fix_ids):
+        return None
+    return list(dict.fromkeys(module for fix_id in fix_ids for module in MODULES[fix_id]))
 
 
 def page(fix_id: str) -> str | None:
@@ -65,32 +63,20 @@ def unknown_fix_id(fix_id: str, known: list[str] | None = None) -> str:
 
 
 def list_lines(width: int = LIST_WIDTH) -> list[str]:
-    """``autofix list``: one line per id, crash fixes first, each cut to ``width`` columns."""
-    entries = [*CRASH_FIXES, *RULES]
-    id_width = max(len(entry["id"]) for entry in entries) + 2
-    lines = ["Crash fixes (--fix ID runs its default remedy):"]
-    for number, entry in enumerate(entries):
+    """``autofix list``: one line per id at 80 columns, crash fixes first; narrower, a summary wraps
+    between words under itself."""
+    id_width = max(len(entry["id"]) for entry in LIST) + 1
+    room = max(width - id_width - len("unsafe "), 20)
+    lines = ["Crash fixes (--fix ID runs its default rules):"]
+    for number, entry in enumerate(LIST):
         if number == len(CRASH_FIXES):
-            lines += ["", "Rules:"]
+            lines += ["", "Rules (one fix each):"]
         safety = "safe" if entry["applicability"] == "safe" else "unsafe"
-        line = f"  {entry['id']:<{id_width}}{safety:<8}{entry['summary'].replace('`', '')}"
-        lines.append(line if len(line) <= width else line[: width - 1] + "…")
-    lines += ["", "unsafe: changes training results. `autofix explain ID` shows an id's page."]
+        prefix = f"{entry['id']:<{id_width}}{safety:<7}"
+        wrapped = textwrap.wrap(entry["summary"].replace("`", ""), room, break_long_words=False, break_on_hyphens=False)
+        lines += [prefix + wrapped[0], *(" " * len(prefix) + line for line in wrapped[1:])]
+    lines += ["", "unsafe: changes training results.", "An id's page: autofix explain ID"]
     return lines
-
-
-def list_json() -> list[dict[str, Any]]:
-    """``autofix list --format json``: every crash fix, then every rule."""
-    entries: list[dict[str, Any]] = [
-        {"id": crash["id"], "kind": "crash-fix", "summary": crash["summary"], "applicability": crash["applicability"],
-         "default_rules": list(crash["default_rules"]), "options": []}
-        for crash in CRASH_FIXES
-    ]
-    for rule in RULES:
-        options = [{"name": o["name"], "default": o["default"], "help": o["help"]} for o in rule["options"]]
-        entries.append({"id": rule["id"], "kind": "rule", "summary": rule["summary"],
-                        "applicability": rule["applicability"], "options": options})
-    return entries
 
 
 def index_text() -> str:
@@ -102,20 +88,10 @@ def index_text() -> str:
         rule = all_transforms().get(rule_id)
         return [] if rule is None else [rule.__module__.rpartition(".")[2]]
 
-    crashes = [
-        {"id": crash.id, "summary": docs.summary_line(crash), "applicability": docs.applicability(crash).value,
-         "default_rules": list(crash.default_transforms),
-         "modules": list(dict.fromkeys([declaring_module(crash), *(m for t in crash.default_transforms
-                                                                    for m in module(t))]))}
-        for crash in crash_fixes().values()
-    ]
-    rules = [
-        {"id": rule.id, "summary": docs.summary_line(rule), "applicability": rule.applicability.value,
-         "modules": module(rule.id),
-         "options": [{"name": o.name, "help": o.help, "metavar": o.metavar, "flag": o.flag, "default": o.default}
-                     for o in rule.options]}
-        for rule in all_transforms().values()
-    ]
+    modules = {rule_id: module(rule_id) for rule_id in all_transforms()}
+    for crash in crash_fixes().values():
+        needed = [declaring_module(crash), *(name for rule_id in crash.default_transforms for name in module(rule_id))]
+        modules[crash.id] = list(dict.fromkeys([*needed, *modules.get(crash.id, [])]))
     pages = {fix_id: docs.page(fix_id) for fix_id in (*crash_fixes(), *all_transforms())}
-    document = {"generated_by": docs.REGENERATE, "crash_fixes": crashes, "rules": rules, "pages": pages}
+    document = {"generated_by": docs.REGENERATE, "list": docs.list_json(), "modules": modules, "pages": pages}
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"

@@ -12,11 +12,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from autofix import __version__
 from autofix.diffs import colour_diff
@@ -32,31 +34,38 @@ PROGRESS_MIN_FILES = 20
 
 
 class ProgressBar:
-    """A rich progress bar on a terminal (never in pipes or CI logs), drawn without a refresh thread:
-    the engine may fork worker processes while it is shown."""
+    """A rich progress bar on a terminal (never in pipes or CI logs): the phase, files done of all, the
+    time left. Drawn without a refresh thread: the engine may fork worker processes while it is shown."""
 
     def __init__(self, err: Console) -> None:
         self.shown = err.is_terminal and not os.environ.get("CI")
         self.err = err
         self.bar: Progress | None = None
         self.task: TaskID | None = None
+        self.phase = ""
         self.drawn = 0.0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, phase: str, done: int, total: int) -> None:
         if not self.shown or total < PROGRESS_MIN_FILES:
             return
         if self.bar is None:
             self.bar = Progress(
-                TextColumn("autofix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("autofix {task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(compact=True, elapsed_when_finished=True),
                 console=self.err, transient=True, auto_refresh=False,
             )
             self.bar.start()
-            self.task = self.bar.add_task("files", total=total)
-        self.bar.update(self.task, completed=done)
+            self.task = self.bar.add_task(phase, total=total)
+        if phase == "examining" and self.phase == "planning":  # a new count: the time left is estimated afresh
+            self.bar.reset(self.task, total=total, completed=done, description=phase)
+        else:
+            self.bar.update(self.task, completed=done, description=phase)
         now = time.monotonic()
-        if now - self.drawn >= 0.1 or done == total:  # a redraw per file would cost more than the files
+        # A redraw per file would cost more than the files; a new phase is drawn at once.
+        if now - self.drawn >= 0.1 or done == total or phase != self.phase:
             self.bar.refresh()
             self.drawn = now
+        self.phase = phase
 
     def close(self) -> None:
         if self.bar is not None:
@@ -73,12 +82,14 @@ def print_problems(report: RunReport, err: Console, strict: bool) -> None:
             err.print(f"{label}: {result.shown}: not examined: {result.error}", style=style, markup=False)
 
 
-def print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False) -> None:
+def print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False, verbose: bool = False) -> None:
+    """Problems, then each changed file's diff after its notes: on one line, or a line each with ``verbose``."""
     print_problems(report, err, strict)
     for result in report.results:
         if result.status != "changed":
             continue
-        for note in result.notes:
+        notes = list(result.notes) if verbose or not result.notes else ["; ".join(result.notes)]
+        for note in notes:
             err.print(f"note: {result.shown}: {note}", style="yellow", markup=False)
         if out.is_terminal:
             out.print(colour_diff(result.diff), end="")
@@ -87,11 +98,19 @@ def print_diffs(report: RunReport, out: Console, err: Console, strict: bool = Fa
     sys.stdout.flush()
 
 
+def warn_if_empty(report: RunReport, paths: list[Path], err: Console) -> None:
+    """ruff's warning (and, as ruff, exit 0) when the walk found no Python file."""
+    if report.results:
+        return
+    from autofix.files import display_path  # only an empty walk needs it
+
+    shown = " ".join(display_path(path) for path in paths)
+    err.print(f"warning: no Python files found under {shown}", style="yellow", markup=False)
+
+
 # The columns of the summary table: key, heading.
 COLUMNS = (("examined", "files"), ("changed", "changed"), ("unchanged", "unchanged"), ("failed", "failed"),
             ("unresolvable", "unresolvable"), ("suppressed", "suppressed"))
-
-
 COUNTED = tuple(key for key, _ in COLUMNS)
 
 
@@ -145,21 +164,20 @@ def not_run(rules: list[Rule], options: Mapping[str, Any], report: RunReport) ->
     return skipped
 
 
-def print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, err: Console) -> None:
-    """A table per transform and for all files, then one line (the part CI logs are grepped for)."""
+# A run over more files than this, or with more than one rule changing files, gets the per-rule table.
+TABLE_MIN_FILES = 20
+
+
+def print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, err: Console,
+                  statistics: bool = False) -> None:
+    """The per-rule table (with ``statistics``, or for a big or many-rule run), the rules that were not run,
+    then one line (the part CI logs are grepped for)."""
     counts = totals(report)
     not_running = not_run(rules, options, report)
-    # The unresolvable column only where there are some: most trees have none, and it is wide.
-    columns = [(key, heading) for key, heading in COLUMNS if key != "unresolvable" or counts["unresolvable"]]
-    table = Table(title="autofix summary", title_justify="left")
-    table.add_column("", justify="left")
-    for _, heading in columns:
-        table.add_column(heading, justify="right")
-    for tid, row in per_transform(report, [rule.id for rule in rules]).items():
-        table.add_row(tid, *("-" if tid in not_running else str(row[key]) for key, _ in columns))
-    table.add_row("all files (scanned)", *(str(counts["scanned" if key == "examined" else key]) for key, _ in columns),
-                  style="bold")
-    err.print(table)
+    rows = per_transform(report, [rule.id for rule in rules])
+    rules_changing = sum(1 for row in rows.values() if row["changed"])
+    if statistics or counts["scanned"] > TABLE_MIN_FILES or rules_changing > 1:
+        err.print(_table(counts, rows, not_running))
     for tid, why in not_running.items():
         err.print(f"note: {tid} was not run: {why}", style="yellow", markup=False)
     changed = counts["changed"]
@@ -170,6 +188,30 @@ def print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, An
         if counts[key]:
             parts.append(f"{counts[key]} {word}{'s' if key == 'failed' and counts[key] != 1 else ''}")
     err.print(", ".join(parts) + ".", markup=False)
+
+
+def _table(counts: dict[str, int], rows: dict[str, dict[str, int]], not_running: dict[str, str]) -> Table:
+    """A row per rule and one for all files."""
+    # The unresolvable column only where there are some: most trees have none, and it is wide.
+    columns = [(key, heading) for key, heading in COLUMNS if key != "unresolvable" or counts["unresolvable"]]
+    table = Table(title="autofix summary", title_justify="left")
+    table.add_column("", justify="left")
+    for _, heading in columns:
+        table.add_column(heading, justify="right")
+    for tid, row in rows.items():
+        table.add_row(tid, *("-" if tid in not_running else str(row[key]) for key, _ in columns))
+    table.add_row("all files (scanned)", *(str(counts["scanned" if key == "examined" else key]) for key, _ in columns),
+                  style="bold")
+    return table
+
+
+def print_check_statistics(found: list[tuple[str, RuleFinding]], out: Console) -> None:
+    """check --statistics, as ruff's: a line per rule, its findings and the files they are in, most first."""
+    per_rule = Counter(reported.rule for _, reported in found)
+    files = {rule: len({shown for shown, reported in found if reported.rule == rule}) for rule in per_rule}
+    width = max((len(str(count)) for count in per_rule.values()), default=1)
+    for rule, count in per_rule.most_common():
+        out.print(f"{count:>{width}}  {rule}  in {files[rule]} file{'s' if files[rule] != 1 else ''}", markup=False)
 
 
 def json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, write: bool) -> str:
@@ -196,17 +238,48 @@ def json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any]
     return json.dumps(document, indent=2) + "\n"
 
 
-def finding_line(shown: str, reported: RuleFinding) -> str:
+# What a finding's severity means, for its detail line when the rule gives no numbers.
+SEVERITY_MEANING = {
+    "crash": "fails as configured",
+    "latent": "fails once AMP is on, the train scale grows or an in-place op follows",
+    "silent": "nothing fails, but training does not do what the file says",
+}
+
+
+def finding_text(shown: str, reported: RuleFinding) -> Text:
+    """A finding in ruff's shape: ``path:line:col: ID message``, an indented line with its severity and
+    numbers, and the command that fixes it. Path and id are styled (a console without colour drops it)."""
     finding = reported.finding
-    return f"{shown}:{finding.line or 1}:{finding.column or 1}: {reported.rule} [{finding.severity.value}] {finding.message}"
+    severity = finding.severity.value
+    text = Text()
+    text.append(shown, style="bold")
+    text.append(f":{finding.line or 1}:{finding.column or 1}: ")
+    text.append(reported.rule, style="bold red" if severity == "crash" else "bold yellow")
+    text.append(f" {finding.message}\n  {severity}: {finding.detail or SEVERITY_MEANING[severity]}\n  ")
+    text.append("help:", style="bold cyan")
+    text.append(f" {fix_command(reported.rule, shown)}")
+    return text
+
+
+def print_findings(found: list[tuple[str, RuleFinding]], out: Console) -> None:
+    """Each finding (a blank line between, as ruff does)."""
+    for index, (shown, reported) in enumerate(found):
+        if index:
+            out.print()
+        text = finding_text(shown, reported)
+        out.print(text.plain if out.no_color else text, markup=False)  # --no-color: no bold either
+
+
+def fix_command(rule_id: str, shown: str) -> str:
+    return f"autofix apply --fix {rule_id} {shlex.quote(shown)}"
 
 
 def finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
     finding = reported.finding
     return {
         "path": shown, "line": finding.line, "column": finding.column or 1, "rule": reported.rule,
-        "severity": finding.severity.value, "message": finding.message, "details": dict(finding.details),
-        "fix": f"autofix apply --fix {reported.rule} {shlex.quote(shown)}",
+        "severity": finding.severity.value, "message": finding.message, "detail": finding.detail,
+        "details": dict(finding.details), "fix": fix_command(reported.rule, shown),
     }
 
 

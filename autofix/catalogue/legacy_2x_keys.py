@@ -26,7 +26,7 @@ _REFUSED_ARGUMENT = "|".join(sorted({argument for arguments in LEGACY_ARGUMENTS.
 
 MIGRATE_2TO3 = CrashFix(
     id="migrate-2to3",
-    summary="An mmdetection 2.x config run with mmdet 3.x / mmengine.",
+    summary="An mmdetection 2.x config run with mmdet 3.x.",
     crash="ValueError: train_dataloader, train_cfg, and optim_wrapper should be either all None or not None",
     what_happened=(
         "The config is written for mmdetection 2.x (mmcv 1.x): `data`, `optimizer`, `lr_config`, `runner`, "

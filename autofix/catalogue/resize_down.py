@@ -192,7 +192,7 @@ class _Oversize:
 
     def describe(self) -> str:
         reach = f" x {float(self.reach)} (ratio_range)" if self.reach != 1 else ""
-        return f"{self.transform} {self.path[-1]} {render(self.old)}{reach} at {attribute_chain(self.path[:-1])}"
+        return f"{self.transform} {self.path[-1]} {render(self.old)}{reach}"
 
 
 def _resizes(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Mapping[str, Any]]]:
@@ -609,6 +609,7 @@ class ResizeDown(ConfigRule):
                 Severity.CRASH if crashes else Severity.LATENT,
                 details={"path": attribute_chain(oversize.path), "size": oversize.old, "fitted": oversize.new},
                 edits=(SetKey(oversize.path, oversize.new),),
+                detail=f"{attribute_chain(oversize.path[:-1])}; fitted: {render(oversize.new)}",
             )
             for oversize in oversizes
         ]
