@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import inspect
-import json
 import os
 import shutil
 import signal
@@ -13,54 +12,170 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer vendors click
+from typer.core import TyperCommand, TyperGroup
 
-from autofix import __version__, environment, output
-from autofix.diagnose import (
-    LogUnreadable,
-    config_named_in_log,
-    diagnose_text,
-    diagnosis_json,
-    read_log,
-    render_match,
-    render_no_match,
-)
-from autofix.engine import RunReport, run
-from autofix.filekind import ConfigPatterns
-from autofix.files import display_path
-from autofix.registry import (
-    UnknownFixError,
-    all_transforms,
-    crash_fixes,
-    default_rules,
-    resolve_fix_ids,
-    rule_options,
-)
-from autofix.rule import Rule
-from autofix.settings import ProjectSettings, load_project_settings
+from autofix import __version__, index
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from autofix.engine import RunReport
+    from autofix.rule import Rule
+    from autofix.settings import ProjectSettings
+
+# Start-up is the command line's cost on every pre-commit hook and editor save: this module imports only typer
+# and the catalogue's index, and each command imports what it runs (the engine, libcst, mmengine, rich) itself.
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
 
+
+def _fail(message: str) -> typer.Exit:
+    print(f"autofix: error: {message}", file=sys.stderr)
+    return typer.Exit(EXIT_ERROR)
+
+
+class _PlainValues:
+    """Turns a parameter's command-line text into its value. typer 0.2x checks every value with pydantic,
+    whose import alone costs more than starting typer; autofix's parameters are text, paths, a whole
+    number, a choice, flags and lists of them, which need no more than this."""
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        self.convert = convert
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        try:
+            if isinstance(value, (list, tuple)):
+                return [self.convert(item) for item in value]
+            return self.convert(value)
+        except ValueError as exc:
+            raise UsageError(f"{max(param.opts, key=len)} {exc}", ctx) from None
+
+
+def _converter(param: Any) -> Callable[[Any], Any]:
+    """How a parameter's text becomes its value: its declared ``parser``, else by its annotation."""
+    descriptor = param.type_descriptor
+    if descriptor.parameter_info.parser is not None:
+        return descriptor.parameter_info.parser
+    annotation = descriptor.annotation
+    if descriptor.is_list:
+        (annotation,) = descriptor.annotation.__args__
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return _choice(annotation)
+    if annotation in (str, Path, bool):
+        return annotation
+    raise TypeError(f"{param.name}: no plain conversion for {annotation!r}")
+
+
+def _choice(kind: type[enum.Enum]) -> Callable[[Any], enum.Enum]:
+    def convert(value: Any) -> enum.Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            names = [member.value for member in kind]
+            raise ValueError(f"must be {', '.join(names[:-1])} or {names[-1]} (got {value!r})") from None
+
+    return convert
+
+
+def _whole_number_of_workers(value: str) -> int:
+    from autofix.rule import positive_int  # apply and check import the rules anyway
+
+    return positive_int(value)
+
+
+def _plain_params(params: list[Any]) -> list[Any]:
+    # typer builds a parameter's conversion on first use unless one is set; a typer without this hook converts
+    # with its own (slower) machinery, to the same values.
+    for param in params:
+        if getattr(param, "_runtime_param", False) is None and hasattr(param, "type_descriptor"):
+            param._runtime_param = _PlainValues(_converter(param))
+    return params
+
+
+class _Command(TyperCommand):
+    """A command whose values are converted plainly and whose help shows metavars, not Python types."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar]
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_name(param) if param.required else f"[{_argument_name(param)}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                arguments.append((_argument_name(param), param.help or ""))
+            elif (record := param.get_help_record(ctx)) is not None:
+                options.append(record)
+        for heading, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
+
+def _argument_name(param: Any) -> str:
+    return param.metavar + ("..." if param.nargs == -1 else "")
+
+
+class _Group(TyperGroup):
+    """The ``autofix`` command: every error, click's usage errors included, is one ``autofix: error:`` line."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(super().get_params(ctx))
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name or "autofix", complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            print(f"autofix: error: {_usage_error(exc)}", file=sys.stderr)
+            sys.exit(EXIT_ERROR)
+        except typer.Abort:
+            print("autofix: error: aborted", file=sys.stderr)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
+
+
+def _usage_error(exc: ClickException) -> str:
+    """click's message in autofix's words: lower case, no closing full stop, and the help to read."""
+    message = exc.format_message().rstrip(".").replace(". Did you mean", "; did you mean")
+    message = message[:1].lower() + message[1:]
+    context = getattr(exc, "ctx", None)
+    return f"{message} (see `{context.command_path} --help`)" if context is not None else message
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # click's plain help: rich's panels cost more to import than typer itself
     help="Fix known OpenMMLab training crashes by rewriting the files that cause them.",
 )
 
 
 def _consoles(no_color: bool) -> tuple[Console, Console]:
+    from rich.console import Console
+
     colour = not no_color and "NO_COLOR" not in os.environ
     out = Console(highlight=False, soft_wrap=True, no_color=not colour)
     err = Console(stderr=True, highlight=False, soft_wrap=True, no_color=not colour)
     return out, err
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"autofix: error: {message}", markup=False)
-    return typer.Exit(EXIT_ERROR)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -91,7 +206,7 @@ def _orderly_stop() -> Iterator[None]:
             f"autofix: interrupted by {signum.name}; each file is either as it was or fully fixed, "
             "so running the same command again finishes the job"
         )
-        Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+        print(message, file=sys.stderr)
         raise typer.Exit(128 + signum) from None
     finally:
         if install:
@@ -103,9 +218,13 @@ def _prepare(
 ) -> tuple[list[Path], list[Rule], dict[str, Any], ProjectSettings]:
     """The paths, rules and rule options of a run, from the command line over pyproject.toml; the
     training environment packages are looked up in."""
+    from autofix import environment
+    from autofix.registry import RULE_OPTIONS_WHEN_READ, UnknownFixError, default_rules, resolve_fix_ids
+    from autofix.settings import load_project_settings
+
     try:
         environment.use(environment.find_training_environment(python, os.environ))
-        project = load_project_settings(Path.cwd(), rule_options())
+        project = load_project_settings(Path.cwd(), RULE_OPTIONS_WHEN_READ)
         fix_ids = fix or list(project.fix)
         try:
             rules = resolve_fix_ids(fix_ids) if fix_ids or not select_by_default else default_rules()
@@ -131,6 +250,10 @@ def _run(
     **engine: Any,
 ) -> RunReport:
     """The engine over ``paths``, with the command line's settings over the project's and a progress bar."""
+    from autofix import output
+    from autofix.engine import run
+    from autofix.filekind import ConfigPatterns
+
     configs = ConfigPatterns(project.configs, project.source.parent) if project.source and project.configs else None
     progress = output.ProgressBar(err)
     try:
@@ -144,33 +267,38 @@ def _run(
 
 def _given_options(rule_values: Mapping[str, Any]) -> dict[str, Any]:
     """The rule options given on the command line, parsed (ValueError names the flag)."""
+    from autofix.registry import rule_class
+
     given = {}
-    for options in rule_options().values():
-        for option in options:
-            value = rule_values.get(option.key)
-            if value is None or value is False:
-                continue
-            try:
-                given[option.key] = value if option.flag else option.parse(value)
-            except ValueError as exc:
-                raise ValueError(f"--{option.name} {exc}") from None
+    for spec in index.option_specs():
+        key = spec["name"].replace("-", "_")
+        value = rule_values.get(key)
+        if value is None or value is False:
+            continue
+        option = next(option for option in rule_class(spec["rule"]).options if option.key == key)
+        try:
+            given[option.key] = value if option.flag else option.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"--{option.name} {exc}") from None
     return given
 
 
 def _rule_option_parameters() -> list[inspect.Parameter]:
-    """A command-line flag for every option a rule declares (so this module names none of them)."""
+    """A command-line flag for every option a rule declares (so this module names none of them), from the
+    catalogue's index: the rules themselves are imported only by a run."""
     parameters = []
-    for rule_id, options in rule_options().items():
-        for option in options:
-            help_text = f"{rule_id}: {option.help}" + ("" if option.default is None else f" (default: {option.default})")
-            if option.flag:
-                annotation: Any = Annotated[bool, typer.Option(f"--{option.name}", help=help_text)]
-                default: Any = False
-            else:
-                annotation = Annotated[Optional[str], typer.Option(f"--{option.name}", metavar=option.metavar, help=help_text)]
-                default = None
-            parameters.append(inspect.Parameter(option.key, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                                annotation=annotation))
+    for option in index.option_specs():
+        default_text = "" if option["default"] is None else f" (default: {index.option_value(option['default'])})"
+        help_text = f"{option['rule']}: {option['help']}{default_text}"
+        if option["flag"]:
+            annotation: Any = Annotated[bool, typer.Option(f"--{option['name']}", help=help_text)]
+            default: Any = False
+        else:
+            metavar = option["metavar"] or "VALUE"
+            annotation = Annotated[Optional[str], typer.Option(f"--{option['name']}", metavar=metavar, help=help_text)]
+            default = None
+        parameters.append(inspect.Parameter(option["name"].replace("-", "_"), inspect.Parameter.KEYWORD_ONLY,
+                                            default=default, annotation=annotation))
     return parameters
 
 
@@ -187,6 +315,47 @@ class OutputFormat(str, enum.Enum):
     json = "json"
 
 
+def _ids_epilog() -> str:
+    """The ids ``--fix`` takes, wrapped between ids (click's wrapping would break them at their hyphens)."""
+    import textwrap
+
+    lines = []
+    for heading, entries in (("Crash fixes", index.CRASH_FIXES), ("Rules", index.RULES)):
+        ids = ", ".join(entry["id"] for entry in entries)
+        wrapped = textwrap.wrap(ids, 74, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+        lines += [f"{heading}:", *wrapped]
+    return "\b\n" + "\n".join(lines) + "\n\n`autofix list` says what each does, `autofix explain ID` shows its page."
+
+
+# The options `apply` shares with the commands that run like it (check, migrate).
+PathsArgument = Annotated[
+    Optional[list[Path]],
+    typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py)."),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")
+]
+DiffOption = Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")]
+NoColorOption = Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")]
+VerifyOption = Annotated[
+    bool,
+    typer.Option("--verify", help="Resolve each changed config with mmengine before and after; refuse (exit 2) "
+                 "a fix that changes more than intended or does not take effect."),
+]
+ExcludeOption = Annotated[
+    list[str],
+    typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern, relative "
+                 "to the folder given (repeatable; replaces `exclude` in pyproject.toml)."),
+]
+JobsOption = Annotated[
+    Optional[int],
+    typer.Option("--jobs", "-j", metavar="N", parser=_whole_number_of_workers,
+                 help="Worker processes (default: the machine's cores); output is the same for any N."),
+]
+DiffFileOption = Annotated[
+    Optional[Path],
+    typer.Option("--diff-file", metavar="PATH", help="Also write every diff to PATH as one patch (git apply / patch -p1)."),
+]
 PythonOption = Annotated[
     Optional[str],
     typer.Option("--python", metavar="PATH", help="The Python you train with (or its env folder): mmdet::/mmcv... are "
@@ -204,41 +373,26 @@ StatisticsOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Rewrite files so the selected crashes cannot happen.", epilog=_ids_epilog())
 @_takes_rule_options
 def apply(
-    paths: Annotated[
-        Optional[list[Path]], typer.Argument(help="Files or folders (searched recursively for *.py).")
-    ] = None,
+    paths: PathsArgument = None,
     fix: Annotated[
         list[str],
-        typer.Option("--fix", "-f", help="Rule or crash-fix id; comma-separated or repeated "
+        typer.Option("--fix", "-f", metavar="ID[,ID...]", help="Crash-fix or rule ids (below), comma-separated or repeated "
                      "(default: `fix` in pyproject.toml [tool.autofix])."),
     ] = [],  # noqa: B006 (typer reads the default, never mutates it)
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")] = False,
-    diff_only: Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
-    verify: Annotated[
-        bool,
-        typer.Option("--verify", help="Resolve each changed config with mmengine before and after; refuse (exit 2) "
-                     "a fix that changes more than intended or does not take effect."),
-    ] = False,
-    exclude: Annotated[
-        list[str],
-        typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern, relative "
-                     "to the folder given (repeatable; replaces `exclude` in pyproject.toml)."),
-    ] = [],  # noqa: B006
-    jobs: Annotated[
-        Optional[int],
-        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the machine's cores); output is the same for any N."),
-    ] = None,
+    dry_run: DryRunOption = False,
+    diff_only: DiffOption = False,
+    no_color: NoColorOption = False,
+    verify: VerifyOption = False,
+    exclude: ExcludeOption = [],  # noqa: B006
+    jobs: JobsOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text: diffs on stdout; json: one JSON document on stdout.")
+        OutputFormat,
+        typer.Option("--format", metavar="text|json", help="text: diffs on stdout; json: one JSON document on stdout."),
     ] = OutputFormat.text,
-    diff_file: Annotated[
-        Optional[Path],
-        typer.Option("--diff-file", metavar="PATH", help="Also write every diff to PATH as one patch (git apply / patch -p1)."),
-    ] = None,
+    diff_file: DiffFileOption = None,
     python: PythonOption = None,
     strict: StrictOption = False,
     statistics: StatisticsOption = False,
@@ -246,6 +400,8 @@ def apply(
     **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
+    from autofix import output
+
     paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False, python=python)
     strict = strict or project.strict
     out, err = _consoles(no_color)
@@ -278,35 +434,30 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-@app.command("list")
+@app.command("list", cls=_Command, short_help="One line per crash fix and rule, with its fix safety.")
 def list_fixes(
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text (one line per id), or one JSON document.")
+        OutputFormat, typer.Option("--format", metavar="text|json", help="text (one line per id), or one JSON document.")
     ] = OutputFormat.text,
 ) -> None:
     """Every crash fix and rule: one line each with its summary and fix safety."""
-    from autofix.docs import (  # the pages' renderer: only list and explain pay its import
-        LIST_WIDTH,
-        list_json,
-        list_lines,
-    )
-
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(list_json(), indent=2) + "\n")
+        import json
+
+        sys.stdout.write(json.dumps(index.LIST, indent=2) + "\n")
     else:
-        print("\n".join(list_lines(min(shutil.get_terminal_size().columns, LIST_WIDTH))))
+        print("\n".join(index.list_lines(min(shutil.get_terminal_size().columns, index.LIST_WIDTH))))
 
 
-@app.command()
+@app.command(cls=_Command, short_help="A crash fix's or rule's page.")
 def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A rule or crash-fix id.")]) -> None:
     """A rule's or crash fix's page: what it does, why, its fix safety, options and examples."""
+    markdown = index.page(fix_id)
+    if markdown is None:
+        raise _fail(index.unknown_fix_id(fix_id))
+    from rich.console import Console
     from rich.markdown import Markdown  # only explain renders Markdown: apply and check skip its import
 
-    from autofix.docs import page
-
-    markdown = page(fix_id)
-    if markdown is None:
-        raise _fail(f"unknown fix id {fix_id!r}; known ids: {', '.join([*all_transforms(), *crash_fixes()])}")
     out = Console(highlight=False)
     with out.capture() as rendered:
         out.print(Markdown(markdown))
@@ -322,7 +473,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True)] = None,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
 ) -> None:
     """autofix: fix known OpenMMLab training crashes; every change is shown as a unified diff."""
 
@@ -334,17 +487,19 @@ def main() -> None:
 # --- from a crash log to the fix, and risks before training ---------------------------------------
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Recognise a known crash in a training log and name its fix.")
 def diagnose(
     log: Annotated[
-        Optional[str], typer.Argument(metavar="[LOG|-]", help="A training log or pasted traceback; - or none: standard input.")
+        Optional[str], typer.Argument(metavar="LOG", help="A training log or pasted traceback; - or none: standard input.")
     ] = None,
     config: Annotated[
         Optional[Path], typer.Option("--config", metavar="CFG", help="Show the default remedy's diff for this config (dry run).")
     ] = None,
     apply_fix: Annotated[bool, typer.Option("--apply", help="With --config: write the default remedy instead of showing it.")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="text, or one JSON document.")] = OutputFormat.text,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", metavar="text|json", help="text, or one JSON document.")
+    ] = OutputFormat.text,
+    no_color: NoColorOption = False,
     python: PythonOption = None,
 ) -> None:
     """Recognise a known crash in a log: what happened, the remedies and their costs, the command to run.
@@ -352,6 +507,22 @@ def diagnose(
     Exit 0 when a known crash matched, 1 when nothing known did, 2 when the input cannot be read
     (or the remedy cannot be applied to CFG).
     """
+    import json
+
+    from autofix import environment, output
+    from autofix.diagnose import (
+        LogUnreadable,
+        config_named_in_log,
+        diagnose_text,
+        diagnosis_json,
+        read_log,
+        render_match,
+        render_no_match,
+    )
+    from autofix.engine import run
+    from autofix.files import display_path
+    from autofix.registry import UnknownFixError, resolve_fix_ids
+
     if apply_fix and config is None:
         raise _fail("--apply needs --config CFG (the config to fix)")
     try:
@@ -396,27 +567,21 @@ def diagnose(
         raise typer.Exit(EXIT_PENDING)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Report what the selected rules would fix; write nothing.", epilog=_ids_epilog())
 @_takes_rule_options
 def check(
-    paths: Annotated[
-        Optional[list[Path]],
-        typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py)."),
-    ] = None,
+    paths: PathsArgument = None,
     fix: Annotated[
         list[str],
-        typer.Option("--fix", "-f", help="Rule or crash-fix ids to check; comma-separated or repeated "
-                     "(default: `fix` in pyproject.toml, else every rule that is not opt-in)."),
+        typer.Option("--fix", "-f", metavar="ID[,ID...]", help="Crash-fix or rule ids (below) to check, comma-separated or "
+                     "repeated (default: `fix` in pyproject.toml, else every rule that is not opt-in)."),
     ] = [],  # noqa: B006 (typer reads the default, never mutates it)
-    exclude: Annotated[
-        list[str],
-        typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern (repeatable)."),
-    ] = [],  # noqa: B006
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the cores).")] = None,
+    exclude: ExcludeOption = [],  # noqa: B006
+    jobs: JobsOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")
+        OutputFormat, typer.Option("--format", metavar="text|json", help="text (one finding a line), or one JSON document.")
     ] = OutputFormat.text,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    no_color: NoColorOption = False,
     python: PythonOption = None,
     strict: StrictOption = False,
     statistics: StatisticsOption = False,
@@ -426,6 +591,10 @@ def check(
 
     Exit 1 when something is found, 0 when clean, 2 on errors.
     """
+    import json
+
+    from autofix import output
+
     paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True, python=python)
     strict = strict or project.strict
     out, err = _consoles(no_color)

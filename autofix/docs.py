@@ -3,7 +3,8 @@
 A rule's docstring is written in ruff's manner: a one-line summary, then ``## What it does``, ``## Why`` and
 ``## Fix safety``. Its page adds what the rule declares: ``## Example`` from its first fixed example, the
 applicability and cost under ``## Fix safety``, ``## Options`` from ``options``, and its other examples as diffs.
-``python -m autofix.docs`` writes every page into docs/rules.md.
+``python -m autofix.docs`` writes every page into docs/rules.md, and the catalogue index
+(autofix/catalogue_index.json) that ``--help``, ``list`` and ``explain`` read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autofix.crashes import CrashFix
+from autofix.index import option_value
 from autofix.registry import all_transforms, crash_fixes, fix_ids
 from autofix.rule import Applicability, Example, FileKind, Rule
 
@@ -22,7 +24,6 @@ SECTIONS = ("What it does", "Why", "Example", "Fix safety", "Options")
 DOCSTRING_SECTIONS = ("What it does", "Why", "Fix safety")  # the other two come from the rule's declarations
 RULES_PAGE = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 REGENERATE = "python -m autofix.docs"
-LIST_WIDTH = 80
 
 
 class DocstringError(ValueError):
@@ -64,19 +65,13 @@ def _fence(code: str, language: str = "python") -> str:
     return f"```{language}\n{code.rstrip()}\n```"
 
 
-def _option_value(value: Any) -> str:
-    if isinstance(value, tuple) and all(isinstance(part, int) for part in value):
-        return "x".join(map(str, value))  # sizes are written WxH on the command line and in pyproject.toml
-    return str(value)
-
-
 def _example_context(rule: type[Rule], example: Example) -> list[str]:
     """The options an example runs with and the files beside it, as Markdown blocks."""
     blocks = []
     by_key = {option.key: option for option in rule.options}
     if example.options:
         flags = [
-            f"`--{by_key[key].name}`" if by_key[key].flag else f"`--{by_key[key].name} {_option_value(value)}`"
+            f"`--{by_key[key].name}`" if by_key[key].flag else f"`--{by_key[key].name} {option_value(value)}`"
             for key, value in example.options.items()
         ]
         blocks.append(f"With {', '.join(flags)}.")
@@ -137,7 +132,7 @@ def _options_section(rule: type[Rule]) -> str:
     lines = []
     for option in rule.options:
         usage = f"--{option.name}" if option.flag else f"--{option.name} {option.metavar or 'VALUE'}".rstrip()
-        default = "" if option.default is None else f" Default: `{_option_value(option.default)}`."
+        default = "" if option.default is None else f" Default: `{option_value(option.default)}`."
         lines.append(f"- `{usage}` (`{option.name}` in `[tool.autofix]`): {plain(option.help)}.{default}")
     return "\n".join(lines)
 
@@ -238,25 +233,6 @@ def applicability(entry: type[Rule] | CrashFix) -> Applicability:
     return Applicability.SAFE if safe else Applicability.CHANGES_RESULTS
 
 
-def list_lines(width: int = LIST_WIDTH) -> list[str]:
-    """``autofix list``: one line per id at 80 columns, crash fixes first; narrower, a summary wraps
-    between words under itself."""
-    entries = [*crash_fixes().values(), *all_transforms().values()]
-    id_width = max(len(entry.id) for entry in entries) + 1
-    room = max(width - id_width - len("unsafe "), 20)
-    lines = ["Crash fixes (--fix ID runs its default rules):"]
-    for number, entry in enumerate(entries):
-        if number == len(crash_fixes()):
-            lines += ["", "Rules (one fix each):"]
-        safety = "safe" if applicability(entry) is Applicability.SAFE else "unsafe"
-        prefix = f"{entry.id:<{id_width}}{safety:<7}"
-        wrapped = textwrap.wrap(summary_line(entry).replace("`", ""), room, break_long_words=False,
-                                break_on_hyphens=False)
-        lines += [prefix + wrapped[0], *(" " * len(prefix) + line for line in wrapped[1:])]
-    lines += ["", "unsafe: changes training results.", "An id's page: autofix explain ID"]
-    return lines
-
-
 def list_json() -> list[dict[str, Any]]:
     """``autofix list --format json``: every crash fix (its remedies), then every rule (its options)."""
     entries: list[dict[str, Any]] = [
@@ -278,13 +254,16 @@ def list_json() -> list[dict[str, Any]]:
 
 
 def _json_default(value: Any) -> Any:
-    return _option_value(value) if isinstance(value, tuple) else value
+    return option_value(value) if isinstance(value, tuple) else value
 
 
 def main() -> None:
+    from autofix import index  # what --help, list and explain read instead of importing the rules
+
     RULES_PAGE.parent.mkdir(exist_ok=True)
     RULES_PAGE.write_text(rules_markdown(), encoding="utf-8")
-    print(f"wrote {RULES_PAGE}")
+    index.INDEX_FILE.write_text(index.index_text(), encoding="utf-8")
+    print(f"wrote {RULES_PAGE} and {index.INDEX_FILE}")
 
 
 if __name__ == "__main__":

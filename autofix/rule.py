@@ -167,13 +167,13 @@ class Option:
 def positive_int(value: Any) -> int:
     """An option value that must be a whole number of at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"{value!r} is not a whole number")
+        raise ValueError(f"must be a whole number (got {value!r})")
     try:
         number = int(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+        raise ValueError(f"must be a whole number (got {value!r})") from None
     if number < 1:
-        raise ValueError(f"{value!r}: it must be at least 1")
+        raise ValueError(f"must be at least 1 (got {number})")
     return number
 
 

@@ -179,7 +179,7 @@ def test_pyproject_gives_the_defaults_and_the_command_line_wins(configs: Path, m
     ("table", "complaint"),
     [
         ("fix = 'no-such-fix'", "no-such-fix"),
-        ("jobs = 'two'", "jobs 'two' is not a whole number"),
+        ("jobs = 'two'", "jobs must be a whole number (got 'two')"),
         ("scale = '1333'", "scale: '1333' is not WIDTHxHEIGHT"),
         ("exclude = '_base_'", "exclude must be a list"),
         ("fixes = ['amp-nms']", "no setting 'fixes'"),

@@ -15,11 +15,11 @@ from autofix.docs import (
     SECTIONS,
     applicability,
     docstring_sections,
-    list_lines,
     rule_page,
     rules_markdown,
     summary_line,
 )
+from autofix.index import list_lines
 from autofix.registry import all_transforms, crash_fixes
 
 ANSI = re.compile(r"\x1b\[")

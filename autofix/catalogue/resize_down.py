@@ -36,18 +36,22 @@ DEFAULT_SCALE = (1333, 800)
 def parse_scale(value: Any) -> tuple[int, int]:
     """``"1333x800"`` (or a pair from TOML) -> ``(1333, 800)``; ValueError naming what is wrong."""
     if isinstance(value, (list, tuple)) and len(value) == 2:
-        width, height = value
+        edges = tuple(value)
     else:
         width, sep, height = str(value).lower().partition("x")
         if not sep:
             raise ValueError(f"{value!r} is not WIDTHxHEIGHT, e.g. 1333x800")
-    try:
-        size = int(width), int(height)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not WIDTHxHEIGHT, e.g. 1333x800") from None
-    if min(size) < 1:
-        raise ValueError(f"{value!r}: both edges must be at least 1")
-    return size
+        edges = (width, height)
+    size = []
+    for name, edge in zip(("width", "height"), edges):  # name the edge that is wrong, and how
+        try:
+            number = int(edge)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r}: the {name} must be a whole number (got {edge!r})") from None
+        if number < 1:
+            raise ValueError(f"{value!r}: the {name} must be at least 1 (got {number})")
+        size.append(number)
+    return size[0], size[1]
 
 
 _RESIZE_TYPES = frozenset({"Resize", "RandomResize", "RandomChoiceResize"})
