@@ -400,6 +400,55 @@ def apply(
     **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
+    _apply(paths, fix, rule_values, dry_run, diff_only, no_color, verify, exclude, jobs, output_format, diff_file, python,
+           strict, statistics, verbose)
+
+
+@app.command(cls=_Command, short_help="Rewrite mmdetection 2.x configs to the 3.x form.")
+def migrate(
+    paths: PathsArgument = None,
+    dry_run: DryRunOption = False,
+    diff_only: DiffOption = False,
+    no_color: NoColorOption = False,
+    verify: VerifyOption = False,
+    exclude: ExcludeOption = [],  # noqa: B006 (typer reads the default, never mutates it)
+    jobs: JobsOption = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", metavar="text|json", help="text: diffs on stdout; json: one JSON document on stdout "
+                     "(each file's `refused` names what has no exact 3.x form)."),
+    ] = OutputFormat.text,
+    diff_file: DiffFileOption = None,
+    python: PythonOption = None,
+    strict: StrictOption = False,
+    statistics: StatisticsOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Rewrite mmdetection 2.x configs (mmcv 1.x era) to the 3.x (mmengine) form, bases first; print a unified
+    diff per changed file. The same as `autofix apply --fix migrate-2to3`: what has no exact 3.x form is left as
+    written and named in the file's notes."""
+    _apply(paths, ["migrate-2to3"], {}, dry_run, diff_only, no_color, verify, exclude, jobs, output_format, diff_file,
+           python, strict, statistics, verbose)
+
+
+def _apply(
+    paths: list[Path] | None,
+    fix: list[str],
+    rule_values: Mapping[str, Any],
+    dry_run: bool,
+    diff_only: bool,
+    no_color: bool,
+    verify: bool,
+    exclude: list[str],
+    jobs: int | None,
+    output_format: OutputFormat,
+    diff_file: Path | None,
+    python: str | None,
+    strict: bool,
+    statistics: bool,
+    verbose: bool,
+) -> None:
+    """What apply and migrate do: run the engine, print diffs (or JSON) and the summary, exit 0/1/2."""
     from autofix import output
 
     paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False, python=python)

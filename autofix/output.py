@@ -83,14 +83,17 @@ def print_problems(report: RunReport, err: Console, strict: bool) -> None:
 
 
 def print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False, verbose: bool = False) -> None:
-    """Problems, then each changed file's diff after its notes: on one line, or a line each with ``verbose``."""
+    """Problems, then each changed file's diff after its notes: on one line, or a line each with ``verbose``.
+    A file left as it was for want of an exact fix (a refused construct) has notes and no diff."""
     print_problems(report, err, strict)
     for result in report.results:
-        if result.status != "changed":
+        if result.status != "changed" and not result.refused:
             continue
         notes = list(result.notes) if verbose or not result.notes else ["; ".join(result.notes)]
         for note in notes:
             err.print(f"note: {result.shown}: {note}", style="yellow", markup=False)
+        if result.status != "changed":
+            continue
         if out.is_terminal:
             out.print(colour_diff(result.diff), end="")
         else:  # plain bytes for pipes and patch files: no wrapping, no markup
@@ -225,6 +228,7 @@ def json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any]
             "error": r.error or None,
             "suppressed": dict(Counter(r.suppressed)),
             "written": r.written,
+            "refused": list(r.refused),
         }
         for r in report.results
     ]
