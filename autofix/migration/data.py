@@ -476,8 +476,8 @@ def migrate_dataloaders(fm: FileMigration) -> None:
         fm.set(name, code, after=after)
         after = name
     if loaders and not any(key == "data" or key.startswith("data.") for key in fm.kept):
-        # The loaders carry the comments of `data`; the statement stays (the evaluation group reads that
-        # this file wrote it) for the framework to drop, emptied, its comment lines above the first loader.
+        # The loaders carry the comments of `data`; the statement is emptied (its comment lines go above the
+        # first loader) for the framework to drop without moving them twice.
         _take_leading_lines(fm, "data", f"{next(iter(loaders))}_dataloader")
         fm.set("data", "dict()")
 

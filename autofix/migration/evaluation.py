@@ -215,9 +215,9 @@ def migrate_evaluators(fm: FileMigration) -> None:
         fm.refuse(f"evaluation.{name}", "an EvalHook argument with no 3.x evaluator equivalent",
                   keep=(f"evaluation.{name}",))
     options = {name: arg for name, arg in options.items() if name in known}
-    # What this step maps: metric options, and the 2.x `data` the data group moved this run (still written
-    # until the framework drops it). Migrate's own output has neither: it is left alone.
-    data_written = fm.written("data") is not None
+    # What this step maps: metric options, and the 2.x `data` the data group moved this run. Migrate's own
+    # output has neither: it is left alone.
+    data_written = fm.wrote("data")
     if not (options or data_written):
         return
     evaluators: dict[str, str] = {}
