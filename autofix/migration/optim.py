@@ -31,7 +31,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import libcst as cst
@@ -43,6 +43,7 @@ from autofix.cst_helpers import (
     is_mapping_literal,
     is_true,
     mapping_value,
+    referenced_names,
     remove_mapping_keys,
 )
 from autofix.migration import FileMigration, Step
@@ -72,10 +73,29 @@ _SOURCES = ("optimizer", "optimizer_config", "fp16")  # kept whole when refused:
 # --- the 3.x wrapper a resolved 2.x config means ------------------------------------------------------
 
 
-def wrapper_for(fm: FileMigration, old: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The ``optim_wrapper`` equivalent to the resolved 2.x ``old`` (refusing through ``fm``), or None."""
+def wrapper_for(
+    fm: FileMigration, old: Mapping[str, Any], base: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The ``optim_wrapper`` equivalent to the resolved 2.x ``old`` (refusing through ``fm``), or None.
+    Without a 2.x ``optimizer``, ``old``'s hook and fp16 keys apply to the 3.x ``base`` wrapper (a 2.x
+    child of a 3.x base)."""
     optimizer = old.get("optimizer")
-    if not isinstance(optimizer, Mapping):
+    if isinstance(optimizer, Mapping):
+        wrapper: dict[str, Any] = {"type": "OptimWrapper"}
+        wrapper["optimizer"] = {k: v for k, v in optimizer.items() if k not in ("paramwise_cfg", "constructor")}
+        if optimizer.get("paramwise_cfg") is not None:
+            wrapper["paramwise_cfg"] = optimizer["paramwise_cfg"]
+        constructor = optimizer.get("constructor")
+        if constructor is not None:
+            if constructor not in _CONSTRUCTORS:
+                fm.refuse("optimizer.constructor", f"{constructor} is not a 3.x optim wrapper constructor",
+                          keep=_SOURCES)
+                return None
+            wrapper["constructor"] = _CONSTRUCTORS[constructor]
+    elif base is not None and ("optimizer_config" in old or "fp16" in old):
+        replaced = ("clip_grad", "accumulative_counts") if "optimizer_config" in old else ()
+        wrapper = {part: value for part, value in base.items() if part not in replaced}
+    else:
         return None
     hook = dict(old.get("optimizer_config") or {})
     fp16 = old.get("fp16")
@@ -94,16 +114,6 @@ def wrapper_for(fm: FileMigration, old: Mapping[str, Any]) -> dict[str, Any] | N
         for construct in foreign:
             fm.refuse(construct, "no OptimWrapper argument does this", keep=_SOURCES)
         return None
-    wrapper: dict[str, Any] = {"type": "OptimWrapper"}
-    wrapper["optimizer"] = {k: v for k, v in optimizer.items() if k not in ("paramwise_cfg", "constructor")}
-    if optimizer.get("paramwise_cfg") is not None:
-        wrapper["paramwise_cfg"] = optimizer["paramwise_cfg"]
-    constructor = optimizer.get("constructor")
-    if constructor is not None:
-        if constructor not in _CONSTRUCTORS:
-            fm.refuse("optimizer.constructor", f"{constructor} is not a 3.x optim wrapper constructor", keep=_SOURCES)
-            return None
-        wrapper["constructor"] = _CONSTRUCTORS[constructor]
     if hook.get("grad_clip") is not None:
         wrapper["clip_grad"] = hook["grad_clip"]
     if amp or fp16 is not None:
@@ -209,10 +219,11 @@ def part_source(node: cst.BaseExpression, replaces: bool, given: Any, wanted: An
     return rendered(wanted, given)
 
 
-def dict_source(items: list[tuple[str, str]]) -> str:
-    """``dict(k=v, ...)`` on one line where it fits, else one item a line (the ports' yapf layout)."""
+def dict_source(name: str, items: list[tuple[str, str]]) -> str:
+    """``dict(k=v, ...)`` for ``name = ...`` on one line where it fits, else one item a line (yapf's
+    layout in the official ports)."""
     flat = f"dict({', '.join(f'{key}={value}' for key, value in items)})"
-    if len(flat) <= 60 and "\n" not in flat:
+    if len(f"{name} = {flat}") <= 79 and "\n" not in flat:
         return flat
     return "dict(\n" + ",\n".join(f"    {key}={indented(value)}" for key, value in items) + ")"
 
@@ -221,6 +232,19 @@ def indented(code: str) -> str:
     """A multi-line expression moved one level in: its continuation lines too (strings left intact)."""
     moved = code.replace("\n", "\n    ")
     return moved if ast.dump(ast.parse(moved, mode="eval")) == ast.dump(ast.parse(code, mode="eval")) else code
+
+
+def place(fm: FileMigration, name: str, code: str, anchors: Sequence[str]) -> None:
+    """``name = code`` where the first written of ``anchors`` stands, unless the code reads a variable
+    assigned after it: then just after that variable's statement (a moved expression must stay valid)."""
+    names = fm.names()
+    anchor = next((old for old in anchors if old in names), None)
+    used = referenced_names(cst.parse_expression(code))
+    last = max((index for index, written in enumerate(names) if written in used), default=-1)
+    if anchor is not None and last < names.index(anchor):
+        fm.set(name, code, replacing=anchor)
+    else:
+        fm.set(name, code, after=names[last] if last >= 0 else None)
 
 
 def wrapper_override(
@@ -241,7 +265,7 @@ def wrapper_override(
                     items.append((part, source(_without_delete(node))))
                 else:
                     items.append((part, render(target[part])))
-        return dict_source(items)
+        return dict_source("optim_wrapper", items)
     items = []
     for part in _PARTS:
         wanted, given = target.get(part, _MISSING), base.get(part, _MISSING)
@@ -253,24 +277,22 @@ def wrapper_override(
             items.append((part, part_source(*written[part], given, wanted)))
         else:
             items.append((part, rendered(wanted, given)))
-    return dict_source(items) if items else None
+    return dict_source("optim_wrapper", items) if items else None
 
 
 def migrate_optimizer(fm: FileMigration) -> None:
-    if fm.written("optim_wrapper") is not None or not any(key in fm.old for key in ("optimizer", "fp16")):
-        return  # a 3.x file, or one whose optimizer its bases gave (and migrated)
-    target = wrapper_for(fm, fm.old)
+    written_sources = [name for name in _SOURCES if fm.written(name) is not None]
+    if fm.written("optim_wrapper") is not None:
+        if written_sources:
+            fm.refuse(written_sources[0], "the file writes optim_wrapper as well", keep=_SOURCES)
+        return  # a 3.x file
+    base = fm.base.get("optim_wrapper")
+    target = wrapper_for(fm, fm.old, base)
     if target is None:
         return
-    base = fm.base.get("optim_wrapper")
-    written = _written_parts(fm)
-    if base is not None and not written and target == base:
-        return
-    value = wrapper_override(target, base, written)
-    if value is None:
-        return
-    anchor = next((name for name in _SOURCES if fm.written(name) is not None), None)
-    fm.set("optim_wrapper", value, replacing=anchor)
+    value = wrapper_override(target, base, _written_parts(fm))
+    if value is not None:
+        place(fm, "optim_wrapper", value, _SOURCES)
 
 
 STEPS = (
@@ -353,6 +375,20 @@ STEPS = (
                 optim_wrapper = dict(
                     optimizer=dict(_delete_=True, type='AdamW', lr=0.0001, weight_decay=0.05),
                     paramwise_cfg=None)
+                """,
+            ),
+            Example(
+                title="A 2.x child of a 3.x base",
+                files={"base.py": """
+                    optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02))
+                    """},
+                before="""
+                _base_ = './base.py'
+                optimizer_config = dict(_delete_=True, grad_clip=dict(max_norm=35, norm_type=2))
+                """,
+                after="""
+                _base_ = './base.py'
+                optim_wrapper = dict(clip_grad=dict(max_norm=35, norm_type=2))
                 """,
             ),
             Example(

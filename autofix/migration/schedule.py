@@ -51,6 +51,7 @@ import libcst as cst
 from autofix.config_edit import render
 from autofix.cst_helpers import is_mapping_literal, mapping_value
 from autofix.migration import FileMigration, Step
+from autofix.migration.optim import dict_source, place
 from autofix.rule import Example
 
 DELETE = "_delete_"
@@ -151,15 +152,15 @@ def loop_override(target: Mapping[str, Any], base: Mapping[str, Any] | None, sou
     if base is None or base.get("type") != target["type"] or any(
         key not in target and key != "dynamic_intervals" for key in base
     ):
-        items = ([] if base is None else [f"{DELETE}=True"]) + [f"{key}={item(key)}" for key in target]
-        return f"dict({', '.join(items)})"
+        items = ([] if base is None else [(DELETE, "True")]) + [(key, item(key)) for key in target]
+        return dict_source("train_cfg", items)
     items = []
     for key in (*target, *(key for key in base if key not in target)):
         if key not in target:
-            items.append(f"{key}=None")  # dynamic_intervals the 2.x child dropped
+            items.append((key, "None"))  # dynamic_intervals the 2.x child dropped
         elif key in sources or base.get(key, _MISSING) != target[key]:
-            items.append(f"{key}={item(key)}")
-    return f"dict({', '.join(items)})" if items else None
+            items.append((key, item(key)))
+    return dict_source("train_cfg", items) if items else None
 
 
 # --- the schedulers ------------------------------------------------------------------------------------
@@ -310,16 +311,14 @@ def migrate_schedule(fm: FileMigration) -> None:
         schedulers = None
     train_cfg = loop_override(loop, fm.base.get("train_cfg"), _loop_sources(fm))
     if train_cfg is not None:
-        fm.set("train_cfg", train_cfg, replacing=next((name for name in _LOOP_KEYS if fm.written(name)), None))
+        place(fm, "train_cfg", train_cfg, _LOOP_KEYS)
     for name, loop_type in (("val_cfg", "ValLoop"), ("test_cfg", "TestLoop")):
         if "type" not in fm.base.get(name, {}):
             fm.set(name, f"dict(type='{loop_type}')", after="train_cfg" if name == "val_cfg" else "val_cfg")
     if schedulers is not None:
         values = [{key: _plain(arg.value) for key, arg in scheduler.items()} for scheduler in schedulers]
         if any(fm.written(name) for name in _SCHEDULE_KEYS) or values != _plain(fm.base.get("param_scheduler", [])):
-            fm.set("param_scheduler", schedulers_source(schedulers),
-                   replacing=next((name for name in _SCHEDULE_KEYS if fm.written(name)), None),
-                   after="test_cfg")
+            place(fm, "param_scheduler", schedulers_source(schedulers), (*_SCHEDULE_KEYS, "test_cfg"))
     _counting(fm, loop)
 
 
@@ -431,7 +430,11 @@ STEPS = (
                         milestones=[60000, 80000],
                         gamma=0.1)
                 ]
-                train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=90000, val_interval=10000)
+                train_cfg = dict(
+                    _delete_=True,
+                    type='IterBasedTrainLoop',
+                    max_iters=90000,
+                    val_interval=10000)
                 """,
             ),
             Example(
