@@ -70,6 +70,13 @@ _MISSING = object()
 _SOURCES = ("optimizer", "optimizer_config", "fp16")  # kept whole when refused: the file keeps its 2.x meaning
 
 
+def without_delete(value: Any) -> Any:
+    """A resolved value without the ``_delete_`` flags mmengine leaves where no base had the key."""
+    if isinstance(value, Mapping):
+        return {key: without_delete(item) for key, item in value.items() if key != DELETE}
+    return value
+
+
 # --- the 3.x wrapper a resolved 2.x config means ------------------------------------------------------
 
 
@@ -79,6 +86,7 @@ def wrapper_for(
     """The ``optim_wrapper`` equivalent to the resolved 2.x ``old`` (refusing through ``fm``), or None.
     Without a 2.x ``optimizer``, ``old``'s hook and fp16 keys apply to the 3.x ``base`` wrapper (a 2.x
     child of a 3.x base)."""
+    old = {name: without_delete(old.get(name)) for name in _SOURCES if name in old}
     optimizer = old.get("optimizer")
     if isinstance(optimizer, Mapping):
         wrapper: dict[str, Any] = {"type": "OptimWrapper"}

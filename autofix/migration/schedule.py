@@ -51,7 +51,7 @@ import libcst as cst
 from autofix.config_edit import render
 from autofix.cst_helpers import is_mapping_literal, mapping_value
 from autofix.migration import FileMigration, Step
-from autofix.migration.optim import dict_source, place
+from autofix.migration.optim import dict_source, place, without_delete
 from autofix.rule import Example
 
 DELETE = "_delete_"
@@ -104,7 +104,7 @@ class Source:
 
 def loop_for(old: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ``train_cfg`` the resolved 2.x ``old`` means, or None where it has no runner. Raises Refused."""
-    runner = old.get("runner")
+    runner = without_delete(old.get("runner"))
     if runner is None:
         if old.get("total_epochs") is None:
             return None
@@ -117,7 +117,7 @@ def loop_for(old: Mapping[str, Any]) -> dict[str, Any] | None:
             raise Refused(f"runner.{key}", f"{loop} takes no {key}")
     if runner.get(length) is None:
         raise Refused(f"runner.{length}", f"{runner['type']} without {length}")
-    evaluation = old.get("evaluation") or {}
+    evaluation = without_delete(old.get("evaluation")) or {}
     if evaluation.get("start") is not None:
         raise Refused("evaluation.start", "val_begin counts from the first epoch, not from start")
     train_cfg = {"type": loop, length: runner[length], "val_interval": evaluation.get("interval", 1)}
@@ -176,10 +176,10 @@ def schedulers_for(old: Mapping[str, Any], train_cfg: Mapping[str, Any], source:
     length = source("runner", length_key, train_cfg[length_key])
     if "runner" not in old:  # mmdet 2.x's fallback: total_epochs
         length = Arg(length.value, source.written("total_epochs") or length.code)
-    lr = old.get("lr_config")
+    lr = without_delete(old.get("lr_config"))
     schedulers = [] if lr is None else [*_warmup(lr, epochs, source), *_lr_policy(lr, epochs, length, source)]
     if old.get("momentum_config") is not None:
-        schedulers += _momentum(old["momentum_config"], epochs, length, source)
+        schedulers += _momentum(without_delete(old["momentum_config"]), epochs, length, source)
     return schedulers
 
 
