@@ -6,9 +6,10 @@
   ``val_cfg=dict(type='ValLoop')``, ``test_cfg=dict(type='TestLoop')``; ``I`` is
   ``evaluation.interval`` (2.x default 1) and ``evaluation.dynamic_intervals`` ->
   ``train_cfg.dynamic_intervals``.
-- R42: ``runner=dict(type='IterBasedRunner', max_iters=N)`` -> ``IterBasedTrainLoop(max_iters=N)``,
-  ``log_processor.by_epoch=False`` and ``default_hooks.checkpoint.by_epoch=False`` (mmcv's
-  IterBasedRunner made iteration counting the default of its lr, checkpoint and logger hooks).
+- R42: ``runner=dict(type='IterBasedRunner', max_iters=N)`` -> ``IterBasedTrainLoop(max_iters=N)``
+  (over an epoch-based base loop: ``_delete_=True``, as the official ports); its schedulers count
+  iterations (mmcv's IterBasedRunner made ``by_epoch=False`` the lr hook's default). The runtime group
+  writes the matching ``log_processor.by_epoch=False`` and ``default_hooks.checkpoint.by_epoch=False``.
 - R19-R25: ``lr_config`` -> ``param_scheduler``, always rebuilt whole from the resolved 2.x
   ``lr_config`` and the loop length (lists do not merge: a child writing only
   ``lr_config=dict(step=[16, 22])`` or ``runner=dict(max_epochs=24)`` gets the whole list):
@@ -319,25 +320,6 @@ def migrate_schedule(fm: FileMigration) -> None:
         values = [{key: _plain(arg.value) for key, arg in scheduler.items()} for scheduler in schedulers]
         if any(fm.written(name) for name in _SCHEDULE_KEYS) or values != _plain(fm.base.get("param_scheduler", [])):
             place(fm, "param_scheduler", schedulers_source(schedulers), (*_SCHEDULE_KEYS, "test_cfg"))
-    _counting(fm, loop)
-
-
-def _counting(fm: FileMigration, loop: Mapping[str, Any]) -> None:
-    """R42: log and checkpoint counting follow the loop, as mmcv's runners made them by default. Set
-    over an inherited dict only: a new top-level dict here could clash with a sibling base's."""
-    epochs = loop["type"] == "EpochBasedTrainLoop"
-    checkpoint = fm.old.get("checkpoint_config") or {}
-    for name, keys, wanted in (
-        ("log_processor", ("by_epoch",), epochs),
-        ("default_hooks", ("checkpoint", "by_epoch"), checkpoint.get("by_epoch", epochs)),
-    ):
-        if name not in fm.base:
-            continue
-        given: Any = fm.base[name]
-        for key in keys:
-            given = given.get(key, True) if isinstance(given, Mapping) else True  # mmengine counts epochs by default
-        if given != wanted:
-            fm.set_nested(name, keys, render(wanted))
 
 
 STEPS = (
