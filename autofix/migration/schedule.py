@@ -178,7 +178,10 @@ def schedulers_for(old: Mapping[str, Any], train_cfg: Mapping[str, Any], source:
     if "runner" not in old:  # mmdet 2.x's fallback: total_epochs
         length = Arg(length.value, source.written("total_epochs") or length.code)
     lr = without_delete(old.get("lr_config"))
-    schedulers = [] if lr is None else [*_warmup(lr, epochs, source), *_lr_policy(lr, epochs, length, source)]
+    schedulers = []
+    if lr is not None:
+        policy = _lr_policy(lr, epochs, length, source)  # first: YOLOX's exp warmup is its policy's refusal
+        schedulers = [*_warmup(lr, epochs, source), *policy]
     if old.get("momentum_config") is not None:
         schedulers += _momentum(without_delete(old["momentum_config"]), epochs, length, source)
     return schedulers
@@ -217,6 +220,8 @@ def _by_epoch(config: Mapping[str, Any], name: str, epochs: bool) -> bool:
 def _lr_policy(lr: Mapping[str, Any], epochs: bool, length: Arg, source: Source) -> list[Scheduler]:
     policy = str(lr.get("policy"))
     policy = policy.title() if policy == policy.lower() else policy  # how mmcv names the hook
+    if policy == "YOLOX":
+        raise Refused("lr_config.policy", "YOLOX's schedule (R38) is not mapped yet")
     if policy not in _POLICY_KEYS:
         raise Refused("lr_config.policy", f"no exact mmengine scheduler for the {lr.get('policy')!r} policy")
     for key in lr:
