@@ -174,7 +174,10 @@ class Legacy2xKeys(ConfigRule):
             optimizer_config = dict(grad_clip=dict(max_norm=35, norm_type=2))
             """,
             """
-            optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001), clip_grad=dict(max_norm=35, norm_type=2))
+            optim_wrapper = dict(
+                type='OptimWrapper',
+                optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
+                clip_grad=dict(max_norm=35, norm_type=2))
             """,
             kind=FileKind.CONFIG,
             title="2.x optimizer and gradient clipping",
