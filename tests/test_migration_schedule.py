@@ -22,7 +22,7 @@ from autofix.catalogue.legacy_2x_keys import Legacy2xKeys
 from autofix.engine import run
 from autofix.migration import FileMigration
 from autofix.migration.optim import _NEUTRAL, wrapper_for
-from autofix.migration.schedule import Refused, loop_for
+from autofix.migration.schedule import Refused, loop_for, plain
 from autofix.mmconfig import ConfigUnavailable, resolve
 
 OLD_CORPUS = "mmdet-2.28.2"
@@ -206,14 +206,6 @@ def effective_wrapper(config: Mapping[str, Any]) -> dict[str, Any] | None:
 # --- the 2.x corpus ------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
 SCHEDULE_CONSTRUCTS = {"runner", "total_epochs", "evaluation", "lr_config", "momentum_config", "train_cfg", "val_cfg",
                        "test_cfg"}
 
@@ -235,7 +227,7 @@ def test_migrated_corpus_means_what_2x_meant(corpus_fixed_by, corpus_resolved):
         probe = FileMigration(cst.Module([]), old, {})
         wanted = wrapper_for(probe, old)
         if wanted is not None and not refused.get(path.resolve()):
-            assert _plain(effective_wrapper(migrated)) == _plain(wanted), relative
+            assert plain(effective_wrapper(migrated)) == plain(wanted), relative
             checked["optim_wrapper"] += 1
         try:
             loop = loop_for(old)
@@ -243,7 +235,7 @@ def test_migrated_corpus_means_what_2x_meant(corpus_fixed_by, corpus_resolved):
             continue
         if any(construct.split(".")[0] in SCHEDULE_CONSTRUCTS for construct in refused.get(path.resolve(), ())):
             continue
-        assert {key: _plain(migrated["train_cfg"].get(key)) for key in loop} == _plain(loop), relative
+        assert {key: plain(migrated["train_cfg"].get(key)) for key in loop} == plain(loop), relative
         checked["train_cfg"] += 1
         mmcv = mmcv_curve(old["lr_config"], old["runner"], EPOCH_LENGTH)
         if len(mmcv[0]) <= LONGEST:

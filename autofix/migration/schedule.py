@@ -283,12 +283,12 @@ def schedulers_source(schedulers: Sequence[Scheduler]) -> str:
 # --- the step ------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Tuples as lists, so a resolved config compares equal to the literal it came from."""
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     return value
 
 
@@ -322,10 +322,15 @@ def migrate_schedule(fm: FileMigration) -> None:
         if "type" not in fm.base.get(name, {}):
             fm.set(name, f"dict(type='{loop_type}')", after="train_cfg" if name == "val_cfg" else "val_cfg")
     if schedulers is not None:
-        values = [{key: _plain(arg.value) for key, arg in scheduler.items()} for scheduler in schedulers]
-        if any(fm.written(name) for name in _SCHEDULE_KEYS) or values != _plain(fm.base.get("param_scheduler", [])):
+        values = [{key: plain(arg.value) for key, arg in scheduler.items()} for scheduler in schedulers]
+        if any(fm.written(name) for name in _SCHEDULE_KEYS) or values != plain(fm.base.get("param_scheduler", [])):
             place(fm, "param_scheduler", schedulers_source(schedulers), (*_SCHEDULE_KEYS, "test_cfg"))
 
+
+_SCHEDULE_1X = """
+    lr_config = dict(policy='step', warmup='linear', warmup_iters=500, warmup_ratio=0.001, step=[8, 11])
+    runner = dict(type='EpochBasedRunner', max_epochs=12)
+    """  # the examples' base: mmdet 2.x's _base_/schedules/schedule_1x.py
 
 STEPS = (
     Step(
@@ -364,11 +369,7 @@ STEPS = (
             ),
             Example(
                 title="A child's runner: the loop in part, the schedule whole (lists do not merge)",
-                files={"schedule.py": """
-                    lr_config = dict(
-                        policy='step', warmup='linear', warmup_iters=500, warmup_ratio=0.001, step=[8, 11])
-                    runner = dict(type='EpochBasedRunner', max_epochs=12)
-                    """},
+                files={"schedule.py": _SCHEDULE_1X},
                 before="""
                 _base_ = './schedule.py'
                 max_epochs = 24
@@ -394,11 +395,7 @@ STEPS = (
             ),
             Example(
                 title="R42: an iteration-based child of an epoch-based base",
-                files={"schedule.py": """
-                    lr_config = dict(
-                        policy='step', warmup='linear', warmup_iters=500, warmup_ratio=0.001, step=[8, 11])
-                    runner = dict(type='EpochBasedRunner', max_epochs=12)
-                    """},
+                files={"schedule.py": _SCHEDULE_1X},
                 before="""
                 _base_ = './schedule.py'
                 lr_config = dict(step=[60000, 80000])
