@@ -33,17 +33,19 @@ LONGEST = 300_000  # iterations simulated at most per curve (mmengine steps in P
 # --- the curves ----------------------------------------------------------------------------------------
 
 
-def mmengine_curve(schedulers: Sequence[Mapping[str, Any]], iterations: int, epoch_length: int) -> list[float]:
-    """The lr before each iteration, mmengine's ParamSchedulerHook stepping the real schedulers."""
+def mmengine_curve(
+    schedulers: Sequence[Mapping[str, Any]], iterations: int, epoch_length: int, name: str = "lr", base: float = 1.0
+) -> list[float]:
+    """The lr (or momentum) before each iteration, mmengine's ParamSchedulerHook stepping the real schedulers."""
     parameter = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([parameter], lr=1.0, momentum=0.9)
+    optimizer = torch.optim.SGD([parameter], **{"lr": 1.0, "momentum": 0.9, name: base})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scheduler.step() without optimizer.step(): on purpose here
         built = [PARAM_SCHEDULERS.build(dict(s), default_args=dict(optimizer=optimizer, epoch_length=epoch_length))
                  for s in schedulers]
         curve = []
         for iteration in range(iterations):
-            curve.append(optimizer.param_groups[0]["lr"])
+            curve.append(optimizer.param_groups[0][name])
             for scheduler in built:
                 if not scheduler.by_epoch:
                     scheduler.step()
@@ -147,6 +149,18 @@ def test_migrated_schedule_follows_mmcv(name: str, tmp_path: Path):
     assert "lr_config" not in migrated and "runner" not in migrated
     mmcv = mmcv_curve(lr_config, runner, EPOCH_LENGTH)
     assert_follows_mmcv(mmengine_curve(migrated["param_scheduler"], len(mmcv[0]), EPOCH_LENGTH), mmcv)
+
+
+def test_migrated_momentum_follows_mmcv(tmp_path: Path):
+    """R26: mmcv's CosineAnnealingMomentumUpdaterHook annealed the momentum by epoch to base x ratio."""
+    migrated = migrate_text("""
+        lr_config = dict(policy='fixed')
+        momentum_config = dict(policy='CosineAnnealing', min_momentum_ratio=0.85 / 0.95)
+        runner = dict(type='EpochBasedRunner', max_epochs=12)
+        """, tmp_path)
+    curve = mmengine_curve(migrated["param_scheduler"], 12 * EPOCH_LENGTH, EPOCH_LENGTH, "momentum", 0.95)
+    mmcv = [_annealing_cos(0.95, 0.85, (i // EPOCH_LENGTH) / 12) for i in range(12 * EPOCH_LENGTH)]
+    assert curve == pytest.approx(mmcv, rel=1e-12)
 
 
 def test_warmup_by_epoch_is_the_iteration_warmup_it_meant(tmp_path: Path):

@@ -451,6 +451,35 @@ STEPS = (
                 """,
             ),
             Example(
+                title="R26: a cosine momentum beside the lr schedule",
+                before="""
+                lr_config = dict(policy='CosineAnnealing', min_lr=0)
+                momentum_config = dict(policy='CosineAnnealing', min_momentum_ratio=0.85 / 0.95)
+                runner = dict(type='EpochBasedRunner', max_epochs=36)
+                """,
+                after="""
+                param_scheduler = [
+                    dict(
+                        type='CosineAnnealingLR',
+                        begin=0,
+                        T_max=36,
+                        end=36,
+                        by_epoch=True,
+                        eta_min=0),
+                    dict(
+                        type='CosineAnnealingMomentum',
+                        begin=0,
+                        T_max=36,
+                        end=36,
+                        by_epoch=True,
+                        eta_min_ratio=0.85 / 0.95)
+                ]
+                train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=36, val_interval=1)
+                val_cfg = dict(type='ValLoop')
+                test_cfg = dict(type='TestLoop')
+                """,
+            ),
+            Example(
                 title="Refused: exp warmup outside YOLOX",
                 before="""
                 lr_config = dict(policy='step', warmup='exp', warmup_iters=500, warmup_ratio=0.1, step=[8, 11])
