@@ -16,7 +16,9 @@
   the 2.x meaning (``FileMigration.old``): ``_delete_=True`` on ``optimizer`` replaces the
   optimizer and drops the base's ``paramwise_cfg`` (2.x kept it inside ``optimizer``) but keeps the
   base's ``grad_clip``; ``_delete_=True`` on ``optimizer_config`` replaces ``clip_grad`` only. A
-  part the base has and 2.x no longer does is reset to mmengine's neutral value (``clip_grad=None``).
+  part the base has and 2.x no longer does is reset to mmengine's neutral value (``clip_grad=None``),
+  or, with none (``loss_scale`` once ``fp16=None``), the wrapper is rewritten whole with ``_delete_=True``.
+  A 2.x ``optimizer_config``/``fp16`` over a 3.x base ``optim_wrapper`` overrides that wrapper.
 
 ## Refused (left as written, named in the file's notes)
 - ``optimizer_config.type``: a hook other than OptimizerHook, Fp16OptimizerHook,
@@ -26,6 +28,7 @@
 - ``optimizer.constructor``: a constructor mmengine/mmdet 3.x does not register under that name.
 - ``fp16``: ``fp16`` together with a typed ``optimizer_config`` (mmdet 2.x passes both to
   Fp16OptimizerHook, which fails on ``type``).
+- ``optimizer`` / ``optimizer_config`` / ``fp16`` in a file that writes ``optim_wrapper`` too.
 """
 
 from __future__ import annotations
