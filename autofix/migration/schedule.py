@@ -198,6 +198,8 @@ def _warmup(lr: Mapping[str, Any], epochs: bool, source: Source) -> list[Schedul
         reason = ("ExponentialLR(gamma=warmup_ratio) decays the lr instead of warming it up" if kind == "exp"
                   else f"mmcv has no {kind!r} warmup")
         raise Refused("lr_config.warmup", reason)
+    if not lr.get("warmup_iters"):
+        raise Refused("lr_config.warmup_iters", "mmcv refuses a warmup without warmup_iters")
     ratio = source("lr_config", "warmup_ratio", lr.get("warmup_ratio", 0.1))
     scheduler = {"type": literal("LinearLR"), "start_factor": ratio} if kind == "linear" else {
         "type": literal("ConstantLR"), "factor": ratio}
@@ -227,6 +229,9 @@ def _lr_policy(lr: Mapping[str, Any], epochs: bool, length: Arg, source: Source)
     for key in lr:
         if key not in _WARMUP_KEYS | _POLICY_KEYS[policy] | {"policy"}:
             raise Refused(f"lr_config.{key}", f"the {policy} schedule's mmengine scheduler has no {key}")
+    required = {"Step": "step", "Exp": "gamma"}.get(policy)
+    if required is not None and lr.get(required) is None:
+        raise Refused(f"lr_config.{required}", f"mmcv's {policy} schedule needs {required}")
     by_epoch = _by_epoch(lr, "lr_config", epochs)
     if policy == "Fixed":
         return []
@@ -251,6 +256,8 @@ def _lr_policy(lr: Mapping[str, Any], epochs: bool, length: Arg, source: Source)
 
 def _floor(config: Mapping[str, Any], name: str, key: str, source: Source) -> Scheduler:
     """mmcv's ``min_<x>`` / ``min_<x>_ratio`` as mmengine's ``eta_min`` / ``eta_min_ratio``."""
+    if (config.get(key) is None) == (config.get(f"{key}_ratio") is None):
+        raise Refused(f"{name}.{key}", f"mmcv's cosine annealing needs exactly one of {key} and {key}_ratio")
     if config.get(f"{key}_ratio") is not None:
         return {"eta_min_ratio": source(name, f"{key}_ratio", config[f"{key}_ratio"])}
     return {"eta_min": source(name, key, config.get(key))}
