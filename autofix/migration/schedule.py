@@ -33,6 +33,8 @@
 - ``lr_config.<key>``: an argument the policy's mmengine scheduler has no equivalent for
   (``step`` with ``min_lr``); ``lr_config.by_epoch`` / ``lr_config.warmup_by_epoch`` under an
   IterBasedRunner (mmcv counted data-loader passes there).
+- ``lr_config.warmup_iters`` / ``.step`` / ``.gamma`` / ``.min_lr``: a schedule mmcv itself refuses
+  (a warmup without ``warmup_iters``, ``step`` without steps, cosine without exactly one floor).
 - ``momentum_config``: anything but a CosineAnnealing momentum without warmup on an epoch runner.
 - ``runner.type`` / ``runner.<key>``: a runner other than EpochBasedRunner and IterBasedRunner, or
   an argument the train loops lack; ``evaluation.start`` (``val_begin`` counts differently).
