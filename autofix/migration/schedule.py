@@ -37,7 +37,7 @@
   (a warmup without ``warmup_iters``, ``step`` without steps, cosine without exactly one floor).
 - ``momentum_config``: anything but a CosineAnnealing momentum without warmup on an epoch runner.
 - ``runner.type`` / ``runner.<key>``: a runner other than EpochBasedRunner and IterBasedRunner, or
-  an argument the train loops lack; ``evaluation.start`` (``val_begin`` counts differently).
+  an argument the train loops lack (``evaluation.start`` is the evaluation group's refusal).
 - ``train_cfg`` / ``val_cfg`` / ``test_cfg``: still a top-level 2.x model ``train_cfg``/``test_cfg``
   here, so the loop configs cannot be written.
 - ``lr_config``: a schedule in a file with no ``runner`` in it or its bases (its length is unknown).
@@ -121,8 +121,6 @@ def loop_for(old: Mapping[str, Any]) -> dict[str, Any] | None:
     if runner.get(length) is None:
         raise Refused(f"runner.{length}", f"{runner['type']} without {length}")
     evaluation = without_delete(old.get("evaluation")) or {}
-    if evaluation.get("start") is not None:
-        raise Refused("evaluation.start", "val_begin counts from the first epoch, not from start")
     train_cfg = {"type": loop, length: runner[length], "val_interval": evaluation.get("interval", 1)}
     if evaluation.get("dynamic_intervals"):
         train_cfg["dynamic_intervals"] = evaluation["dynamic_intervals"]
