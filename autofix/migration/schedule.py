@@ -54,10 +54,9 @@ import libcst as cst
 from autofix.config_edit import render
 from autofix.cst_helpers import is_mapping_literal, mapping_value
 from autofix.migration import FileMigration, Step
-from autofix.migration.optim import dict_source, place, without_delete
+from autofix.migration.optim import DELETE, dict_source, place, without_delete
 from autofix.rule import Example
 
-DELETE = "_delete_"
 _LOOPS = {"EpochBasedRunner": ("EpochBasedTrainLoop", "max_epochs"), "IterBasedRunner": ("IterBasedTrainLoop", "max_iters")}
 _SCHEDULE_KEYS = ("lr_config", "momentum_config")
 _LOOP_KEYS = ("runner", "total_epochs")
@@ -99,7 +98,7 @@ class Source:
 
     def __call__(self, name: str, key: str, value: Any) -> Arg:
         code = self.written(name, key)
-        return literal(value) if code is None or code == "None" else Arg(value, code)
+        return literal(value) if code is None else Arg(value, code)
 
 
 # --- the loop ------------------------------------------------------------------------------------------
@@ -151,15 +150,15 @@ def loop_override(target: Mapping[str, Any], base: Mapping[str, Any] | None, sou
         return sources.get(key) or render(target[key])  # `type` is written as "": rendered
 
     if base is None or base.get("type") != target["type"] or any(
-        key not in target and key != "dynamic_intervals" for key in base
+        key not in target and key not in ("dynamic_intervals", DELETE) for key in base
     ):
         items = ([] if base is None else [(DELETE, "True")]) + [(key, item(key)) for key in target]
         return dict_source("train_cfg", items)
     items = []
-    for key in (*target, *(key for key in base if key not in target)):
+    for key in (*target, *(key for key in base if key not in target and key != DELETE)):
         if key not in target:
             items.append((key, "None"))  # dynamic_intervals the 2.x child dropped
-        elif key in sources or base.get(key, _MISSING) != target[key]:
+        elif key in sources or plain(base.get(key, _MISSING)) != plain(target[key]):
             items.append((key, item(key)))
     return dict_source("train_cfg", items) if items else None
 
