@@ -225,8 +225,10 @@ SCHEDULE_CONSTRUCTS = {"runner", "total_epochs", "evaluation", "lr_config", "mom
 
 
 def test_migrated_corpus_means_what_2x_meant(corpus_fixed_by, corpus_resolved):
-    """Every 2.x leaf, migrated with its bases: its optim_wrapper and train loop resolve to the 2.x
-    meaning, and its lr curve follows mmcv's (a schedule the migration refused is left out)."""
+    """Every 2.x leaf, migrated with its bases: its optim_wrapper and train loop resolve (mmengine merging
+    the migrated bases and the partial overrides) to what ``wrapper_for``/``loop_for`` read from the 2.x
+    leaf, and its lr curve follows mmcv's (a schedule the migration refused is left out). The official
+    ports judge that reading itself (the oracle test)."""
     fixed = corpus_fixed_by("legacy-2x-keys", OLD_CORPUS)
     refused = {Path(result.shown).resolve(): result.refused for result in fixed.report.results if result.refused}
     checked = {"optim_wrapper": 0, "train_cfg": 0, "curve": 0}
