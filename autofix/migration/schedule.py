@@ -38,8 +38,8 @@
 - ``momentum_config``: anything but a CosineAnnealing momentum without warmup on an epoch runner.
 - ``runner.type`` / ``runner.<key>``: a runner other than EpochBasedRunner and IterBasedRunner, or
   an argument the train loops lack (``evaluation.start`` is the evaluation group's refusal).
-- ``train_cfg`` / ``val_cfg`` / ``test_cfg``: still a top-level 2.x model ``train_cfg``/``test_cfg``
-  here, so the loop configs cannot be written.
+- ``runner`` / ``lr_config`` (whatever of them the file writes) beside a top-level 2.x model
+  ``train_cfg``/``test_cfg`` (very old configs): the loop configs would take their names.
 - ``lr_config``: a schedule in a file with no ``runner`` in it or its bases (its length is unknown).
 """
 
@@ -312,10 +312,12 @@ def migrate_schedule(fm: FileMigration) -> None:
             fm.refuse("lr_config", "no runner in this file or its bases: the schedule's length is unknown",
                       keep=_SCHEDULE_KEYS)
         return
-    for name in ("train_cfg", "val_cfg", "test_cfg"):
-        if legacy and fm.written(name) is not None:
-            fm.refuse(name, f"a 2.x model {name} is still at the top level", keep=(*_LOOP_KEYS, *_SCHEDULE_KEYS))
-            return
+    clash = next((name for name in ("train_cfg", "val_cfg", "test_cfg") if legacy and fm.written(name) is not None), None)
+    if clash is not None:  # 2.x gave top-level train_cfg/test_cfg to the model: the loops cannot be written beside them
+        for construct in legacy:
+            fm.refuse(construct, f"the top-level {clash} here is a 2.x model {clash}, where the 3.x loop goes",
+                      keep=(*_LOOP_KEYS, *_SCHEDULE_KEYS))
+        return
     try:
         schedulers = schedulers_for(fm.old, loop, Source(fm))  # read before the runner statement goes
     except Refused as refused:
@@ -484,6 +486,14 @@ STEPS = (
                 val_cfg = dict(type='ValLoop')
                 test_cfg = dict(type='TestLoop')
                 """,
+            ),
+            Example(
+                title="Refused: a top-level 2.x model train_cfg holds the loop's name",
+                before="""
+                train_cfg = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5))
+                runner = dict(type='EpochBasedRunner', max_epochs=12)
+                """,
+                after=None,
             ),
             Example(
                 title="Refused: exp warmup outside YOLOX",
