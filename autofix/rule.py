@@ -89,8 +89,8 @@ class TransformContext:
     notes: list[str] = field(default_factory=list)
     text: str = ""
     resolve_original: Callable[[], Mapping[str, Any]] = no_config
-    # Constructs a rule saw and left as they were, for want of an exact fix: "key or transform: why".
-    refused: list[str] = field(default_factory=list)
+    # Constructs a rule saw and left as they were, for want of an exact fix (a dotted key, a transform type): why.
+    refused: dict[str, str] = field(default_factory=dict)
 
     def note(self, message: str) -> None:
         """Tell the user something about this file's change (shown beside its diff)."""
@@ -100,8 +100,7 @@ class TransformContext:
     def refuse(self, construct: str, reason: str) -> None:
         """Leave ``construct`` (a dotted key, a transform type) as it is, and say why: never guess."""
         self.note(f"left as it was: {construct}: {reason}")
-        if construct not in self.refused:
-            self.refused.append(construct)
+        self.refused.setdefault(construct, reason)
 
     def holding(self, code: str) -> TransformContext:
         """This context for the file rewritten to ``code`` (its notes shared): what a rule that fixed some

@@ -122,6 +122,9 @@ def _transform_lists(value: Any, path: str) -> Iterator[tuple[str, list[Mapping[
 def legacy_constructs(config: Mapping[str, Any]) -> list[str]:
     """The 2.x keys, transforms and transform arguments of a resolved config, named as ``check`` shows them."""
     found = [key for key in LEGACY_KEYS if key in config]
+    model = config.get("model")
+    if isinstance(model, Mapping) and "data_preprocessor" not in model and "train_dataloader" in config:
+        found.append("model without data_preprocessor")  # 2.x normalised and padded in the pipeline
     for _, transforms in _transform_lists(config, ""):
         for transform in transforms:
             name = registry_name(transform.get("type")) or ""

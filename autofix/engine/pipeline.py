@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -149,7 +150,7 @@ def rewrite_source(
             continue
         if module is None:
             module = parsed = safety.parse_module(text)
-        notes_before = len(context.notes)
+        notes_before, refused_before = len(context.notes), len(context.refused)
         found = _findings(transform, module, context) if report_findings else []
         try:
             new_module = transform.transform(module, context)
@@ -161,6 +162,8 @@ def rewrite_source(
             if restored and new_module.deep_equals(module):
                 del context.notes[notes_before:]  # its notes are about the changes that were undone
                 continue
+        if report_findings:  # what the fix leaves as it was is still there to report
+            reported += _refusals(transform.id, list(context.refused.items())[refused_before:], text)
         if new_module is module:
             continue
         if round_trip is None:
@@ -188,6 +191,19 @@ def _findings(transform: Rule, module: cst.Module, context: TransformContext) ->
     if isinstance(transform, ConfigRule) and context.kind is FileKind.CONFIG:
         return transform.file_findings(module, context.resolve_config(), context.options)
     return transform.source_findings(module, context.options)
+
+
+def _refusals(rule_id: str, refused: list[tuple[str, str]], text: str) -> list[RuleFinding]:
+    """A finding for each construct a rule left as it was, on the line that writes it (its top-level key, or
+    the transform type's name), else on the first line."""
+    lines = text.splitlines()
+    found = []
+    for construct, reason in refused:
+        key = construct.split(".")[0].split("[")[0]
+        pattern = re.compile(rf"^{re.escape(key)}\s*=|['\"]{re.escape(key)}['\"]")
+        line = next((number for number, written in enumerate(lines, 1) if pattern.search(written)), 1)
+        found.append(RuleFinding(rule_id, Finding(f"{construct} left as it was: {reason}", Severity.SILENT, line=line)))
+    return found
 
 
 def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> list[RuleFinding]:
