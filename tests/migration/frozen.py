@@ -84,16 +84,27 @@ def frozen_deviations() -> dict[str, Any]:
     return json.loads(DEVIATIONS_FILE.read_text(encoding="utf-8"))
 
 
-def _write(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+def _dumps(value: Any, expand: int, indent: str = "") -> str:
+    """JSON with the outer ``expand`` levels one item per line (a pair, a dotted key), the rest on that line."""
+    if expand == 0 or not isinstance(value, (dict, list)) or not value:
+        return json.dumps(value, sort_keys=True)
+    inner = indent + " "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(key)}: {_dumps(value[key], expand - 1, inner)}" for key in sorted(value)]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    return "[\n" + ",\n".join(f"{inner}{_dumps(item, expand - 1, inner)}" for item in value) + f"\n{indent}]"
+
+
+def _write(path: Path, value: Any, expand: int) -> None:
+    path.write_text(_dumps(value, expand) + "\n", encoding="utf-8")
 
 
 def freeze() -> None:
     """Regenerate both fixtures from the corpus (resolving both trees: about two minutes)."""
     pairs = pair_trees(OLD.configs(), NEW.configs())
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    _write(PAIRS_FILE, pairs_table(pairs))
-    _write(DEVIATIONS_FILE, port_deviations(pairs, resolve_tree(OLD.configs()), resolve_tree(NEW.configs())))
+    _write(PAIRS_FILE, pairs_table(pairs), expand=1)
+    _write(DEVIATIONS_FILE, port_deviations(pairs, resolve_tree(OLD.configs()), resolve_tree(NEW.configs())), expand=4)
 
 
 if __name__ == "__main__":

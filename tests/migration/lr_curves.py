@@ -144,6 +144,14 @@ def mmcv_lr_curve(cfg: Mapping[str, Any], epoch_length: int, warmup_lead: int = 
     return curve
 
 
+def warmup_iterations(cfg: Mapping[str, Any], epoch_length: int) -> int:
+    """How many iterations a 2.x config's lr warmup lasts (0 without one)."""
+    options = cfg.get("lr_config") or {}
+    if options.get("warmup") is None:
+        return 0
+    return options.get("warmup_iters", 0) * (epoch_length if options.get("warmup_by_epoch") else 1)
+
+
 def max_relative_difference(a: Sequence[float], b: Sequence[float], start: int = 0, stop: int | None = None) -> float:
     """The largest ``|a - b| / |b|`` over iterations ``start:stop`` (inf when the curves differ in length)."""
     if len(a) != len(b):
