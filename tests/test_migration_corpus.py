@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def test_migrated_configs_match_their_official_ports(migrated_2x: MigratedTree, 
     official = corpus_resolved(NEW.name)
     deviations = frozen_deviations()["deviations"]
     resolvable = _resolvable(frozen_pairs(), corpus_resolved)
-    matching, refused, wrong = [], [], []
+    matching, refused, wrong = [], [], {}
     for pair in resolvable:
         migrated = migrated_2x.resolved.get(pair.old)
         allowed = deviations.get(pair.old, {}).get("differences", {})
@@ -138,12 +139,18 @@ def test_migrated_configs_match_their_official_ports(migrated_2x: MigratedTree, 
         elif migrated_2x.refused_in_chain(pair.old):
             refused.append(pair)
         else:
-            wrong.append(f"{pair.old} -> {pair.new}: " + "; ".join(f"{k}: {v}" for k, v in list(outside.items())[:3]))
+            wrong[f"{pair.old} -> {pair.new}"] = outside
     print(
         f"\n{len(resolvable)} pairs resolve on both sides: {len(matching)} match their official port outside its "
         f"deviations, {len(refused)} differ where migrate refused a construct, {len(wrong)} differ without one"
     )
-    assert not wrong, "\n".join(wrong[:20])
+    by_key = Counter(key for outside in wrong.values() for key in outside)
+    assert not wrong, (
+        f"{len(wrong)} pairs differ; pairs by key (migrated, official): "
+        + ", ".join(f"{key} {count}" for key, count in by_key.most_common(15))
+        + "".join(f"\n{pair}: " + "; ".join(f"{k}: {v}" for k, v in list(outside.items())[:3])
+                  for pair, outside in list(wrong.items())[:20])
+    )
     assert len(matching) >= MATCH_TARGET
 
 

@@ -9,7 +9,7 @@ project_3x(port))`` is exactly what the official port changed.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from autofix.mmconfig import flatten, registry_name
@@ -85,7 +85,7 @@ def _joined_ann_file(dataset: Mapping[str, Any]) -> Any:
     return posixpath.normpath(posixpath.join(data_root or "", ann_file))
 
 
-def _dataset_projection(dataset: Any, transform_types) -> dict[str, Any]:
+def _dataset_projection(dataset: Any, transform_types: Callable[[Any], list[str]]) -> dict[str, Any]:
     wrappers, leaves, pipelines = _dataset_chain(dataset)
     return {
         "train_dataset.wrappers": wrappers,
