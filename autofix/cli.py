@@ -5,215 +5,177 @@ from __future__ import annotations
 import contextlib
 import enum
 import inspect
-import json
 import os
-import shlex
+import shutil
 import signal
 import sys
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer vendors click
+from typer.core import TyperCommand, TyperGroup
 
-from autofix import __version__, environment
-from autofix.diagnose import (
-    LogUnreadable,
-    diagnose_text,
-    diagnosis_json,
-    read_log,
-    render_match,
-    render_no_match,
-)
-from autofix.diffs import colour_diff
-from autofix.engine import RunReport, run
-from autofix.engine.pipeline import RuleFinding
-from autofix.filekind import ConfigPatterns
-from autofix.files import display_path
-from autofix.registry import (
-    UnknownFixError,
-    all_transforms,
-    crash_fixes,
-    default_rules,
-    resolve_fix_ids,
-    rule_options,
-)
-from autofix.rule import Rule
-from autofix.settings import ProjectSettings, load_project_settings
+from autofix import __version__, index
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from autofix.engine import RunReport
+    from autofix.rule import Rule
+    from autofix.settings import ProjectSettings
+
+# Start-up is the command line's cost on every pre-commit hook and editor save: this module imports only typer
+# and the catalogue's index, and each command imports what it runs (the engine, libcst, mmengine, rich) itself.
 
 EXIT_CLEAN, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
 
+
+def _fail(message: str) -> typer.Exit:
+    print(f"autofix: error: {message}", file=sys.stderr)
+    return typer.Exit(EXIT_ERROR)
+
+
+class _PlainValues:
+    """Turns a parameter's command-line text into its value. typer 0.2x checks every value with pydantic,
+    whose import alone costs more than starting typer; autofix's parameters are text, paths, a whole
+    number, a choice, flags and lists of them, which need no more than this."""
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        self.convert = convert
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        try:
+            if isinstance(value, (list, tuple)):
+                return [self.convert(item) for item in value]
+            return self.convert(value)
+        except ValueError as exc:
+            raise UsageError(f"{max(param.opts, key=len)} {exc}", ctx) from None
+
+
+def _converter(param: Any) -> Callable[[Any], Any]:
+    """How a parameter's text becomes its value: its declared ``parser``, else by its annotation."""
+    descriptor = param.type_descriptor
+    if descriptor.parameter_info.parser is not None:
+        return descriptor.parameter_info.parser
+    annotation = descriptor.annotation
+    if descriptor.is_list:
+        (annotation,) = descriptor.annotation.__args__
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return _choice(annotation)
+    if annotation in (str, Path, bool):
+        return annotation
+    raise TypeError(f"{param.name}: no plain conversion for {annotation!r}")
+
+
+def _choice(kind: type[enum.Enum]) -> Callable[[Any], enum.Enum]:
+    def convert(value: Any) -> enum.Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            names = [member.value for member in kind]
+            raise ValueError(f"must be {', '.join(names[:-1])} or {names[-1]} (got {value!r})") from None
+
+    return convert
+
+
+def _whole_number_of_workers(value: str) -> int:
+    from autofix.rule import positive_int  # apply and check import the rules anyway
+
+    return positive_int(value)
+
+
+def _plain_params(params: list[Any]) -> list[Any]:
+    # typer builds a parameter's conversion on first use unless one is set; a typer without this hook converts
+    # with its own (slower) machinery, to the same values.
+    for param in params:
+        if getattr(param, "_runtime_param", False) is None and hasattr(param, "type_descriptor"):
+            param._runtime_param = _PlainValues(_converter(param))
+    return params
+
+
+class _Command(TyperCommand):
+    """A command whose values are converted plainly and whose help shows metavars, not Python types."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar]
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_name(param) if param.required else f"[{_argument_name(param)}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                arguments.append((_argument_name(param), param.help or ""))
+            elif (record := param.get_help_record(ctx)) is not None:
+                options.append(record)
+        for heading, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
+
+def _argument_name(param: Any) -> str:
+    return param.metavar + ("..." if param.nargs == -1 else "")
+
+
+class _Group(TyperGroup):
+    """The ``autofix`` command: every error, click's usage errors included, is one ``autofix: error:`` line."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(super().get_params(ctx))
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name or "autofix", complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            print(f"autofix: error: {_usage_error(exc)}", file=sys.stderr)
+            sys.exit(EXIT_ERROR)
+        except typer.Abort:
+            print("autofix: error: aborted", file=sys.stderr)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
+
+
+def _usage_error(exc: ClickException) -> str:
+    """click's message in autofix's words: lower case, no closing full stop, and the help to read."""
+    message = exc.format_message().rstrip(".").replace(". Did you mean", "; did you mean")
+    message = message[:1].lower() + message[1:]
+    context = getattr(exc, "ctx", None)
+    return f"{message} (see `{context.command_path} --help`)" if context is not None else message
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # click's plain help: rich's panels cost more to import than typer itself
     help="Fix known OpenMMLab training crashes by rewriting the files that cause them.",
 )
 
 
 def _consoles(no_color: bool) -> tuple[Console, Console]:
+    from rich.console import Console
+
     colour = not no_color and "NO_COLOR" not in os.environ
     out = Console(highlight=False, soft_wrap=True, no_color=not colour)
     err = Console(stderr=True, highlight=False, soft_wrap=True, no_color=not colour)
     return out, err
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"autofix: error: {message}", markup=False)
-    return typer.Exit(EXIT_ERROR)
-
-
-# A progress bar is worth drawing from this many files on.
-PROGRESS_MIN_FILES = 20
-
-
-class _ProgressBar:
-    """A rich progress bar on a terminal (never in pipes or CI logs), drawn without a refresh thread:
-    the engine may fork worker processes while it is shown."""
-
-    def __init__(self, err: Console) -> None:
-        self.shown = err.is_terminal and not os.environ.get("CI")
-        self.err = err
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.drawn = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.shown or total < PROGRESS_MIN_FILES:
-            return
-        if self.bar is None:
-            self.bar = Progress(
-                TextColumn("autofix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=self.err, transient=True, auto_refresh=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("files", total=total)
-        self.bar.update(self.task, completed=done)
-        now = time.monotonic()
-        if now - self.drawn >= 0.1 or done == total:  # a redraw per file would cost more than the files
-            self.bar.refresh()
-            self.drawn = now
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _print_problems(report: RunReport, err: Console, strict: bool) -> None:
-    """One line per file that failed, and per config that could not be examined (an error with --strict)."""
-    for result in report.results:
-        if result.status == "error":
-            err.print(f"error: {result.shown}: {result.error}", style="bold red", markup=False)
-        elif result.status == "unresolvable":
-            label, style = ("error", "bold red") if strict else ("warning", "yellow")
-            err.print(f"{label}: {result.shown}: not examined: {result.error}", style=style, markup=False)
-
-
-def _print_diffs(report: RunReport, out: Console, err: Console, strict: bool = False) -> None:
-    _print_problems(report, err, strict)
-    for result in report.results:
-        if result.status != "changed":
-            continue
-        for note in result.notes:
-            err.print(f"note: {result.shown}: {note}", style="yellow", markup=False)
-        if out.is_terminal:
-            out.print(colour_diff(result.diff), end="")
-        else:  # plain bytes for pipes and patch files: no wrapping, no markup
-            sys.stdout.write(result.diff)
-    sys.stdout.flush()
-
-
-# The columns of the summary table: key, heading.
-_COLUMNS = (("examined", "files"), ("changed", "changed"), ("unchanged", "unchanged"), ("failed", "failed"),
-            ("unresolvable", "unresolvable"), ("suppressed", "suppressed"))
-_COUNTED = tuple(key for key, _ in _COLUMNS)
-
-
-def _per_transform(report: RunReport, transform_ids: list[str]) -> dict[str, dict[str, int]]:
-    """For each transform: the files it examined, changed, left unchanged, that failed and that could not be
-    resolved; changes suppressed."""
-    counts = {tid: dict.fromkeys(_COUNTED, 0) for tid in transform_ids}
-    for result in report.results:
-        for tid in result.examined:
-            row = counts[tid]
-            row["examined"] += 1
-            if result.status == "error":
-                row["failed"] += 1
-            elif result.status == "unresolvable":
-                row["unresolvable"] += 1
-            elif tid in result.applied:
-                row["changed"] += 1
-            else:
-                row["unchanged"] += 1
-        for tid in result.suppressed:
-            counts[tid]["suppressed"] += 1
-    return counts
-
-
-def _totals(report: RunReport) -> dict[str, int]:
-    return {
-        "scanned": len(report.results),
-        "changed": report.count("changed"),
-        "unchanged": report.count("unchanged"),
-        "skipped": report.count("skipped"),
-        "failed": report.count("error"),
-        "unresolvable": report.count("unresolvable"),
-        "suppressed": sum(len(r.suppressed) for r in report.results),
-    }
-
-
-def _not_run(rules: list[Rule], options: Mapping[str, Any], report: RunReport) -> dict[str, str]:
-    """Rules that fix files their flags add (an installed library's) and examined nothing because no such
-    flag was given: rule id -> why, and the command that runs them."""
-    examined = {tid for result in report.results for tid in result.examined}
-    not_run = {}
-    for rule in rules:
-        adds_files = type(rule).extra_paths is not Rule.extra_paths
-        flags = [option for option in rule.options if option.flag and not options.get(option.key)]
-        if adds_files and flags and rule.id not in examined and not rule.extra_paths(options):
-            named = " ".join(f"--{flag.name}" for flag in flags)
-            why = "; ".join(flag.help for flag in flags)
-            not_run[rule.id] = f"its files come from {named} ({why}); run `autofix apply --fix {rule.id} {named}`"
-    return not_run
-
-
-def _print_summary(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, err: Console) -> None:
-    """A table per transform and for all files, then one line (the part CI logs are grepped for)."""
-    totals = _totals(report)
-    not_run = _not_run(rules, options, report)
-    # The unresolvable column only where there are some: most trees have none, and it is wide.
-    columns = [(key, heading) for key, heading in _COLUMNS if key != "unresolvable" or totals["unresolvable"]]
-    table = Table(title="autofix summary", title_justify="left")
-    table.add_column("", justify="left")
-    for _, heading in columns:
-        table.add_column(heading, justify="right")
-    for tid, row in _per_transform(report, [rule.id for rule in rules]).items():
-        table.add_row(tid, *("-" if tid in not_run else str(row[key]) for key, _ in columns))
-    table.add_row("all files (scanned)", *(str(totals["scanned" if key == "examined" else key]) for key, _ in columns),
-                  style="bold")
-    err.print(table)
-    for tid, why in not_run.items():
-        err.print(f"note: {tid} was not run: {why}", style="yellow", markup=False)
-    changed = totals["changed"]
-    verb = "would change" if dry_run else "changed"
-    parts = [f"{changed} file{'s' if changed != 1 else ''} {verb}", f"{totals['unchanged']} unchanged"]
-    for key, word in (("skipped", "skipped"), ("failed", "error"), ("unresolvable", "unresolvable"),
-                      ("suppressed", "suppressed")):
-        if totals[key]:
-            parts.append(f"{totals[key]} {word}{'s' if key == 'failed' and totals[key] != 1 else ''}")
-    err.print(", ".join(parts) + ".", markup=False)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -244,35 +206,11 @@ def _orderly_stop() -> Iterator[None]:
             f"autofix: interrupted by {signum.name}; each file is either as it was or fully fixed, "
             "so running the same command again finishes the job"
         )
-        Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+        print(message, file=sys.stderr)
         raise typer.Exit(128 + signum) from None
     finally:
         if install:
             signal.signal(signal.SIGTERM, previous)
-
-
-def _json_report(report: RunReport, rules: list[Rule], options: Mapping[str, Any], dry_run: bool, write: bool) -> str:
-    files = [
-        {
-            "path": r.shown,
-            "status": r.status,
-            "transforms": list(r.applied),
-            "diff": r.diff,
-            "notes": list(r.notes),
-            "error": r.error or None,
-            "suppressed": dict(Counter(r.suppressed)),
-            "written": r.written,
-        }
-        for r in report.results
-    ]
-    document = {
-        "autofix": __version__,
-        "mode": "dry-run" if dry_run else "write" if write else "diff",
-        "files": files,
-        "totals": {**_totals(report), "per_transform": _per_transform(report, [rule.id for rule in rules])},
-        "not_run": _not_run(rules, options, report),
-    }
-    return json.dumps(document, indent=2) + "\n"
 
 
 def _prepare(
@@ -280,9 +218,13 @@ def _prepare(
 ) -> tuple[list[Path], list[Rule], dict[str, Any], ProjectSettings]:
     """The paths, rules and rule options of a run, from the command line over pyproject.toml; the
     training environment packages are looked up in."""
+    from autofix import environment
+    from autofix.registry import RULE_OPTIONS_WHEN_READ, UnknownFixError, default_rules, resolve_fix_ids
+    from autofix.settings import load_project_settings
+
     try:
         environment.use(environment.find_training_environment(python, os.environ))
-        project = load_project_settings(Path.cwd(), rule_options())
+        project = load_project_settings(Path.cwd(), RULE_OPTIONS_WHEN_READ)
         fix_ids = fix or list(project.fix)
         try:
             rules = resolve_fix_ids(fix_ids) if fix_ids or not select_by_default else default_rules()
@@ -308,8 +250,12 @@ def _run(
     **engine: Any,
 ) -> RunReport:
     """The engine over ``paths``, with the command line's settings over the project's and a progress bar."""
+    from autofix import output
+    from autofix.engine import run
+    from autofix.filekind import ConfigPatterns
+
     configs = ConfigPatterns(project.configs, project.source.parent) if project.source and project.configs else None
-    progress = _ProgressBar(err)
+    progress = output.ProgressBar(err)
     try:
         return run(
             paths, rules, options, jobs=jobs or project.jobs or _usable_cores(), exclude=exclude or project.exclude,
@@ -321,33 +267,38 @@ def _run(
 
 def _given_options(rule_values: Mapping[str, Any]) -> dict[str, Any]:
     """The rule options given on the command line, parsed (ValueError names the flag)."""
+    from autofix.registry import rule_class
+
     given = {}
-    for options in rule_options().values():
-        for option in options:
-            value = rule_values.get(option.key)
-            if value is None or value is False:
-                continue
-            try:
-                given[option.key] = value if option.flag else option.parse(value)
-            except ValueError as exc:
-                raise ValueError(f"--{option.name} {exc}") from None
+    for spec in index.option_specs():
+        key = spec["name"].replace("-", "_")
+        value = rule_values.get(key)
+        if value is None or value is False:
+            continue
+        option = next(option for option in rule_class(spec["rule"]).options if option.key == key)
+        try:
+            given[option.key] = value if option.flag else option.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"--{option.name} {exc}") from None
     return given
 
 
 def _rule_option_parameters() -> list[inspect.Parameter]:
-    """A command-line flag for every option a rule declares (so this module names none of them)."""
+    """A command-line flag for every option a rule declares (so this module names none of them), from the
+    catalogue's index: the rules themselves are imported only by a run."""
     parameters = []
-    for rule_id, options in rule_options().items():
-        for option in options:
-            help_text = f"{rule_id}: {option.help}" + ("" if option.default is None else f" (default: {option.default})")
-            if option.flag:
-                annotation: Any = Annotated[bool, typer.Option(f"--{option.name}", help=help_text)]
-                default: Any = False
-            else:
-                annotation = Annotated[Optional[str], typer.Option(f"--{option.name}", metavar=option.metavar, help=help_text)]
-                default = None
-            parameters.append(inspect.Parameter(option.key, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                                annotation=annotation))
+    for option in index.option_specs():
+        default_text = "" if option["default"] is None else f" (default: {index.option_value(option['default'])})"
+        help_text = f"{option['rule']}: {option['help']}{default_text}"
+        if option["flag"]:
+            annotation: Any = Annotated[bool, typer.Option(f"--{option['name']}", help=help_text)]
+            default: Any = False
+        else:
+            metavar = option["metavar"] or "VALUE"
+            annotation = Annotated[Optional[str], typer.Option(f"--{option['name']}", metavar=metavar, help=help_text)]
+            default = None
+        parameters.append(inspect.Parameter(option["name"].replace("-", "_"), inspect.Parameter.KEYWORD_ONLY,
+                                            default=default, annotation=annotation))
     return parameters
 
 
@@ -364,6 +315,47 @@ class OutputFormat(str, enum.Enum):
     json = "json"
 
 
+def _ids_epilog() -> str:
+    """The ids ``--fix`` takes, wrapped between ids (click's wrapping would break them at their hyphens)."""
+    import textwrap
+
+    lines = []
+    for heading, entries in (("Crash fixes", index.CRASH_FIXES), ("Rules", index.RULES)):
+        ids = ", ".join(entry["id"] for entry in entries)
+        wrapped = textwrap.wrap(ids, 74, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+        lines += [f"{heading}:", *wrapped]
+    return "\b\n" + "\n".join(lines) + "\n\n`autofix list` says what each does, `autofix explain ID` shows its page."
+
+
+# The options `apply` shares with the commands that run like it (check, migrate).
+PathsArgument = Annotated[
+    Optional[list[Path]],
+    typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py)."),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")
+]
+DiffOption = Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")]
+NoColorOption = Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")]
+VerifyOption = Annotated[
+    bool,
+    typer.Option("--verify", help="Resolve each changed config with mmengine before and after; refuse (exit 2) "
+                 "a fix that changes more than intended or does not take effect."),
+]
+ExcludeOption = Annotated[
+    list[str],
+    typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern, relative "
+                 "to the folder given (repeatable; replaces `exclude` in pyproject.toml)."),
+]
+JobsOption = Annotated[
+    Optional[int],
+    typer.Option("--jobs", "-j", metavar="N", parser=_whole_number_of_workers,
+                 help="Worker processes (default: the machine's cores); output is the same for any N."),
+]
+DiffFileOption = Annotated[
+    Optional[Path],
+    typer.Option("--diff-file", metavar="PATH", help="Also write every diff to PATH as one patch (git apply / patch -p1)."),
+]
 PythonOption = Annotated[
     Optional[str],
     typer.Option("--python", metavar="PATH", help="The Python you train with (or its env folder): mmdet::/mmcv... are "
@@ -375,47 +367,90 @@ StrictOption = Annotated[
                  "not a warning (default: `strict` in pyproject.toml)."),
 ]
 
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Every note of a changed file, not only its first.")]
+StatisticsOption = Annotated[
+    bool, typer.Option("--statistics", help="Counts per rule (a table; check: instead of the findings), whatever the run's size.")
+]
 
-@app.command()
+
+@app.command(cls=_Command, short_help="Rewrite files so the selected crashes cannot happen.", epilog=_ids_epilog())
 @_takes_rule_options
 def apply(
-    paths: Annotated[
-        Optional[list[Path]], typer.Argument(help="Files or folders (searched recursively for *.py).")
-    ] = None,
+    paths: PathsArgument = None,
     fix: Annotated[
         list[str],
-        typer.Option("--fix", "-f", help="Rule or crash-fix id; comma-separated or repeated "
+        typer.Option("--fix", "-f", metavar="ID[,ID...]", help="Crash-fix or rule ids (below), comma-separated or repeated "
                      "(default: `fix` in pyproject.toml [tool.autofix])."),
     ] = [],  # noqa: B006 (typer reads the default, never mutates it)
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff, write nothing; exit 1 if changes are pending.")] = False,
-    diff_only: Annotated[bool, typer.Option("--diff", help="Show the diff, write nothing; exit 0 (like black --diff).")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
-    verify: Annotated[
-        bool,
-        typer.Option("--verify", help="Resolve each changed config with mmengine before and after; refuse (exit 2) "
-                     "a fix that changes more than intended or does not take effect."),
-    ] = False,
-    exclude: Annotated[
-        list[str],
-        typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern, relative "
-                     "to the folder given (repeatable; replaces `exclude` in pyproject.toml)."),
-    ] = [],  # noqa: B006
-    jobs: Annotated[
-        Optional[int],
-        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the machine's cores); output is the same for any N."),
-    ] = None,
+    dry_run: DryRunOption = False,
+    diff_only: DiffOption = False,
+    no_color: NoColorOption = False,
+    verify: VerifyOption = False,
+    exclude: ExcludeOption = [],  # noqa: B006
+    jobs: JobsOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text: diffs on stdout; json: one JSON document on stdout.")
+        OutputFormat,
+        typer.Option("--format", metavar="text|json", help="text: diffs on stdout; json: one JSON document on stdout."),
     ] = OutputFormat.text,
-    diff_file: Annotated[
-        Optional[Path],
-        typer.Option("--diff-file", metavar="PATH", help="Also write every diff to PATH as one patch (git apply / patch -p1)."),
-    ] = None,
+    diff_file: DiffFileOption = None,
     python: PythonOption = None,
     strict: StrictOption = False,
+    statistics: StatisticsOption = False,
+    verbose: VerboseOption = False,
     **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
+    _apply(paths, fix, rule_values, dry_run, diff_only, no_color, verify, exclude, jobs, output_format, diff_file, python,
+           strict, statistics, verbose)
+
+
+@app.command(cls=_Command, short_help="Rewrite mmdetection 2.x configs to the 3.x form.")
+def migrate(
+    paths: PathsArgument = None,
+    dry_run: DryRunOption = False,
+    diff_only: DiffOption = False,
+    no_color: NoColorOption = False,
+    verify: VerifyOption = False,
+    exclude: ExcludeOption = [],  # noqa: B006 (typer reads the default, never mutates it)
+    jobs: JobsOption = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", metavar="text|json", help="text: diffs on stdout; json: one JSON document on stdout "
+                     "(each file's `refused` names what has no exact 3.x form)."),
+    ] = OutputFormat.text,
+    diff_file: DiffFileOption = None,
+    python: PythonOption = None,
+    strict: StrictOption = False,
+    statistics: StatisticsOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Rewrite mmdetection 2.x configs (mmcv 1.x era) to the 3.x (mmengine) form, bases first; print a unified
+    diff per changed file. The same as `autofix apply --fix migrate-2to3`: what has no exact 3.x form is left as
+    written and named in the file's notes."""
+    _apply(paths, ["migrate-2to3"], {}, dry_run, diff_only, no_color, verify, exclude, jobs, output_format, diff_file,
+           python, strict, statistics, verbose)
+
+
+def _apply(
+    paths: list[Path] | None,
+    fix: list[str],
+    rule_values: Mapping[str, Any],
+    dry_run: bool,
+    diff_only: bool,
+    no_color: bool,
+    verify: bool,
+    exclude: list[str],
+    jobs: int | None,
+    output_format: OutputFormat,
+    diff_file: Path | None,
+    python: str | None,
+    strict: bool,
+    statistics: bool,
+    verbose: bool,
+) -> None:
+    """What apply and migrate do: run the engine, print diffs (or JSON) and the summary, exit 0/1/2."""
+    from autofix import output
+
     paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False, python=python)
     strict = strict or project.strict
     out, err = _consoles(no_color)
@@ -423,17 +458,18 @@ def apply(
     with _orderly_stop():
         report = _run(paths, transforms, options, project, exclude, jobs, err, write=write, verify=verify)
         if output_format is OutputFormat.json:
-            sys.stdout.write(_json_report(report, transforms, options, dry_run, write))
+            sys.stdout.write(output.json_report(report, transforms, options, dry_run, write))
             sys.stdout.flush()
-            _print_problems(report, err, strict)
+            output.print_problems(report, err, strict)
         else:
-            _print_diffs(report, out, err, strict)
+            output.print_diffs(report, out, err, strict, verbose)
         if diff_file is not None:
             try:
                 diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
             except OSError as exc:
                 raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
-        _print_summary(report, transforms, options, dry_run or diff_only, err)
+        output.warn_if_empty(report, paths, err)
+        output.print_summary(report, transforms, options, dry_run or diff_only, err, statistics)
     if report.count("error") or (strict and report.count("unresolvable")):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and report.count("changed"):
@@ -447,31 +483,30 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-@app.command("list")
+@app.command("list", cls=_Command, short_help="One line per crash fix and rule, with its fix safety.")
 def list_fixes(
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text (one line per id), or one JSON document.")
+        OutputFormat, typer.Option("--format", metavar="text|json", help="text (one line per id), or one JSON document.")
     ] = OutputFormat.text,
 ) -> None:
     """Every crash fix and rule: one line each with its summary and fix safety."""
-    from autofix.docs import list_json, list_lines  # the pages' renderer: only list and explain pay its import
-
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(list_json(), indent=2) + "\n")
+        import json
+
+        sys.stdout.write(json.dumps(index.LIST, indent=2) + "\n")
     else:
-        print("\n".join(list_lines()))
+        print("\n".join(index.list_lines(min(shutil.get_terminal_size().columns, index.LIST_WIDTH))))
 
 
-@app.command()
+@app.command(cls=_Command, short_help="A crash fix's or rule's page.")
 def explain(fix_id: Annotated[str, typer.Argument(metavar="ID", help="A rule or crash-fix id.")]) -> None:
     """A rule's or crash fix's page: what it does, why, its fix safety, options and examples."""
+    markdown = index.page(fix_id)
+    if markdown is None:
+        raise _fail(index.unknown_fix_id(fix_id))
+    from rich.console import Console
     from rich.markdown import Markdown  # only explain renders Markdown: apply and check skip its import
 
-    from autofix.docs import page
-
-    markdown = page(fix_id)
-    if markdown is None:
-        raise _fail(f"unknown fix id {fix_id!r}; known ids: {', '.join([*all_transforms(), *crash_fixes()])}")
     out = Console(highlight=False)
     with out.capture() as rendered:
         out.print(Markdown(markdown))
@@ -487,7 +522,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True)] = None,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
 ) -> None:
     """autofix: fix known OpenMMLab training crashes; every change is shown as a unified diff."""
 
@@ -499,17 +536,19 @@ def main() -> None:
 # --- from a crash log to the fix, and risks before training ---------------------------------------
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Recognise a known crash in a training log and name its fix.")
 def diagnose(
     log: Annotated[
-        Optional[str], typer.Argument(metavar="[LOG|-]", help="A training log or pasted traceback; - or none: standard input.")
+        Optional[str], typer.Argument(metavar="LOG", help="A training log or pasted traceback; - or none: standard input.")
     ] = None,
     config: Annotated[
         Optional[Path], typer.Option("--config", metavar="CFG", help="Show the default remedy's diff for this config (dry run).")
     ] = None,
     apply_fix: Annotated[bool, typer.Option("--apply", help="With --config: write the default remedy instead of showing it.")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="text, or one JSON document.")] = OutputFormat.text,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", metavar="text|json", help="text, or one JSON document.")
+    ] = OutputFormat.text,
+    no_color: NoColorOption = False,
     python: PythonOption = None,
 ) -> None:
     """Recognise a known crash in a log: what happened, the remedies and their costs, the command to run.
@@ -517,6 +556,22 @@ def diagnose(
     Exit 0 when a known crash matched, 1 when nothing known did, 2 when the input cannot be read
     (or the remedy cannot be applied to CFG).
     """
+    import json
+
+    from autofix import environment, output
+    from autofix.diagnose import (
+        LogUnreadable,
+        config_named_in_log,
+        diagnose_text,
+        diagnosis_json,
+        read_log,
+        render_match,
+        render_no_match,
+    )
+    from autofix.engine import run
+    from autofix.files import display_path
+    from autofix.registry import UnknownFixError, resolve_fix_ids
+
     if apply_fix and config is None:
         raise _fail("--apply needs --config CFG (the config to fix)")
     try:
@@ -538,19 +593,21 @@ def diagnose(
         except UnknownFixError as exc:
             raise _fail(str(exc)) from None
         report = run([config], transforms, {}, write=apply_fix)
+    named = config_named_in_log(text) if config is None else None  # for the commands it prints
     out, err = _consoles(no_color)
     if output_format is OutputFormat.json:
-        document = diagnosis_json(diagnosis, log_name, shown_config, report, applied=apply_fix)
+        document = diagnosis_json(diagnosis, log_name, shown_config or named, report, applied=apply_fix,
+                                  named_in_log=named is not None)
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     elif diagnosis.matches:
         for index, match in enumerate(diagnosis.matches):
             out.print(("\n" if index else "") + "Recognised ", end="")
-            out.print(render_match(match, log_name, shown_config), end="")
+            out.print(render_match(match, log_name, shown_config or named, named_in_log=named is not None), end="")
         if report is not None:
             verb = "Applied" if apply_fix else "Dry run of"
             err.print(f"\n{verb} the default remedy on {shown_config}:", markup=False)
-            _print_diffs(report, out, err)
-            _print_summary(report, transforms, {}, not apply_fix, err)
+            output.print_diffs(report, out, err)
+            output.print_summary(report, transforms, {}, not apply_fix, err)
     else:
         out.print(render_no_match(diagnosis, log_name), end="")
     if report is not None and report.count("error"):
@@ -559,35 +616,34 @@ def diagnose(
         raise typer.Exit(EXIT_PENDING)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Report what the selected rules would fix; write nothing.", epilog=_ids_epilog())
 @_takes_rule_options
 def check(
-    paths: Annotated[
-        Optional[list[Path]],
-        typer.Argument(metavar="PATH", help="Configs, model files or folders (searched recursively for *.py)."),
-    ] = None,
+    paths: PathsArgument = None,
     fix: Annotated[
         list[str],
-        typer.Option("--fix", "-f", help="Rule or crash-fix ids to check; comma-separated or repeated "
-                     "(default: `fix` in pyproject.toml, else every rule that is not opt-in)."),
+        typer.Option("--fix", "-f", metavar="ID[,ID...]", help="Crash-fix or rule ids (below) to check, comma-separated or "
+                     "repeated (default: `fix` in pyproject.toml, else every rule that is not opt-in)."),
     ] = [],  # noqa: B006 (typer reads the default, never mutates it)
-    exclude: Annotated[
-        list[str],
-        typer.Option("--exclude", metavar="GLOB", help="Skip paths matching this gitignore-style pattern (repeatable)."),
-    ] = [],  # noqa: B006
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the cores).")] = None,
+    exclude: ExcludeOption = [],  # noqa: B006
+    jobs: JobsOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text (one finding a line), or one JSON document.")
+        OutputFormat, typer.Option("--format", metavar="text|json", help="text (one finding a line), or one JSON document.")
     ] = OutputFormat.text,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output even on a terminal.")] = False,
+    no_color: NoColorOption = False,
     python: PythonOption = None,
     strict: StrictOption = False,
+    statistics: StatisticsOption = False,
     **rule_values: Any,
 ) -> None:
     """Report what the selected rules would fix, without writing: the files `apply --dry-run` would change.
 
     Exit 1 when something is found, 0 when clean, 2 on errors.
     """
+    import json
+
+    from autofix import output
+
     paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True, python=python)
     strict = strict or project.strict
     out, err = _consoles(no_color)
@@ -598,53 +654,25 @@ def check(
     found = [(r.shown, f) for r in report.results for f in r.findings]
     if output_format is OutputFormat.json:
         document = {
-            "findings": [_finding_json(shown, f) for shown, f in found],
+            "findings": [output.finding_json(shown, f) for shown, f in found],
             "errors": [{"path": r.shown, "error": r.error} for r in errors],
             "unresolvable": [{"path": r.shown, "reason": r.error} for r in unresolvable],
             "files_checked": len(report.results) - len(errors) - len(unresolvable),
         }
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        _print_problems(report, err, strict)
+        output.print_problems(report, err, strict)
     else:
-        for shown, reported in found:
-            out.print(_finding_line(shown, reported), markup=False)
+        if statistics:
+            output.print_check_statistics(found, out)
+        else:
+            output.print_findings(found, out)
         sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
-        _print_problems(report, err, strict)
-        err.print(_check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
+        output.print_problems(report, err, strict)
+        output.warn_if_empty(report, paths, err)
+        err.print(output.check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
     if errors or (strict and unresolvable):
         raise typer.Exit(EXIT_ERROR)
     if found:
         raise typer.Exit(EXIT_PENDING)
 
 
-def _finding_line(shown: str, reported: RuleFinding) -> str:
-    finding = reported.finding
-    return f"{shown}:{finding.line or 1}:{finding.column or 1}: {reported.rule} [{finding.severity.value}] {finding.message}"
-
-
-def _finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
-    finding = reported.finding
-    return {
-        "path": shown, "line": finding.line, "column": finding.column or 1, "rule": reported.rule,
-        "severity": finding.severity.value, "message": finding.message, "details": dict(finding.details),
-        "fix": f"autofix apply --fix {reported.rule} {shlex.quote(shown)}",
-    }
-
-
-def _check_summary(report: RunReport, found: int, errors: int, unresolvable: int) -> str:
-    """One line; "nothing found" only when every file could be checked."""
-    files = len({r.shown for r in report.results if r.findings})
-    checked = len(report.results) - errors - unresolvable
-    plural = "s" if checked != 1 else ""
-    if found:
-        parts = [f"{found} finding{'s' if found != 1 else ''} in {files} file{'s' if files != 1 else ''}",
-                 f"{checked} file{plural} checked"]
-    elif errors or unresolvable:
-        parts = [f"nothing found in the {checked} file{plural} checked"]
-    else:
-        parts = ["nothing found", f"{checked} file{plural} checked"]
-    if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
-    if unresolvable:
-        parts.append(f"{unresolvable} config{'s' if unresolvable != 1 else ''} not checked (mmengine cannot load them)")
-    return ", ".join(parts) + "."

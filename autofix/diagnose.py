@@ -221,6 +221,37 @@ def _advice(crash: CrashFix) -> str:
     return f"; {crash.lookalike_advice}" if crash.lookalike_advice else ""
 
 
+# Where a log names the config it trained: its command line (tools/train.py CFG, or a configs/...py word
+# outside traceback frames), else mmengine's work dir, which tools/train.py names after the config's stem
+# (the `work_dir = './work_dirs/<stem>'` line of the Config: dump, "Checkpoints will be saved to ...").
+_TRAIN_COMMAND = re.compile(r"\btrain\.py\s+['\"]?(?P<path>[^\s'\"]+\.py)\b")
+_CONFIGS_WORD = re.compile(r"(?<![^\s'\"=(])(?P<path>(?:[^\s'\"]*/)?configs/[^\s'\"]+\.py)\b")
+_WORK_DIR = re.compile(r"\bwork_dirs/(?P<stem>[^\s'\"/]+)")
+
+
+def config_named_in_log(text: str, root: Path | None = None) -> str | None:
+    """The config a training log names, as a path from ``root`` (the working directory) where it is there;
+    else as the log names it. None when the log names none."""
+    lines = [line for line in normalise(text).splitlines() if not _FRAME.search(line)]
+    for pattern in (_TRAIN_COMMAND, _CONFIGS_WORD):
+        for line in lines:
+            found = pattern.search(line)
+            if found and "site-packages" not in found["path"] and ".mim/" not in found["path"]:
+                return found["path"]
+    for line in lines:
+        found = _WORK_DIR.search(line)
+        if found:
+            return _config_by_stem(found["stem"].rstrip("."), root or Path.cwd())
+    return None
+
+
+def _config_by_stem(stem: str, root: Path) -> str:
+    """``<stem>.py`` in ``root`` or under its configs/ folder (the first in path order), else the bare name."""
+    folder = root / "configs"
+    found = [root / f"{stem}.py", *(sorted(folder.rglob(f"{stem}.py")) if folder.is_dir() else [])]
+    return next((path.relative_to(root).as_posix() for path in found if path.is_file()), f"{stem}.py")
+
+
 # --- output -------------------------------------------------------------------------------------
 
 _WIDTH = 88  # paragraphs are wrapped here; printed with soft_wrap so the terminal never re-wraps them
@@ -273,11 +304,14 @@ def _wrapped(paragraph: str, indent: str = "  ") -> str:
     return textwrap.fill(paragraph, _WIDTH, initial_indent=indent, subsequent_indent=indent) + "\n"
 
 
-def render_match(match: Match, log_name: str, config: str | None) -> Text:
+def render_match(match: Match, log_name: str, config: str | None, named_in_log: bool = False) -> Text:
+    """A recognised crash; ``config`` (given, or ``named_in_log``) goes into the commands."""
     crash, sighting = match.crash, match.sighting
     out = Text()
     out.append(f"{crash.id}", style="bold red")
     out.append(f": line {sighting.line} of {log_name}:\n")
+    if named_in_log and not crash.fixed_in_a_library:
+        out.append(f"  config {config}, as the log names it (--config CFG names another)\n")
     out.append(_wrapped(sighting.message, "  > "))
     if sighting.raised_in is not None:
         out.append(f"  raised in {sighting.raised_in.where()}\n")
@@ -292,8 +326,10 @@ def render_match(match: Match, log_name: str, config: str | None) -> Text:
     out.append(f"  $ {crash.command(config, _python_given())}\n", style="cyan")
     if crash.fixed_in_a_library:
         out.append("  (add --dry-run to see the diff first)\n", style="dim")
-    elif config is None:
-        out.append(f"  (add --dry-run to see the diff first; `autofix diagnose LOG --config {crash.path_hint}` shows it too)\n", style="dim")
+    else:
+        shown = shlex.quote(config) if config else crash.path_hint
+        out.append(f"  (add --dry-run to see the diff first; `autofix diagnose LOG --config {shown}` shows it too)\n",
+                   style="dim")
     return out
 
 
@@ -308,9 +344,11 @@ def render_no_match(diagnosis: Diagnosis, log_name: str) -> Text:
 
 
 def diagnosis_json(
-    diagnosis: Diagnosis, log_name: str, config: str | None, report: RunReport | None, applied: bool
+    diagnosis: Diagnosis, log_name: str, config: str | None, report: RunReport | None, applied: bool,
+    named_in_log: bool = False,
 ) -> dict:
-    """The whole diagnosis as one JSON-ready document."""
+    """The whole diagnosis as one JSON-ready document; ``config`` (given, or ``named_in_log``) goes into
+    the commands."""
     matches = []
     for match in diagnosis.matches:
         crash, sighting = match.crash, match.sighting
@@ -339,6 +377,7 @@ def diagnosis_json(
         "input": log_name,
         "matches": matches,
         "near_misses": [{"id": n.crash.id, "line": n.line, "reason": n.reason} for n in diagnosis.near_misses],
+        "config_named_in_log": config if named_in_log else None,
         "fix": None,
     }
     if report is not None:

@@ -3,7 +3,8 @@
 A rule's docstring is written in ruff's manner: a one-line summary, then ``## What it does``, ``## Why`` and
 ``## Fix safety``. Its page adds what the rule declares: ``## Example`` from its first fixed example, the
 applicability and cost under ``## Fix safety``, ``## Options`` from ``options``, and its other examples as diffs.
-``python -m autofix.docs`` writes every page into docs/rules.md.
+``python -m autofix.docs`` writes every page into docs/rules.md, and the catalogue index
+(autofix/catalogue_index.json) that ``--help``, ``list`` and ``explain`` read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autofix.crashes import CrashFix
+from autofix.index import option_value
 from autofix.registry import all_transforms, crash_fixes, fix_ids
 from autofix.rule import Applicability, Example, FileKind, Rule
 
@@ -22,7 +24,6 @@ SECTIONS = ("What it does", "Why", "Example", "Fix safety", "Options")
 DOCSTRING_SECTIONS = ("What it does", "Why", "Fix safety")  # the other two come from the rule's declarations
 RULES_PAGE = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 REGENERATE = "python -m autofix.docs"
-LIST_WIDTH = 80
 
 
 class DocstringError(ValueError):
@@ -64,19 +65,13 @@ def _fence(code: str, language: str = "python") -> str:
     return f"```{language}\n{code.rstrip()}\n```"
 
 
-def _option_value(value: Any) -> str:
-    if isinstance(value, tuple) and all(isinstance(part, int) for part in value):
-        return "x".join(map(str, value))  # sizes are written WxH on the command line and in pyproject.toml
-    return str(value)
-
-
 def _example_context(rule: type[Rule], example: Example) -> list[str]:
     """The options an example runs with and the files beside it, as Markdown blocks."""
     blocks = []
     by_key = {option.key: option for option in rule.options}
     if example.options:
         flags = [
-            f"`--{by_key[key].name}`" if by_key[key].flag else f"`--{by_key[key].name} {_option_value(value)}`"
+            f"`--{by_key[key].name}`" if by_key[key].flag else f"`--{by_key[key].name} {option_value(value)}`"
             for key, value in example.options.items()
         ]
         blocks.append(f"With {', '.join(flags)}.")
@@ -137,7 +132,7 @@ def _options_section(rule: type[Rule]) -> str:
     lines = []
     for option in rule.options:
         usage = f"--{option.name}" if option.flag else f"--{option.name} {option.metavar or 'VALUE'}".rstrip()
-        default = "" if option.default is None else f" Default: `{_option_value(option.default)}`."
+        default = "" if option.default is None else f" Default: `{option_value(option.default)}`."
         lines.append(f"- `{usage}` (`{option.name}` in `[tool.autofix]`): {plain(option.help)}.{default}")
     return "\n".join(lines)
 
@@ -238,40 +233,37 @@ def applicability(entry: type[Rule] | CrashFix) -> Applicability:
     return Applicability.SAFE if safe else Applicability.CHANGES_RESULTS
 
 
-def list_lines(width: int = LIST_WIDTH) -> list[str]:
-    """``autofix list``: one line per id, crash fixes first, each cut to ``width`` columns."""
-    entries = [*crash_fixes().values(), *all_transforms().values()]
-    id_width = max(len(entry.id) for entry in entries) + 2
-    lines = ["Crash fixes (--fix ID runs its default remedy):"]
-    for number, entry in enumerate(entries):
-        if number == len(crash_fixes()):
-            lines += ["", "Rules:"]
-        safety = "safe" if applicability(entry) is Applicability.SAFE else "unsafe"
-        line = f"  {entry.id:<{id_width}}{safety:<8}{summary_line(entry).replace('`', '')}"
-        lines.append(line if len(line) <= width else line[: width - 1] + "…")
-    lines += ["", "unsafe: changes training results. `autofix explain ID` shows an id's page."]
-    return lines
-
-
 def list_json() -> list[dict[str, Any]]:
-    """``autofix list --format json``: every crash fix, then every rule."""
+    """``autofix list --format json``: every crash fix (its remedies), then every rule (its options)."""
     entries: list[dict[str, Any]] = [
         {"id": crash.id, "kind": "crash-fix", "summary": summary_line(crash),
-         "applicability": applicability(crash).value,
-         "default_rules": list(crash.default_transforms), "options": []}
+         "applicability": applicability(crash).value, "crash": crash.crash,
+         "default_rules": list(crash.default_transforms),
+         "remedies": [{"fix": r.fix, "summary": r.summary, "cost": r.cost, "command": r.command(crash.path_hint),
+                       "available": r.available(fix_ids())} for r in crash.remedies],
+         "options": []}
         for crash in crash_fixes().values()
     ]
     for rule in all_transforms().values():
-        options = [{"name": o.name, "default": o.default, "help": o.help} for o in rule.options]
-        entries.append({"id": rule.id, "kind": "rule", "summary": summary_line(rule),
-                        "applicability": rule.applicability.value, "options": options})
+        options = [{"name": o.name, "flag": o.flag, "metavar": o.metavar, "default": _json_default(o.default),
+                    "help": o.help} for o in rule.options]
+        entries.append({"id": rule.id, "kind": "rule", "summary": summary_line(rule), "crash": rule.crash,
+                        "applicability": rule.applicability.value, "opt_in": rule.opt_in,
+                        "crash_fixes": _crash_fixes_offering(rule.id), "options": options})
     return entries
 
 
+def _json_default(value: Any) -> Any:
+    return option_value(value) if isinstance(value, tuple) else value
+
+
 def main() -> None:
+    from autofix import index  # what --help, list and explain read instead of importing the rules
+
     RULES_PAGE.parent.mkdir(exist_ok=True)
     RULES_PAGE.write_text(rules_markdown(), encoding="utf-8")
-    print(f"wrote {RULES_PAGE}")
+    index.INDEX_FILE.write_text(index.index_text(), encoding="utf-8")
+    print(f"wrote {RULES_PAGE} and {index.INDEX_FILE}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages"}
 TEMP_SUFFIX = ".autofix-tmp"
 # libcst needs ~30 s and ~0.8 GB per MiB of source (5 MB: 200 s, 3.5 GB); no hand-written
@@ -123,6 +121,8 @@ def _walk_python_files(folder: Path, excluded: Callable[[str], bool]) -> Iterabl
 
 def _exclusion(folder: Path, exclude: Sequence[str]) -> Callable[[str], bool]:
     """Whether a path relative to ``folder`` is skipped: an ``exclude`` pattern (gitignore-style) or .gitignore."""
+    import pathspec  # only folder walks match patterns: a run on named files skips its import
+
     patterns = pathspec.GitIgnoreSpec.from_lines(exclude)
     ignored_files, ignored_dirs = _git_ignored(folder)
     return lambda relative: relative in ignored_files or relative in ignored_dirs or patterns.match_file(relative)

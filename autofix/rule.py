@@ -167,13 +167,13 @@ class Option:
 def positive_int(value: Any) -> int:
     """An option value that must be a whole number of at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"{value!r} is not a whole number")
+        raise ValueError(f"must be a whole number (got {value!r})")
     try:
         number = int(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+        raise ValueError(f"must be a whole number (got {value!r})") from None
     if number < 1:
-        raise ValueError(f"{value!r}: it must be at least 1")
+        raise ValueError(f"must be at least 1 (got {number})")
     return number
 
 
@@ -258,7 +258,8 @@ class Finding:
     """One cause of the crash in one file: what ``check`` reports and what the rule's fix removes.
 
     ``line``/``column`` are 1-based in the file given; None lets the engine place it at the fix's
-    first changed line. ``details`` are the numbers behind the message (JSON keeps them).
+    first changed line. ``message`` is short (check prints it after the path and id); ``detail`` says
+    the numbers behind it in words (check's indented line); ``details`` are those numbers for JSON.
     ``edits`` are the config edits that remove it (config rules); a finding without edits cannot
     be fixed automatically and makes the fix fail with its message.
     """
@@ -269,6 +270,12 @@ class Finding:
     column: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     edits: tuple[ConfigEdit, ...] = ()
+    detail: str = ""
+
+    @property
+    def explained(self) -> str:
+        """The message with its detail: a note or an error says both."""
+        return f"{self.message} ({self.detail})" if self.detail else self.message
 
 
 class Rule:
@@ -283,6 +290,8 @@ class Rule:
     # What check says of a change no finding explains (a source rule's in-place ReLU nothing overwrites
     # yet): the risk in a few words; the summary when empty.
     latent_message: ClassVar[str] = ""
+    # The command check prints to fix a finding (PATH: the file); a rule with a command of its own names it.
+    fix_command: ClassVar[str] = "apply --fix {rule} PATH"
     # Remedies that change results or rewrite more than the crash needs run only when named with --fix.
     opt_in: ClassVar[bool] = False
     # A file containing none of these substrings cannot need this transform and is not parsed.
@@ -355,7 +364,7 @@ class ConfigRule(Rule):
 
     def problem(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
         found = self.findings(config, options)
-        return found[0].message if found else None
+        return found[0].explained if found else None
 
     def intended(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[str | re.Pattern[str], ...]:
         """The dotted keys this rule's fix of ``config`` may change: the edited keys, the variables
@@ -373,8 +382,8 @@ class ConfigRule(Rule):
             return module
         for finding in found:
             if not finding.edits:
-                raise TransformFailed(finding.message)
-            context.note(finding.message)
+                raise TransformFailed(finding.explained)
+            context.note(finding.explained)
         edits = [edit for finding in found for edit in finding.edits]
         return place_edits(context, module, edits, lambda config: self.problem(config, context.options),
                            comment=lambda overridden: self.comment_for(overridden, context.options))

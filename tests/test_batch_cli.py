@@ -15,8 +15,9 @@ from rich.console import Console
 from spawned_cli import write_spawned_cli
 from typer.testing import CliRunner
 
-from autofix.cli import _ProgressBar, app
+from autofix.cli import app
 from autofix.engine import scheduler
+from autofix.output import TABLE_MIN_FILES, ProgressBar
 
 RELU = "import torch.nn as nn\nrelu = nn.ReLU(inplace=True)\n"
 BASE = """
@@ -97,7 +98,11 @@ def test_jobs_give_the_same_output_as_one_process_bases_first(configs: Path, any
     assert (one.exit_code, one.stdout, one.stderr) == (two.exit_code, two.stdout, two.stderr)
     # The leaf inherits the base's fix, made in an earlier level, so it needs no override of its own.
     assert "configs/_base_/rpn.py" in _changed(two.stdout) and "configs/detector/leaf.py" not in _changed(two.stdout)
-    assert "a base of 1 other config in this run" in two.stderr
+    [merged] = [line for line in two.stderr.splitlines() if line.startswith("note: configs/_base_/rpn.py: ")]
+    assert merged.endswith("; a base of 1 other config in this run: they inherit this change")  # one line a file
+    verbose = invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "-v", "configs").stderr
+    each = [line for line in verbose.splitlines() if line.startswith("note: configs/_base_/rpn.py: ")]
+    assert len(each) == 2 and merged == each[0] + "; " + each[1].removeprefix("note: configs/_base_/rpn.py: ")
 
 
 def test_jobs_write_the_same_files_as_one_process(
@@ -174,7 +179,7 @@ def test_pyproject_gives_the_defaults_and_the_command_line_wins(configs: Path, m
     ("table", "complaint"),
     [
         ("fix = 'no-such-fix'", "no-such-fix"),
-        ("jobs = 'two'", "jobs 'two' is not a whole number"),
+        ("jobs = 'two'", "jobs must be a whole number (got 'two')"),
         ("scale = '1333'", "scale: '1333' is not WIDTHxHEIGHT"),
         ("exclude = '_base_'", "exclude must be a list"),
         ("fixes = ['amp-nms']", "no setting 'fixes'"),
@@ -192,7 +197,8 @@ def test_a_bad_pyproject_is_an_error_naming_it(configs: Path, table: str, compla
 def test_summary_table_counts_files_per_transform_and_suppressed_changes(configs: Path):
     (configs / "detector" / "a_model.py").write_text("import torch.nn as nn\nrelu = nn.ReLU(inplace=True)  # autofix: skip\n")
     (configs / "broken.py").write_text("nn.ReLU(inplace=True\n")
-    result = CliRunner().invoke(app, ["apply", "--fix", "relu-no-inplace", "--dry-run", "configs"], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["apply", "--fix", "relu-no-inplace", "--dry-run", "--statistics", "configs"],
+                                env={"COLUMNS": "200"})
     assert result.exit_code == 2
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in result.stderr.splitlines() if line.count("│") == 7}
     assert rows["relu-no-inplace"] == ["4", "2", "1", "1", "1"]  # files, changed, unchanged, failed, suppressed
@@ -200,21 +206,77 @@ def test_summary_table_counts_files_per_transform_and_suppressed_changes(configs
     assert result.stderr.rstrip().endswith("2 files would change, 3 unchanged, 1 error, 1 suppressed.")
 
 
+def _has_table(stderr: str) -> bool:
+    return "autofix summary" in stderr
+
+
+def test_a_small_one_rule_run_prints_only_the_one_line_summary(configs: Path):
+    result = invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "configs/detector")
+    assert result.exit_code == 1 and result.stderr == "3 files would change, 1 unchanged.\n"
+    assert _has_table(invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "--statistics", "configs/detector").stderr)
+
+
+def test_the_table_comes_with_several_rules_changing_files_or_many_files(configs: Path):
+    assert _has_table(invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--dry-run", "configs").stderr)
+    for number in range(TABLE_MIN_FILES - 5):  # configs/ holds 5 files
+        (configs / "detector" / f"clean_{number}.py").write_text("x = 1\n")
+    assert not _has_table(invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "configs").stderr)
+    (configs / "detector" / "one_more.py").write_text("x = 1\n")
+    many = invoke("apply", "--fix", "relu-no-inplace", "--dry-run", "configs")
+    assert _has_table(many.stderr) and many.stderr.endswith("3 files would change, 18 unchanged.\n")
+
+
+def test_check_statistics_counts_findings_per_rule(configs: Path):
+    result = invoke("check", "--fix", "amp-nms,relu-no-inplace", "--amp", "--statistics", "configs")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == ["3  relu-no-inplace  in 3 files", "1  split-thr  in 1 file"]
+
+
+@pytest.mark.parametrize("command", ["apply", "check"])
+def test_an_empty_walk_warns_and_exits_0_as_ruff_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not python\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(command, "--fix", "relu-no-inplace", "empty")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("warning: no Python files found under empty\n")
+
+
 def test_progress_bar_only_on_a_terminal_outside_ci_and_for_enough_files(monkeypatch: pytest.MonkeyPatch):
     def drawn(terminal: bool, total: int) -> str:
         stream = io.StringIO()
-        bar = _ProgressBar(Console(file=stream, force_terminal=terminal, width=80))
-        for done in range(1, total + 1):
-            bar(done, total)
+        bar = ProgressBar(Console(file=stream, force_terminal=terminal, width=80))
+        for phase in ("planning", "examining"):
+            for done in range(1, total + 1):
+                bar(phase, done, total)
         bar.close()
         return stream.getvalue()
 
     monkeypatch.delenv("CI", raising=False)
-    assert "30/30" in drawn(terminal=True, total=30)
+    shown = drawn(terminal=True, total=30)
+    assert "autofix planning" in shown and "autofix examining" in shown and "30/30" in shown
     assert drawn(terminal=False, total=30) == ""
     assert drawn(terminal=True, total=3) == ""
     monkeypatch.setenv("CI", "true")
     assert drawn(terminal=True, total=30) == ""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_engine_tells_each_file_as_it_finishes_within_a_level(
+    configs: Path, any_count_starts_a_pool: list[int], monkeypatch: pytest.MonkeyPatch, jobs: str
+):
+    for number in range(6):
+        (configs / "detector" / f"more_{number}_model.py").write_text(RELU)
+    told: list[tuple[str, int, int]] = []
+    monkeypatch.setattr("autofix.output.ProgressBar.__call__", lambda self, *call: told.append(call))
+    invoke("apply", "--fix", "amp-nms,relu-no-inplace", "--jobs", jobs, "configs")
+    phases = [phase for phase, _, _ in told]
+    assert phases.index("planning") < phases.index("examining") < phases.index("writing")
+    assert {total for _, _, total in told} == {11}
+    examined = [done for phase, done, _ in told if phase == "examining"]
+    assert examined == sorted(examined) and examined[-1] == 11
+    if jobs == "1":  # one call per file examined: the 9 model files and the base share the first level
+        assert len(examined) >= 10
 
 
 UNLOADABLE = {  # a config in the walk that mmengine cannot load -> a part of the reason it gives
@@ -235,7 +297,8 @@ def unloadable(configs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_configs_a_walk_cannot_load_are_warnings_and_pending_fixes_still_exit_1(unloadable: Path):
-    result = CliRunner().invoke(app, ["apply", "--fix", "amp-nms", "--dry-run", "configs"], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["apply", "--fix", "amp-nms", "--dry-run", "--statistics", "configs"],
+                                env={"COLUMNS": "200"})
     assert result.exit_code == 1  # the pending fix, not the configs that could not be examined
     assert _changed(result.stdout) == ["configs/_base_/rpn.py"]
     for path, (_, reason) in UNLOADABLE.items():

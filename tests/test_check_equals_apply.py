@@ -65,7 +65,7 @@ def test_an_amp_config_at_1333x800_is_found_by_check_as_apply_fixes_it(tmp_path:
     check = invoke("check", "--fix", "amp-nms", "amp_1333x800.py")
     apply = invoke("apply", "--fix", "amp-nms", "--dry-run", "amp_1333x800.py")
     assert (check.exit_code, apply.exit_code) == (1, 1)
-    assert " split-thr [latent] " in check.stdout and "split_thr=10001" in apply.stdout
+    assert "\n  latent: " in check.stdout and "split_thr=10001" in apply.stdout
 
 
 def test_check_refuses_pathological_nesting_cleanly(tmp_path: Path):

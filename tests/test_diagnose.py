@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autofix.cli import app
-from autofix.diagnose import decode_log, diagnose_text
+from autofix.diagnose import config_named_in_log, decode_log, diagnose_text
 from autofix.registry import all_transforms, crash_fixes
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -252,3 +252,70 @@ def test_line_numbers_are_the_files_even_with_progress_bars():
     progress = "Epoch 1:  10%|#         | 1/10\r Epoch 1:  50%|#####     | 5/10\r Epoch 1: 100%|##########| 10/10\n"
     [match] = diagnose_text(progress + traceback).matches
     assert match.sighting.line == 22  # one line of progress bar, then the traceback's line 21
+
+
+MMENGINE_HEADER = """\
+11/24 09:58:02 - mmengine - INFO -
+------------------------------------------------------------
+System environment:
+    sys.platform: linux
+    Python: 3.10.13 (main, Sep 11 2023, 13:44:35) [GCC 11.2.0]
+    PyTorch: 2.1.0
+------------------------------------------------------------
+
+11/24 09:58:03 - mmengine - INFO - Config:
+auto_scale_lr = dict(base_batch_size=16, enable=False)
+default_scope = 'mmdet'
+optim_wrapper = dict(
+    loss_scale='dynamic',
+    optimizer=dict(lr=0.02, momentum=0.9, type='SGD', weight_decay=0.0001),
+    type='AmpOptimWrapper')
+work_dir = './work_dirs/faster-rcnn_r50_fpn_amp-2666x1600_coco'
+
+11/24 09:58:09 - mmengine - WARNING - The prefix is not set in metric class DumpDetResults.
+11/24 09:58:12 - mmengine - INFO - Checkpoints will be saved to /home/u/mmdetection/work_dirs/faster-rcnn_r50_fpn_amp-2666x1600_coco.
+"""
+DIST_TRAIN_LINE = (
+    "+ python -m torch.distributed.launch --nnodes=1 --node_rank=0 --nproc_per_node=8 --master_port=29500 "
+    "/home/u/mmdetection/tools/train.py configs/faster_rcnn/my_frcnn_amp.py --launcher pytorch --amp\n"
+)
+
+
+def _amp_nms_log(header: str) -> str:
+    return header + (LOGS / "report_003_amp_nms.txt").read_text()
+
+
+def test_a_log_names_its_config_by_the_work_dir_tools_train_names_after_it(tmp_path: Path):
+    text = _amp_nms_log(MMENGINE_HEADER)
+    assert config_named_in_log(text, tmp_path) == "faster-rcnn_r50_fpn_amp-2666x1600_coco.py"  # not found here
+    config = tmp_path / "configs" / "faster_rcnn" / "faster-rcnn_r50_fpn_amp-2666x1600_coco.py"
+    config.parent.mkdir(parents=True)
+    config.write_text("_base_ = './faster-rcnn_r50_fpn_1x_coco.py'\n")
+    assert config_named_in_log(text, tmp_path) == "configs/faster_rcnn/faster-rcnn_r50_fpn_amp-2666x1600_coco.py"
+
+
+def test_a_log_names_its_config_on_the_training_command_line_first(tmp_path: Path):
+    assert config_named_in_log(_amp_nms_log(DIST_TRAIN_LINE + MMENGINE_HEADER), tmp_path) == (
+        "configs/faster_rcnn/my_frcnn_amp.py")
+    no_train_script = "$ bash tools/dist_train.sh configs/yolox/yolox_s_8xb8-300e_coco.py 8\n"
+    assert config_named_in_log(_amp_nms_log(no_train_script), tmp_path) == "configs/yolox/yolox_s_8xb8-300e_coco.py"
+
+
+def test_a_log_naming_no_config_gets_none():
+    assert config_named_in_log((LOGS / "report_003_amp_nms.txt").read_text()) is None
+    frame_only = '  File "/home/u/mmdetection/configs/_base_/models/faster-rcnn_r50_fpn.py", line 3, in <module>\n'
+    assert config_named_in_log(frame_only) is None  # a traceback frame is where it failed, not what trained
+
+
+def test_diagnose_prints_commands_for_the_config_the_log_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.log").write_text(_amp_nms_log(DIST_TRAIN_LINE + MMENGINE_HEADER))
+    result = invoke("train.log")
+    assert result.exit_code == 0
+    assert "config configs/faster_rcnn/my_frcnn_amp.py, as the log names it" in result.stdout
+    assert "$ autofix apply --fix split-thr configs/faster_rcnn/my_frcnn_amp.py" in result.stdout
+    assert "$ autofix apply --fix amp-nms configs/faster_rcnn/my_frcnn_amp.py" in result.stdout
+    assert " CONFIG" not in result.stdout
+    document = json.loads(invoke("train.log", "--format", "json").stdout)
+    assert document["config_named_in_log"] == "configs/faster_rcnn/my_frcnn_amp.py"
+    assert document["matches"][0]["command"] == "autofix apply --fix amp-nms configs/faster_rcnn/my_frcnn_amp.py"

@@ -9,7 +9,17 @@ import pytest
 from typer.testing import CliRunner
 
 from autofix.cli import app
-from autofix.docs import REGENERATE, RULES_PAGE, SECTIONS, docstring_sections, rule_page, rules_markdown
+from autofix.docs import (
+    REGENERATE,
+    RULES_PAGE,
+    SECTIONS,
+    applicability,
+    docstring_sections,
+    rule_page,
+    rules_markdown,
+    summary_line,
+)
+from autofix.index import list_lines
 from autofix.registry import all_transforms, crash_fixes
 
 ANSI = re.compile(r"\x1b\[")
@@ -68,9 +78,24 @@ def test_list_is_one_line_per_id_within_80_columns():
     out = CliRunner().invoke(app, ["list"], env={"COLUMNS": "200"}).stdout
     lines = out.splitlines()
     ids = [*crash_fixes(), *all_transforms()]
-    rows = [line.split()[0] for line in lines if line.startswith("  ")]
-    assert rows == ids  # crash fixes first, each once
+    rows = [line for line in lines if line.split(" ", 1)[0] in ids]
+    assert [row.split()[0] for row in rows] == ids  # crash fixes first, each once, on one line
+    for row, entry in zip(rows, [*crash_fixes().values(), *all_transforms().values()]):
+        assert row.split()[1] == ("safe" if applicability(entry).value == "safe" else "unsafe")
+        assert row.endswith(summary_line(entry).replace("`", ""))
     assert all(len(line) <= 80 for line in lines) and "┃" not in out and "│" not in out
+    assert lines[-1] == "An id's page: autofix explain ID"
+
+
+def test_list_on_a_narrow_terminal_wraps_summaries_between_words():
+    lines = list_lines(width=50)
+    assert all(len(line) <= 50 for line in lines)
+    words = " ".join(lines).split()
+    start = 0
+    for entry in [*crash_fixes().values(), *all_transforms().values()]:
+        summary = summary_line(entry).replace("`", "").split()
+        start = words.index(entry.id, start) + 2  # after the id and its safety
+        assert words[start:start + len(summary)] == summary  # every word whole, in order
 
 
 def test_list_as_json():
@@ -80,4 +105,14 @@ def test_list_as_json():
     split_thr = next(e for e in entries if e["id"] == "split-thr")
     assert split_thr["kind"] == "rule" and split_thr["applicability"] == "safe"
     assert split_thr["options"][0]["name"] == "split-thr"
-    assert next(e for e in entries if e["id"] == "amp-nms")["kind"] == "crash-fix"
+    amp_nms = next(e for e in entries if e["id"] == "amp-nms")
+    assert amp_nms["kind"] == "crash-fix" and amp_nms["default_rules"] == ["split-thr", "nms-dtype-cast"]
+    assert amp_nms["remedies"][0] == {**amp_nms["remedies"][0], "fix": "split-thr", "available": True}
+    assert next(e for e in entries if e["id"] == "resize-down")["options"][0]["default"] == "1333x800"
+
+
+@pytest.mark.parametrize("fix_id", [*crash_fixes(), *all_transforms()])
+def test_every_page_is_rendered_to_the_terminal_width_without_rest_or_markdown_marks(fix_id: str):
+    out = explain(fix_id, columns=60)
+    assert all(len(line) <= 60 and line == line.rstrip() for line in out.splitlines())
+    assert "``" not in out and not re.search(r"^#+ ", out, flags=re.MULTILINE) and not ANSI.search(out)

@@ -77,6 +77,32 @@ def test_a_worker_killed_halfway_through_sending_its_results_costs_them_and_the_
     assert done.stdout.strip() == "['lost 1', 'lost 2']"
 
 
+RUN_SLOW_CHUNKS = """
+import json, time
+from autofix.engine.scheduler import Workers
+
+def slow(item):
+    time.sleep(0.3)
+    return item
+
+told = []
+with Workers(2) as workers:
+    workers.start_for(files=0, candidates=10_000)
+    results = list(workers.map(slow, list(range(6)), chunks_per_worker=1, lost=lambda item: None, finished=told.append))
+print(json.dumps([results, told]))
+"""
+
+
+def test_a_pool_tells_items_finished_inside_a_chunk_before_the_chunk_returns():
+    """Two workers take three items each: the count moves as items finish, not only when a chunk is back."""
+    done = subprocess.run([sys.executable, "-c", RUN_SLOW_CHUNKS], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results, told = json.loads(done.stdout)
+    assert results == list(range(6))
+    assert told == sorted(told) and told[-1] == 6
+    assert any(0 < count < 3 for count in told)  # before either chunk of three came back
+
+
 # 50 pooled CLI runs over four copies of the mmdet tree (3,476 files). A full run takes ~25 s on 2
 # loaded cores, so all but FULL_RUNS of them get SIGTERM a random moment into their first seconds:
 # while Python starts, while the pool plans the files, or while it examines the first levels.

@@ -81,15 +81,15 @@ def test_check_reports_the_list_item_rpn(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.chdir(tmp_path)
     fp32 = cli("check", "--fix", "split-thr", "co_dino_5scale_lsj.py")
     assert fp32.exit_code == 1
-    assert " split-thr [latent] model.train_cfg[1].rpn_proposal: up to 24000 boxes" in fp32.stdout
+    assert " split-thr up to 24000 boxes" in fp32.stdout and "\n  latent: model.train_cfg[1].rpn_proposal; " in fp32.stdout
     amp = cli("check", "--amp", "--fix", "split-thr", "co_dino_5scale_lsj.py")
     assert amp.exit_code == 1
     # Placed at the line the fix changes: the item's nms.
-    assert amp.stdout.startswith("co_dino_5scale_lsj.py:21:1: split-thr [crash] trains with AMP (--amp) and its RPN "
-                                 "(model.train_cfg[1].rpn_proposal) hands batched_nms 18880 boxes")
+    assert amp.stdout.startswith("co_dino_5scale_lsj.py:21:1: split-thr 18880 RPN boxes reach batched_nms under AMP")
+    assert "\n  crash: AMP (--amp); model.train_cfg[1].rpn_proposal: " in amp.stdout
     leaf = cli("check", "co_dino_amp.py")
     assert leaf.exit_code == 1
-    assert "co_dino_amp.py:2:1: split-thr [crash] trains with AMP (AmpOptimWrapper)" in leaf.stdout
+    assert leaf.stdout.startswith("co_dino_amp.py:2:1: split-thr ") and "\n  crash: AMP (AmpOptimWrapper); " in leaf.stdout
 
 
 LAZY_AMP = """\

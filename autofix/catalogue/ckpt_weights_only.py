@@ -24,7 +24,7 @@ _REGISTER = "CheckpointLoader.register_scheme"
 
 CKPT_WEIGHTS_ONLY = CrashFix(
     id="ckpt-weights-only",
-    summary="torch >= 2.6 refuses to load checkpoints mmengine saved.",
+    summary="torch >= 2.6 refuses the checkpoints mmengine saves.",
     crash="_pickle.UnpicklingError: Weights only load failed ... Unsupported global: GLOBAL "
     "mmengine.logging.history_buffer.HistoryBuffer was not an allowed global by default "
     "(mmengine load_from_local under torch >= 2.6)",
@@ -179,7 +179,7 @@ class CkptWeightsOnly(Rule):
     summary = "Passes weights_only=False to torch.load in mmengine's checkpoint loaders (runner/checkpoint.py)"
     crash = CKPT_WEIGHTS_ONLY.crash
     tradeoff = "Edits an installed library: reinstalling or upgrading mmengine undoes it; load only trusted checkpoints"
-    latent_message = "under torch >= 2.6 this torch.load refuses the HistoryBuffer and numpy values mmengine saves in checkpoints"
+    latent_message = "torch >= 2.6 refuses mmengine's checkpoints in this torch.load"
     applicability = Applicability.SAFE
     prefilter = ("register_scheme",)
     options = (Option("mmengine", "also process mmengine's runner/checkpoint.py, found in the training environment "

@@ -109,7 +109,7 @@ class InplaceAdd(Rule):
     crash = INPLACE_RELU.crash
     tradeoff = "A little more memory: each rewritten line allocates a new tensor; results unchanged"
     opt_in = True
-    latent_message = "in-place update in forward; it crashes backward when the value is an activation's output"
+    latent_message = "an in-place update in forward: backward fails on an activation's output"
     applicability = Applicability.SAFE
     prefilter = ("def forward",)
     examples = (

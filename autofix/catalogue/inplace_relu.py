@@ -11,7 +11,7 @@ from autofix.crashes import CrashFix, LogSignature, Remedy
 
 INPLACE_RELU = CrashFix(
     id="inplace-relu",
-    summary="In-place op on a ReLU (or LeakyReLU, ELU...) output breaks backward.",
+    summary="An in-place op on a ReLU's output breaks backward.",
     crash="RuntimeError: one of the variables needed for gradient computation has been "
     "modified by an inplace operation ... ReluBackward (LeakyReluBackward, EluBackward, CeluBackward, "
     "RreluWithNoiseBackward)",

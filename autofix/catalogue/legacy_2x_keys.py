@@ -9,7 +9,8 @@ import libcst as cst
 
 from autofix.config_edit import inherits
 from autofix.crashes import CrashFix, LogSignature, Remedy
-from autofix.migration import LEGACY_KEYS, migrate
+from autofix.migration import ENVIRONMENT_KEYS, LEGACY_KEYS, migrate
+from autofix.migration.runtime import legacy_hooks
 from autofix.mmconfig import is_lazy_style, registry_name
 from autofix.provenance import assigned_name
 from autofix.rule import Applicability, ConfigRule, Example, FileKind, Finding, Severity, TransformContext
@@ -18,6 +19,8 @@ from autofix.rule import Applicability, ConfigRule, Example, FileKind, Finding, 
 LEGACY_TRANSFORMS = frozenset({"DefaultFormatBundle", "Collect", "ImageToTensor", "Normalize", "MultiScaleFlipAug"})
 # Arguments 3.x transforms refuse, by transform (3.x Mosaic/MixUp still take img_scale).
 LEGACY_ARGUMENTS = {"Resize": ("img_scale", "multiscale_mode"), "RandomFlip": ("flip_ratio",)}
+# Keys only a 3.x (mmengine) config has.
+THREE_X_KEYS = ("default_scope", "train_dataloader", "val_dataloader", "optim_wrapper", "param_scheduler", "env_cfg")
 # mmengine refuses these outright; the other legacy keys it silently ignores.
 _RUNNER_KEYS = ("train_dataloader", "train_cfg", "optim_wrapper")
 
@@ -26,7 +29,7 @@ _REFUSED_ARGUMENT = "|".join(sorted({argument for arguments in LEGACY_ARGUMENTS.
 
 MIGRATE_2TO3 = CrashFix(
     id="migrate-2to3",
-    summary="An mmdetection 2.x config run with mmdet 3.x / mmengine.",
+    summary="An mmdetection 2.x config run with mmdet 3.x.",
     crash="ValueError: train_dataloader, train_cfg, and optim_wrapper should be either all None or not None",
     what_happened=(
         "The config is written for mmdetection 2.x (mmcv 1.x): `data`, `optimizer`, `lr_config`, `runner`, "
@@ -120,8 +123,12 @@ def _transform_lists(value: Any, path: str) -> Iterator[tuple[str, list[Mapping[
 
 
 def legacy_constructs(config: Mapping[str, Any]) -> list[str]:
-    """The 2.x keys, transforms and transform arguments of a resolved config, named as ``check`` shows them."""
-    found = [key for key in LEGACY_KEYS if key in config]
+    """The 2.x keys, transforms, transform arguments and custom hooks of a resolved config, named as ``check``
+    shows them. A 2.x environment key beside a 3.x runtime is a 3.x config's leftover, which mmengine ignores
+    as harmlessly as the official ports keep it (a model base of theirs sets ``cudnn_benchmark``)."""
+    three_x = any(key in config for key in THREE_X_KEYS)
+    found = [key for key in LEGACY_KEYS if key in config and not (three_x and key in ENVIRONMENT_KEYS)]
+    found += legacy_hooks(config)
     model = config.get("model")
     if isinstance(model, Mapping) and "data_preprocessor" not in model and "train_dataloader" in config:
         found.append("model without data_preprocessor")  # 2.x normalised and padded in the pipeline
@@ -167,6 +174,8 @@ class Legacy2xKeys(ConfigRule):
     applicability = Applicability.SAFE
     prefilter = ("_base_", *LEGACY_KEYS, *LEGACY_TRANSFORMS, "img_scale", "flip_ratio")
     intended_keys = ("*",)  # a migration rewrites the whole config
+    fix_command = "migrate PATH"
+    only_fixes_problems = False  # the 2.x meaning decides, not the config with this run's migrated bases
     examples = (
         Example(
             """
@@ -193,20 +202,23 @@ class Legacy2xKeys(ConfigRule):
         if not found:
             return []
         refused = not any(key in config for key in _RUNNER_KEYS) and ("data" in config or "runner" in config)
-        shown = ", ".join(found[:4]) + (f" (+{len(found) - 4} more)" if len(found) > 4 else "")
+        shown = ", ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+        why = ("mmengine stops: no train_dataloader, train_cfg or optim_wrapper" if refused
+               else "mmengine ignores them, or mmdet 3.x refuses them")
         return [
-            Finding(
-                f"2.x config: mmengine {'refuses' if refused else 'ignores'} {shown}; run `autofix migrate`",
-                Severity.CRASH if refused else Severity.SILENT,
-                details={"legacy": found},
-            )
+            Finding(f"2.x config: {shown}", Severity.CRASH if refused else Severity.SILENT,
+                    detail=f"{why}: {', '.join(found)}", details={"legacy": found})
         ]
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:
         if context.kind is not FileKind.CONFIG or is_lazy_style(context.text):
             return module  # read_base configs are 3.x by construction
+        # The 2.x meaning decides: a leaf of 2.x bases this run has migrated may still need its part.
+        old = context.resolve_original()
+        if not legacy_constructs(old):
+            return module
         base = context.resolve_config(_bases_only(module)) if inherits(module) else {}
-        migration = migrate(module, context.resolve_original(), base)
+        migration = migrate(module, old, base)
         for note in migration.notes:
             context.note(note)
         for construct, reason in migration.refused:

@@ -31,7 +31,7 @@ from autofix.rule import (
 
 NUM_CLASSES = CrashFix(
     id="num-classes",
-    summary="The dataset's classes and the heads' num_classes disagree.",
+    summary="The dataset's classes and heads' num_classes disagree.",
     crash="ValueError: need at least one array to concatenate (mmdet 3.x, a custom dataset without metainfo); "
     "AssertionError: The num_classes (80) in Shared2FCBBoxHead ... does not matches the length of CLASSES (mmdet 2.x)",
     what_happened=(
@@ -181,11 +181,11 @@ def _head_finding(path: KeyPath, value: Any, classes: tuple[str, ...], source: s
         return Finding(message, Severity.CRASH, details={"key": dotted_key(path), "classes": count},
                        edits=(SetKey(path, weights),) if weights is not None else ())
     return Finding(
-        f"{dotted_key(path)} is {value} but {source} names {count} {'class' if count == 1 else 'classes'}; "
-        f"set {path[-1]}={count}",
+        f"{dotted_key(path)} is {value} but {source} names {count} {'class' if count == 1 else 'classes'}",
         Severity.CRASH,
         details={"key": dotted_key(path), "num_classes": value, "classes": count},
         edits=(SetKey(path, count),),
+        detail=f"set {path[-1]}={count}",
     )
 
 
@@ -505,11 +505,11 @@ class NumClasses(ConfigRule):
             if declared != classes and not inherits_type_classes:
                 found.append(Finding(
                     f"{dotted_key(site.path)} ({site.split}) "
-                    + (f"declares {len(declared)} other classes" if declared else "declares no classes")
-                    + f"; give it the {len(classes)} of {source}",
+                    + (f"declares {len(declared)} other classes" if declared else "declares no classes"),
                     Severity.CRASH,
                     details={"dataset": dotted_key(site.path), "classes": len(classes)},
                     edits=(site.classes_edit(classes),),
+                    detail=f"give it the {len(classes)} of {source}",
                 ))
         return found
 
@@ -526,8 +526,9 @@ class NumClasses(ConfigRule):
         why = f"its heads count {', '.join(map(str, other_counts))} classes" if other_counts else (
             f"{dotted_key(custom[0].path)} reads {custom[0].dataset.get('data_root') or custom[0].dataset.get('ann_file')!r}")
         return [Finding(
-            f"{dotted_key(defaults[0].path)} trains a CocoDataset with COCO's {COCO_CLASS_COUNT} default classes but "
-            f"{why}; name the dataset's classes with --classes a,b,c",
+            f"{dotted_key(defaults[0].path)} keeps COCO's {COCO_CLASS_COUNT} classes but {why}",
             Severity.CRASH,
             details={"dataset": dotted_key(defaults[0].path), "head_counts": other_counts},
+            detail=f"a CocoDataset trains with COCO's {COCO_CLASS_COUNT} default classes unless it names its own; "
+                   "name them with --classes a,b,c",
         )]

@@ -390,14 +390,15 @@ class OptimizerDelete(ConfigRule):
         name = registry_name(held.get("type")) or "the optimizer wrapper"
         where = dotted_key(path)
         merged = [key for key in refused if key != DELETE]
-        message = (
-            f"{where} holds {', '.join(map(repr, merged))}, which {name} does not take (a base's optimizer "
-            "merged in); replace the base's dict instead of merging into it"
-            if merged else f"{where} holds {DELETE!r}, which no base consumed, so {name} gets it; drop it"
+        message, detail = (
+            (f"{where} holds {', '.join(map(repr, merged))}, which {name} does not take",
+             "a base's optimizer merged in; replace the base's dict instead of merging into it")
+            if merged else (f"{where} holds {DELETE!r}, which no base consumed", f"{name} gets it; drop it")
         )
         return Finding(
             message,
             Severity.CRASH,
             details={"path": where, "type": name, "refused": refused},
             edits=(ReplaceKey(path, kept),),
+            detail=detail,
         )

@@ -208,11 +208,11 @@ class PersistentWorkers(ConfigRule):
     def findings(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> list[Finding]:
         return [
             Finding(
-                f"{'.'.join(path)} has persistent_workers=True but {workers} worker processes; "
-                "set persistent_workers=False",
+                f"{'.'.join(path)} has persistent_workers=True but {workers} worker processes",
                 Severity.CRASH,
                 details={"dataloader": ".".join(path), "num_workers": workers},
                 edits=(SetKey((*path, "persistent_workers"), False),),
+                detail="set persistent_workers=False",
             )
             for path, workers, persistent in dataloader_settings(config)
             if persistent and not workers

@@ -364,12 +364,12 @@ class PipelineRebind(ConfigRule):
             if stale:
                 where = ", ".join(dotted_key(path) for path in stale)
                 found.append(Finding(
-                    f"no dataloader reads {variable}: {where} hold{'s' if len(stale) == 1 else ''} another "
-                    f"pipeline, so {' and '.join(_LOOPS[stage] for stage in stages)} "
+                    f"no dataloader reads {variable}, so {' and '.join(_LOOPS[stage] for stage in stages)} "
                     f"run{'s' if len(stages) == 1 else ''} without it",
                     Severity.SILENT,
                     details={"variable": variable, "stale": [dotted_key(path) for path in stale]},
                     edits=tuple(SetKey(path, Code(variable)) for path in stale),
+                    detail=f"{where} hold{'s' if len(stale) == 1 else ''} another pipeline",
                 ))
         return found
 

@@ -207,7 +207,7 @@ class ReluNoInplace(ConfigRule):
     summary = "Makes in-place activations out of place (ReLU, LeakyReLU, ELU, ...; modules, functions, ConvModule, config dicts)"
     crash = INPLACE_RELU.crash
     tradeoff = "A little more activation memory (each activation keeps its own output); results are unchanged"
-    latent_message = "in-place activation; it crashes backward once its output is modified in place"
+    latent_message = "an in-place activation: backward fails if its output changes"
     applicability = Applicability.SAFE
     _source_markers = ("inplace", "relu_", "elu_", "ConvModule", "relu(", "ReLU(", "elu(", "ELU(")
     prefilter = (*_source_markers, "_base_", "read_base")  # a config may inherit its activations
@@ -399,11 +399,11 @@ class ReluNoInplace(ConfigRule):
         # The model is what the runner builds; a top-level variable that only fed it changes with it.
         return [
             Finding(
-                f"{dotted_key(path)} builds an in-place {name}: backward fails once its output is modified "
-                "in place; set inplace=False",
+                f"{dotted_key(path)} builds an in-place {name}",
                 Severity.LATENT,
                 details={"key": dotted_key(path), "activation": name},
                 edits=(SetKey((*path, "inplace"), False),),
+                detail="backward fails once its output is modified in place; set inplace=False",
             )
             for path, name in inplace_activations(config.get("model"), ("model",))
         ]

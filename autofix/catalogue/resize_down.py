@@ -36,18 +36,22 @@ DEFAULT_SCALE = (1333, 800)
 def parse_scale(value: Any) -> tuple[int, int]:
     """``"1333x800"`` (or a pair from TOML) -> ``(1333, 800)``; ValueError naming what is wrong."""
     if isinstance(value, (list, tuple)) and len(value) == 2:
-        width, height = value
+        edges = tuple(value)
     else:
         width, sep, height = str(value).lower().partition("x")
         if not sep:
             raise ValueError(f"{value!r} is not WIDTHxHEIGHT, e.g. 1333x800")
-    try:
-        size = int(width), int(height)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not WIDTHxHEIGHT, e.g. 1333x800") from None
-    if min(size) < 1:
-        raise ValueError(f"{value!r}: both edges must be at least 1")
-    return size
+        edges = (width, height)
+    size = []
+    for name, edge in zip(("width", "height"), edges):  # name the edge that is wrong, and how
+        try:
+            number = int(edge)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r}: the {name} must be a whole number (got {edge!r})") from None
+        if number < 1:
+            raise ValueError(f"{value!r}: the {name} must be at least 1 (got {number})")
+        size.append(number)
+    return size[0], size[1]
 
 
 _RESIZE_TYPES = frozenset({"Resize", "RandomResize", "RandomChoiceResize"})
@@ -188,7 +192,7 @@ class _Oversize:
 
     def describe(self) -> str:
         reach = f" x {float(self.reach)} (ratio_range)" if self.reach != 1 else ""
-        return f"{self.transform} {self.path[-1]} {render(self.old)}{reach} at {attribute_chain(self.path[:-1])}"
+        return f"{self.transform} {self.path[-1]} {render(self.old)}{reach}"
 
 
 def _resizes(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Mapping[str, Any]]]:
@@ -605,6 +609,7 @@ class ResizeDown(ConfigRule):
                 Severity.CRASH if crashes else Severity.LATENT,
                 details={"path": attribute_chain(oversize.path), "size": oversize.old, "fitted": oversize.new},
                 edits=(SetKey(oversize.path, oversize.new),),
+                detail=f"{attribute_chain(oversize.path[:-1])}; fitted: {render(oversize.new)}",
             )
             for oversize in oversizes
         ]

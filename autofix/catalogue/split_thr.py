@@ -321,20 +321,25 @@ class SplitThr(ConfigRule):
                 continue
             needed = proposal.needed(options)
             edits = () if needed is None else (SetKey((*proposal.path, "nms", "split_thr"), needed),)
-            if needed is not None:
-                problem += f"; set split_thr {needed}"
+            cure = "pass --split-thr N" if needed is None else f"set split_thr {needed}"
+            detail = f"{proposal.key}; {cure}"
             if amp is None:  # the box count only decides whether AMP crashes it: fp32 never does
-                found.append(Finding(problem, Severity.LATENT, details=proposal_details(proposal), edits=edits))
+                found.append(Finding(problem, Severity.LATENT, details=proposal_details(proposal), edits=edits,
+                                     detail=detail))
                 continue
             if loads is None:
                 loads = {load.proposal.path: load for load in rpn_loads(config)}
             load = loads[proposal.path]
             crashes = load.at_risk and "train_dataloader" in config and needed is not None
+            if crashes:
+                problem, numbers = box_count_message(load, amp)
+                detail = f"{numbers}; {cure}"
             found.append(Finding(
-                box_count_message(load, amp) if crashes else problem,
+                problem,
                 Severity.CRASH if crashes else Severity.LATENT,
                 details=box_count_details(load),
                 edits=edits,
+                detail=detail,
             ))
         return found
 

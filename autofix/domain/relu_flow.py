@@ -564,12 +564,11 @@ def bare_inplace_activations(module: cst.Module) -> dict[cst.Expr, cst.BaseExpre
 def overwrite_finding(overwrite: InplaceOverwrite) -> Finding:
     """An in-place overwrite of an activation's saved output, as a crash finding at the overwriting line."""
     relu = overwrite.relu
-    message = (
-        f"{overwrite.code!r} overwrites {overwrite.value}, the output of the {relu.activation} {relu.source} "
-        f"(line {relu.line}), in place; backward needs it unchanged"
-    )
+    message = f"{overwrite.code!r} overwrites a {relu.activation}'s output in place"
+    detail = (f"{overwrite.value} is the output of the {relu.activation} {relu.source} (line {relu.line}), "
+              "which backward needs unchanged")
     details = {
         "relu_line": relu.line, "relu": relu.source, "activation": relu.activation,
         "operation": overwrite.operation, "scope": overwrite.scope,
     }
-    return Finding(message, Severity.CRASH, line=overwrite.line, details=details)
+    return Finding(message, Severity.CRASH, line=overwrite.line, details=details, detail=detail)

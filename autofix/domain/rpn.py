@@ -56,14 +56,14 @@ class RpnProposal:
         return None if self.max_boxes is None else self.max_boxes + 1
 
     def problem(self, options: Mapping[str, Any]) -> str | None:
-        where = self.key
+        """What is wrong with this RPN's split_thr, in a few words (the finding's detail names the RPN)."""
         needed = self.needed(options)
         if needed is None:
-            return f"{where} has no nms_pre, so any number of boxes reaches batched_nms; pass --split-thr N"
+            return "no nms_pre, so any number of boxes reaches batched_nms"
         if self.split_thr < needed:
             if "split_thr" in options:
-                return f"{where}.nms.split_thr is {self.split_thr}, below --split-thr {needed}"
-            return f"{where}: up to {self.max_boxes} boxes reach batched_nms, whose split_thr is {self.split_thr}"
+                return f"nms.split_thr is {self.split_thr}, below --split-thr {needed}"
+            return f"up to {self.max_boxes} boxes reach batched_nms, whose split_thr is {self.split_thr}"
         return None
 
 
@@ -384,19 +384,23 @@ def uses_amp(config: Mapping[str, Any]) -> bool:
     return registry_name(wrapper_type) == "AmpOptimWrapper"
 
 
-def box_count_message(load: RpnLoad, amp: str) -> str:
-    """Why ``load`` crashes batched_nms when trained with ``amp``, with the numbers."""
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def box_count_message(load: RpnLoad, amp: str) -> tuple[str, str]:
+    """Why ``load`` crashes batched_nms when trained with ``amp``: a short message, and the numbers behind it."""
     proposal = load.proposal
-    rpn = f"trains with {amp} and its RPN ({proposal.key})"
     if load.boxes is None:
-        return f"{rpn} has no nms_pre: any number of boxes reach batched_nms"
+        return "no nms_pre bounds the RPN's boxes under AMP", f"{amp}; {proposal.key}: any number reach batched_nms"
+    message = f"{load.boxes} RPN boxes reach batched_nms under AMP, split_thr {proposal.split_thr}"
     if not load.per_level:
-        return (f"{rpn} can hand batched_nms up to {load.boxes} boxes ({proposal.levels} levels x nms_pre "
-                f"{proposal.nms_pre}; {load.assumption}), at least split_thr {proposal.split_thr}")
+        return message, (f"{amp}; {proposal.key}: {_counted(proposal.levels, 'level')} x nms_pre "
+                         f"{proposal.nms_pre}; {load.assumption}")
     width, height = load.batch
-    return (f"{rpn} hands batched_nms {load.boxes} boxes ({' + '.join(map(str, load.per_level))} over "
-            f"{len(load.per_level)} levels) for {load.image.width}x{load.image.height} train images, batch padded "
-            f"to {width}x{height} ({load.assumption}), at least split_thr {proposal.split_thr}")
+    return message, (f"{amp}; {proposal.key}: {' + '.join(map(str, load.per_level))} boxes over "
+                     f"{_counted(len(load.per_level), 'level')} for {load.image.width}x{load.image.height} train "
+                     f"images, batch padded to {width}x{height} ({load.assumption})")
 
 
 def proposal_details(proposal: RpnProposal) -> dict[str, Any]:

@@ -69,6 +69,8 @@ class RuleFinding:
 
     rule: str
     finding: Finding
+    # The autofix command that fixes it, PATH for the file ("" for none: left as it was, to fix by hand).
+    command: str = "apply --fix {rule} PATH"
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,8 @@ def rewrite_source(
             context.resolve_config = resolving_as(resolve_config, code)
     refused = tuple(context.refused)
     if not applied:
-        return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed), refused=refused)
+        return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed), findings=tuple(reported),
+                       refused=refused)
     dropped = safety.lost_comment(text, code)
     if dropped:
         raise FileError(f"the fix would drop the comment {dropped!r}, so the file is left alone; please report it")
@@ -202,13 +205,15 @@ def _refusals(rule_id: str, refused: list[tuple[str, str]], text: str) -> list[R
         key = construct.split(".")[0].split("[")[0]
         pattern = re.compile(rf"^{re.escape(key)}\s*=|['\"]{re.escape(key)}['\"]")
         line = next((number for number, written in enumerate(lines, 1) if pattern.search(written)), 1)
-        found.append(RuleFinding(rule_id, Finding(f"{construct} left as it was: {reason}", Severity.SILENT, line=line)))
+        finding = Finding(f"{construct} left as it was", Severity.SILENT, line=line, detail=reason)
+        found.append(RuleFinding(rule_id, finding, command=""))
     return found
 
 
 def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> list[RuleFinding]:
-    """The rule's findings on lines of ``before``: a config finding at the rule's first change; and
-    a latent finding for each changed block no finding lies in (an in-place ReLU nothing overwrites yet)."""
+    """The rule's findings on lines of ``before``: a config finding (no line of its own) at the rule's first
+    change, explaining all of it; else a latent finding for each changed block no finding lies in (an in-place
+    ReLU nothing overwrites yet)."""
     lines = before.splitlines()
     blocks = [
         (min(i1 + 1, max(len(lines), 1)), max(i2, i1 + 1))
@@ -216,13 +221,12 @@ def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> l
         if tag != "equal"
     ]
     placed = [replace(f, line=blocks[0][0]) if f.line is None else f for f in found]
-    for first, last in blocks:
+    for first, last in [] if any(f.line is None for f in found) else blocks:
         if not any(first <= (f.line or 0) <= last for f in placed):
             changed = textwrap.shorten(" ".join(lines[first - 1].split()), 60) if first <= len(lines) else ""
-            what = transform.latent_message or transform.summary
-            message = f"{what}: {changed!r}" if changed else what
-            placed.append(Finding(message, Severity.LATENT, line=first))
-    return [RuleFinding(transform.id, f) for f in sorted(placed, key=lambda f: f.line or 0)]
+            what = transform.latent_message or transform.doc().partition("\n")[0].replace("`", "")  # its summary line
+            placed.append(Finding(what, Severity.LATENT, line=first, detail=repr(changed) if changed else ""))
+    return [RuleFinding(transform.id, f, transform.fix_command) for f in sorted(placed, key=lambda f: f.line or 0)]
 
 
 class ConfigSession:
@@ -249,8 +253,13 @@ class ConfigSession:
         key = os.path.abspath(path)
         return resolving_as(lambda code: resolve(path, {**self.fixed, key: code}, self.cache), text)
 
-    def original_resolver(self, path: Path, text: str) -> Callable[[], Mapping[str, Any]]:
-        """``resolve_original`` for ``path`` read as ``text``: its bases as the run found them."""
+    def original_resolver(
+        self, path: Path, text: str, current: Callable[[str | None], Mapping[str, Any]]
+    ) -> Callable[[], Mapping[str, Any]]:
+        """``resolve_original`` for ``path`` read as ``text``: its bases as the run found them (``current``,
+        the file's ``resolve_config``, while the run has fixed nothing)."""
+        if not self.originals:
+            return lambda: current(None)
         key = os.path.abspath(path)
         return lambda: resolve(path, {**self.originals, key: text}, self.cache)
 
@@ -269,11 +278,13 @@ def rewrite_at(
     """``rewrite_source`` for ``text`` standing at ``path``: configs resolve against the files beside it."""
     kind = kind or detect_kind(text)
     # Only configs are ever executed by mmengine; model files are never run.
-    config = kind is FileKind.CONFIG
+    if kind is not FileKind.CONFIG:
+        return rewrite_source(text, transforms, options, kind, syntax_checked=syntax_checked,
+                              report_findings=report_findings)
+    resolver = session.resolver(path, text)
     return rewrite_source(
-        text, transforms, options, kind, session.resolver(path, text) if config else no_config,
-        syntax_checked=syntax_checked, report_findings=report_findings,
-        resolve_original=session.original_resolver(path, text) if config else no_config,
+        text, transforms, options, kind, resolver, syntax_checked=syntax_checked, report_findings=report_findings,
+        resolve_original=session.original_resolver(path, text, resolver),
     )
 
 
@@ -370,7 +381,8 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
         suppressed = planned.suppressed + rewrite.suppressed
         if rewrite.text == source.text:
             return _Outcome(FileResult(shown, "unchanged", examined=planned.examined, suppressed=suppressed,
-                                       notes=rewrite.notes if rewrite.refused else (), refused=rewrite.refused))
+                                       notes=rewrite.notes if rewrite.refused else (), refused=rewrite.refused,
+                                       findings=rewrite.findings))
         notes = list(rewrite.notes)
         if settings.verify and planned.kind is FileKind.CONFIG:
             changed, failure = verify_rewrite(path, rewrite.text, planned.transforms, settings.options, session)
@@ -457,11 +469,12 @@ def run(
     verify: bool = False,
     jobs: int = 1,
     exclude: Sequence[str] = (),
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     report_findings: bool = False,
     configs: ConfigPatterns | None = None,
 ) -> RunReport:
-    """Process every file under ``paths``; ``progress(done, total)`` is called as files finish.
+    """Process every file under ``paths``; ``progress(phase, done, total)`` is told as files finish (see
+    :class:`_Tracker`).
 
     With ``jobs`` > 1 and enough files, planning and then the files of each inheritance level are
     spread over a process pool; results are identical to ``jobs=1``. ``report_findings`` (with
@@ -474,10 +487,10 @@ def run(
     named = {os.path.realpath(path) for path in paths if path.is_file()}
     report = RunReport([_error(p, why) for p, why in missing])
 
+    tracker = _Tracker(progress, len(files))
+
     def finish(result: FileResult) -> None:
         report.results.append(result)
-        if progress:
-            progress(len(report.results) - len(missing), len(files))
 
     with Workers(jobs) as workers:
         workers.start_for(files=len(files), candidates=0)
@@ -485,7 +498,9 @@ def run(
         texts: dict[str, str] = {}
         bases: dict[str, tuple[list[str], bool]] = {}
         plan_file = partial(_plan_file, transforms=tuple(transforms))
-        for path, (plan, direct) in zip(files, workers.map(plan_file, files, chunks_per_worker=8, lost=_plan_lost)):
+        for path, (plan, direct) in zip(files, workers.map(
+            plan_file, files, chunks_per_worker=8, lost=_plan_lost, finished=partial(tracker.tell, "planning"))
+        ):
             if isinstance(plan, FileResult):
                 finish(plan)
                 continue
@@ -505,10 +520,30 @@ def run(
             any(passes_chain_prefilter(t, key, graph, {}) for t in plan.transforms) for key, plan in planned.items()
         )
         workers.start_for(files=0, candidates=candidates)
-        changed = _examine_by_level(planned, graph, _Settings(options, verify, report_findings), write, workers, finish)
+        tracker.settled = len(files) - len(planned)
+        changed = _examine_by_level(planned, graph, _Settings(options, verify, report_findings), write, workers, finish,
+                                    tracker)
     _note_inheritors(report, changed, [os.path.abspath(f) for f in files], graph)
     report.results.sort(key=lambda r: r.shown)
     return report
+
+
+# What a run tells as it goes: its phase ("planning", "examining" or "writing"), the files done, the run's files.
+Progress = Callable[[str, int, int], None]
+
+
+class _Tracker:
+    """The run's progress: files planned of all (planning), then files examined of all, counting the
+    files settled without examining them (examining; writing while a level's fixes are written)."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.settled = 0  # files examined, or settled without examining
+
+    def tell(self, phase: str, done: int) -> None:
+        if self.progress:
+            self.progress(phase, done, self.total)
 
 
 def _examine_by_level(
@@ -518,6 +553,7 @@ def _examine_by_level(
     write: bool,
     workers: Workers,
     finish: Callable[[FileResult], None],
+    tracker: _Tracker,
 ) -> list[str]:
     """Examine (and write) the planned files, bases first; returns the files changed."""
     fixed: dict[str, str] = {}
@@ -533,10 +569,13 @@ def _examine_by_level(
                 jobs.append((plan, settings, fixed_below, originals_below))
             else:
                 finish(FileResult(display_path(plan.path), "unchanged", suppressed=plan.suppressed))
+                tracker.settled += 1
         to_write: list[tuple[_Planned, _Outcome]] = []
         # One run of neighbouring paths per worker: configs beside each other share bases, which a
         # worker then loads once (chunks of an eighth measured ~5% more loads, and slower).
-        outcomes = workers.map(_examine_job, jobs, chunks_per_worker=1, lost=_examine_lost)
+        examined_before = tracker.settled
+        outcomes = workers.map(_examine_job, jobs, chunks_per_worker=1, lost=_examine_lost,
+                               finished=lambda count: tracker.tell("examining", examined_before + count))
         for (plan, *_), outcome in zip(jobs, outcomes):
             if outcome.text is None:
                 finish(outcome.result)
@@ -547,6 +586,9 @@ def _examine_by_level(
                 fixed[os.path.abspath(plan.path)] = outcome.text  # seen by the next levels, never this one
                 changed.append(os.path.abspath(plan.path))
                 finish(outcome.result)
+        tracker.settled += len(jobs)
+        if to_write:
+            tracker.tell("writing", tracker.settled)
         for plan, outcome in to_write:
             result = _write(plan, outcome)
             if result.status == "changed":  # a fix that failed to land must not be counted on

@@ -6,12 +6,14 @@ import ast
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as ResultTimeout  # not the builtin before Python 3.11
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from autofix import environment
 from autofix.files import FileError, read_source, stop_signals_deferred
@@ -123,8 +125,13 @@ def levels(planned: Mapping[str, _Planned], graph: Inheritance) -> list[list[str
     return [groups[level] for level in sorted(groups)]
 
 
-# How often a wait for a worker's results checks that no worker died unnoticed (see _unstick_result_reader).
+# How often a wait for a worker's results checks that no worker died unnoticed (see _unstick_result_reader),
+# and how often it tells the items the workers have finished.
 _STUCK_CHECK_S = 1.0
+_PROGRESS_POLL_S = 0.1
+
+# The most chunks a map hands out per worker: each chunk has a slot counting its finished items.
+MAX_CHUNKS_PER_WORKER = 8
 
 # What a file whose worker died before returning it is reported as.
 WORKER_DIED = "a worker process died while processing it (killed, or out of memory?); run again with --jobs 1"
@@ -142,7 +149,14 @@ def _new_load_cache() -> None:
     _load_cache = FileLoadCache()
 
 
-def _start_worker(training: environment.TrainingEnvironment | None) -> None:
+# In a pool worker: the pool's per-chunk counts of finished items (shared memory, one writer per slot,
+# so no lock a dying worker could leave held).
+_finished_in_chunk: Any = None
+
+
+def _start_worker(training: environment.TrainingEnvironment | None, finished_in_chunk: Any) -> None:
+    global _finished_in_chunk
+    _finished_in_chunk = finished_in_chunk
     if environment.chosen() != training:  # a spawned worker has not seen --python (a forked one keeps the answers)
         environment.use(training)
     # A forked worker inherits the CLI's SIGTERM handler and Python's SIGINT one, which would raise
@@ -157,8 +171,12 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def _run_chunk(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
-    return [function(item) for item in items]
+def _run_chunk(function: Callable[[Item], Result], items: Sequence[Item], slot: int) -> list[Result]:
+    results = []
+    for item in items:
+        results.append(function(item))
+        _finished_in_chunk[slot] += 1  # read by the parent while it waits: progress within the chunk
+    return results
 
 
 class Workers:
@@ -173,6 +191,7 @@ class Workers:
         self.pool: ProcessPoolExecutor | None = None
         self.size = 1
         self.broken = False
+        self.finished_in_chunk: Any = None
         _new_load_cache()  # for the files examined in this process
 
     def __enter__(self) -> Workers:
@@ -201,45 +220,64 @@ class Workers:
         *,
         chunks_per_worker: int,
         lost: Callable[[Item], Result],
+        finished: Callable[[int], None] | None = None,
     ) -> Iterator[Result]:
         """``function`` over ``items``, results in order; a worker takes runs of neighbouring items.
 
         ``lost(item)`` stands for the result of an item whose worker died before returning it.
+        ``finished(count)`` is told how many items are done, in any worker, as they finish.
         """
+        told = finished or (lambda count: None)
         if self.pool is None:
-            yield from map(function, items)
+            for count, item in enumerate(items, 1):
+                result = function(item)
+                told(count)
+                yield result
             return
+        assert chunks_per_worker <= MAX_CHUNKS_PER_WORKER
         if self.broken:
             self.pool.shutdown(wait=True)
             self.pool, self.broken = self._new_pool(), False
         size = max(1, -(-len(items) // (self.size * chunks_per_worker)))
         chunks = [items[start:start + size] for start in range(0, len(items), size)]
+        counts = self.finished_in_chunk
+        counts[:len(chunks)] = [0] * len(chunks)
         # Workers start here: a stop must not land inside the executor's bookkeeping (a forked worker
         # it never recorded would outlive the run), nor in a worker before _start_worker resets its handlers.
         with stop_signals_deferred():
-            futures = [self._submit(function, chunk) for chunk in chunks]
-        for chunk, future in zip(chunks, futures):
+            futures = [self._submit(function, chunk, slot) for slot, chunk in enumerate(chunks)]
+        returned = 0  # items of the chunks already yielded (a lost chunk's items too)
+        for slot, (chunk, future) in enumerate(zip(chunks, futures)):
             try:
-                results = self._result(future)
+                results = self._result(future, lambda: told(returned + sum(counts[slot:len(chunks)])))
             except BrokenProcessPool:
                 self.broken = True
                 results = [lost(item) for item in chunk]
+            returned += len(chunk)
+            told(returned + sum(counts[slot + 1:len(chunks)]))
             yield from results
 
-    def _result(self, future: Future[list[Result]]) -> list[Result]:
+    def _result(self, future: Future[list[Result]], waiting: Callable[[], None]) -> list[Result]:
+        checked = time.monotonic()
         while True:
             try:
-                return future.result(timeout=_STUCK_CHECK_S)
+                return future.result(timeout=_PROGRESS_POLL_S)
             except ResultTimeout:
+                waiting()
+                if time.monotonic() - checked < _STUCK_CHECK_S:
+                    continue
+                checked = time.monotonic()
                 if any(process.exitcode is not None for process in list((self.pool._processes or {}).values())):
                     self._unstick_result_reader()  # a dead worker the pool has not noticed: see there
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.size, initializer=_start_worker, initargs=(environment.chosen(),))
+        self.finished_in_chunk = RawArray("q", self.size * MAX_CHUNKS_PER_WORKER)
+        return ProcessPoolExecutor(self.size, initializer=_start_worker,
+                                   initargs=(environment.chosen(), self.finished_in_chunk))
 
-    def _submit(self, function: Callable[[Item], Result], chunk: Sequence[Item]) -> Future[list[Result]]:
+    def _submit(self, function: Callable[[Item], Result], chunk: Sequence[Item], slot: int) -> Future[list[Result]]:
         try:
-            return self.pool.submit(_run_chunk, function, chunk)
+            return self.pool.submit(_run_chunk, function, chunk, slot)
         except BrokenProcessPool as exc:  # a worker died while the chunks were being handed out
             future: Future[list[Result]] = Future()
             future.set_exception(exc)

@@ -22,6 +22,7 @@ from autofix.cst_helpers import (
     dict_call_keys,
     dict_literal_keys,
     nested_dict_call,
+    referenced_names,
     remove_mapping_keys,
     set_nested_value,
 )
@@ -34,6 +35,8 @@ LEGACY_KEYS = (
     "checkpoint_config", "log_config", "resume_from", "dist_params", "workflow", "total_epochs", "cudnn_benchmark",
     "mp_start_method", "opencv_num_threads",
 )
+# mmcv 1.x's environment keys: mmengine reads them from ``env_cfg``.
+ENVIRONMENT_KEYS = ("cudnn_benchmark", "mp_start_method", "opencv_num_threads", "dist_params")
 # The groups of steps, in the order they run: pipelines are 3.x before the data group moves them.
 GROUPS = ("pipelines", "model", "data", "evaluation", "optim", "schedule", "runtime")
 
@@ -75,6 +78,7 @@ class FileMigration:
         self.refused: list[tuple[str, str]] = []  # (construct, why)
         self.notes: list[str] = []
         self.kept: set[str] = set()  # dotted legacy keys left as written
+        self._written_at_start = frozenset(self.names())
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -90,6 +94,10 @@ class FileMigration:
     def names(self) -> list[str]:
         """The names the file assigns at top level, in order."""
         return [name for name in map(assigned_name, self.module.body) if name is not None]
+
+    def wrote(self, name: str) -> bool:
+        """Whether the file wrote ``name`` before this migration (a step may have moved it since)."""
+        return name in self._written_at_start
 
     def inherits(self, key: str) -> bool:
         """Whether the (migrated) bases give ``key``: a 3.x dict is then overridden in part."""
@@ -168,11 +176,15 @@ class FileMigration:
             self.notes.append(message)
 
     def finish(self) -> None:
-        """Drop the legacy statements, but for the parts refused."""
-        for name in LEGACY_KEYS:
-            value = self.written(name)
-            if value is None or name in self.kept:
+        """Drop the legacy statements, but for the parts refused and the variables what stays still reads."""
+        dropped = [name for name in LEGACY_KEYS if self.written(name) is not None and name not in self.kept]
+        staying = [statement for statement in self.module.body if assigned_name(statement) not in dropped]
+        read = set().union(*(referenced_names(statement) for statement in staying))
+        for name in dropped:
+            if name in read:
+                self.refuse(name, "a statement left as written reads it")
                 continue
+            value = self.written(name)
             kept_keys = {key.split(".")[1] for key in self.kept if key.startswith(f"{name}.")}
             keys = _mapping_keys(value)
             if kept_keys and keys is not None:
