@@ -261,7 +261,7 @@ def finding_text(shown: str, reported: RuleFinding) -> Text:
     text.append(reported.rule, style="bold red" if severity == "crash" else "bold yellow")
     text.append(f" {finding.message}\n  {severity}: {finding.detail or SEVERITY_MEANING[severity]}\n  ")
     text.append("help:", style="bold cyan")
-    text.append(f" {fix_command(reported.rule, shown)}")
+    text.append(f" {fix_command(reported, shown) or 'no exact automatic fix: edit it by hand'}")
     return text
 
 
@@ -274,8 +274,11 @@ def print_findings(found: list[tuple[str, RuleFinding]], out: Console) -> None:
         out.print(text.plain if out.no_color else text, markup=False)  # --no-color: no bold either
 
 
-def fix_command(rule_id: str, shown: str) -> str:
-    return f"autofix apply --fix {rule_id} {shlex.quote(shown)}"
+def fix_command(reported: RuleFinding, shown: str) -> str | None:
+    """The command that fixes a finding; None for one left as it was."""
+    if not reported.command:
+        return None
+    return "autofix " + reported.command.format(rule=reported.rule).replace("PATH", shlex.quote(shown))
 
 
 def finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
@@ -283,7 +286,7 @@ def finding_json(shown: str, reported: RuleFinding) -> dict[str, Any]:
     return {
         "path": shown, "line": finding.line, "column": finding.column or 1, "rule": reported.rule,
         "severity": finding.severity.value, "message": finding.message, "detail": finding.detail,
-        "details": dict(finding.details), "fix": fix_command(reported.rule, shown),
+        "details": dict(finding.details), "fix": fix_command(reported, shown),
     }
 
 

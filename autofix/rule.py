@@ -290,6 +290,8 @@ class Rule:
     # What check says of a change no finding explains (a source rule's in-place ReLU nothing overwrites
     # yet): the risk in a few words; the summary when empty.
     latent_message: ClassVar[str] = ""
+    # The command check prints to fix a finding (PATH: the file); a rule with a command of its own names it.
+    fix_command: ClassVar[str] = "apply --fix {rule} PATH"
     # Remedies that change results or rewrite more than the crash needs run only when named with --fix.
     opt_in: ClassVar[bool] = False
     # A file containing none of these substrings cannot need this transform and is not parsed.

@@ -174,6 +174,7 @@ class Legacy2xKeys(ConfigRule):
     applicability = Applicability.SAFE
     prefilter = ("_base_", *LEGACY_KEYS, *LEGACY_TRANSFORMS, "img_scale", "flip_ratio")
     intended_keys = ("*",)  # a migration rewrites the whole config
+    fix_command = "migrate PATH"
     only_fixes_problems = False  # the 2.x meaning decides, not the config with this run's migrated bases
     examples = (
         Example(
@@ -182,7 +183,10 @@ class Legacy2xKeys(ConfigRule):
             optimizer_config = dict(grad_clip=dict(max_norm=35, norm_type=2))
             """,
             """
-            optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001), clip_grad=dict(max_norm=35, norm_type=2))
+            optim_wrapper = dict(
+                type='OptimWrapper',
+                optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
+                clip_grad=dict(max_norm=35, norm_type=2))
             """,
             kind=FileKind.CONFIG,
             title="2.x optimizer and gradient clipping",
@@ -201,13 +205,12 @@ class Legacy2xKeys(ConfigRule):
         if not found:
             return []
         refused = not any(key in config for key in _RUNNER_KEYS) and ("data" in config or "runner" in config)
-        shown = ", ".join(found[:4]) + (f" (+{len(found) - 4} more)" if len(found) > 4 else "")
+        shown = ", ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+        why = ("mmengine stops: no train_dataloader, train_cfg or optim_wrapper" if refused
+               else "mmengine ignores them, or mmdet 3.x refuses them")
         return [
-            Finding(
-                f"2.x config: mmengine {'refuses' if refused else 'ignores'} {shown}; run `autofix migrate`",
-                Severity.CRASH if refused else Severity.SILENT,
-                details={"legacy": found},
-            )
+            Finding(f"2.x config: {shown}", Severity.CRASH if refused else Severity.SILENT,
+                    detail=f"{why}: {', '.join(found)}", details={"legacy": found})
         ]
 
     def transform(self, module: cst.Module, context: TransformContext) -> cst.Module:

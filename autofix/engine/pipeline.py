@@ -69,6 +69,8 @@ class RuleFinding:
 
     rule: str
     finding: Finding
+    # The autofix command that fixes it, PATH for the file ("" for none: left as it was, to fix by hand).
+    command: str = "apply --fix {rule} PATH"
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,8 @@ def rewrite_source(
             context.resolve_config = resolving_as(resolve_config, code)
     refused = tuple(context.refused)
     if not applied:
-        return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed), refused=refused)
+        return Rewrite(text, notes=tuple(context.notes), suppressed=tuple(suppressed), findings=tuple(reported),
+                       refused=refused)
     dropped = safety.lost_comment(text, code)
     if dropped:
         raise FileError(f"the fix would drop the comment {dropped!r}, so the file is left alone; please report it")
@@ -202,13 +205,15 @@ def _refusals(rule_id: str, refused: list[tuple[str, str]], text: str) -> list[R
         key = construct.split(".")[0].split("[")[0]
         pattern = re.compile(rf"^{re.escape(key)}\s*=|['\"]{re.escape(key)}['\"]")
         line = next((number for number, written in enumerate(lines, 1) if pattern.search(written)), 1)
-        found.append(RuleFinding(rule_id, Finding(f"{construct} left as it was", Severity.SILENT, line=line, detail=reason)))
+        finding = Finding(f"{construct} left as it was", Severity.SILENT, line=line, detail=reason)
+        found.append(RuleFinding(rule_id, finding, command=""))
     return found
 
 
 def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> list[RuleFinding]:
-    """The rule's findings on lines of ``before``: a config finding at the rule's first change; and
-    a latent finding for each changed block no finding lies in (an in-place ReLU nothing overwrites yet)."""
+    """The rule's findings on lines of ``before``: a config finding (no line of its own) at the rule's first
+    change, explaining all of it; else a latent finding for each changed block no finding lies in (an in-place
+    ReLU nothing overwrites yet)."""
     lines = before.splitlines()
     blocks = [
         (min(i1 + 1, max(len(lines), 1)), max(i2, i1 + 1))
@@ -216,12 +221,12 @@ def _placed(transform: Rule, found: list[Finding], before: str, after: str) -> l
         if tag != "equal"
     ]
     placed = [replace(f, line=blocks[0][0]) if f.line is None else f for f in found]
-    for first, last in blocks:
+    for first, last in [] if any(f.line is None for f in found) else blocks:
         if not any(first <= (f.line or 0) <= last for f in placed):
             changed = textwrap.shorten(" ".join(lines[first - 1].split()), 60) if first <= len(lines) else ""
             what = transform.latent_message or transform.doc().partition("\n")[0].replace("`", "")  # its summary line
             placed.append(Finding(what, Severity.LATENT, line=first, detail=repr(changed) if changed else ""))
-    return [RuleFinding(transform.id, f) for f in sorted(placed, key=lambda f: f.line or 0)]
+    return [RuleFinding(transform.id, f, transform.fix_command) for f in sorted(placed, key=lambda f: f.line or 0)]
 
 
 class ConfigSession:
@@ -376,7 +381,8 @@ def _examine(planned: _Planned, settings: _Settings, session: ConfigSession) -> 
         suppressed = planned.suppressed + rewrite.suppressed
         if rewrite.text == source.text:
             return _Outcome(FileResult(shown, "unchanged", examined=planned.examined, suppressed=suppressed,
-                                       notes=rewrite.notes if rewrite.refused else (), refused=rewrite.refused))
+                                       notes=rewrite.notes if rewrite.refused else (), refused=rewrite.refused,
+                                       findings=rewrite.findings))
         notes = list(rewrite.notes)
         if settings.verify and planned.kind is FileKind.CONFIG:
             changed, failure = verify_rewrite(path, rewrite.text, planned.transforms, settings.options, session)

@@ -204,14 +204,8 @@ def _mapping_keys(node: cst.BaseExpression) -> list[str] | None:
 
 @cache
 def groups() -> tuple[ModuleType, ...]:
-    modules = []
-    for name in GROUPS:
-        try:
-            modules.append(importlib.import_module(f"{__name__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    return tuple(modules)
+    """The group modules, imported on first use (they import this module's framework)."""
+    return tuple(importlib.import_module(f"{__name__}.{name}") for name in GROUPS)
 
 
 def steps() -> Iterator[Step]:
