@@ -11,7 +11,6 @@ Run from a checkout: ``.venv/bin/python benchmarks/oracle_builds.py [--jobs N] [
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,9 +23,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 # The tests' downloader and checker, shared.
 from corpus import MMDET
+from migration.frozen import frozen_pairs
 from mmdet3_build import build, installed, lost_parts, site
-
-PAIRS = ROOT / "tests" / "fixtures" / "migration" / "pairs.json"
 
 
 def times(results: dict[Path, dict]) -> str:
@@ -44,7 +42,7 @@ def main() -> None:
         started = time.perf_counter()
         site()
         print(f"install of .cache/mmdet3-site: {time.perf_counter() - started:.1f} s")
-    pairs = [(pair["old"], pair["new"]) for pair in json.loads(PAIRS.read_text())]
+    pairs = [(pair.old, pair.new) for pair in frozen_pairs()]
     started = time.perf_counter()
     official = build([MMDET.configs() / new for _, new in pairs], args.jobs, cwd=MMDET.configs().parent)
     print(f"{len(official)} official ports in {time.perf_counter() - started:.0f} s with {args.jobs} jobs: "

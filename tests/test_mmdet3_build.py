@@ -4,22 +4,19 @@ does (``mmdet3_build``; mmdet lives in ``.cache/mmdet3-site``, never in autofix'
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from corpus import CORPORA, MMDET
+from corpus import MMDET
+from migration.frozen import OLD, frozen_pairs
 from mmdet3_build import PARTS, build, lost_parts
 
 from autofix.engine import run
 from autofix.mmconfig import base_paths
 from autofix.registry import resolve_fix_ids
-
-PAIRS = Path(__file__).parent / "fixtures" / "migration" / "pairs.json"
-OLD = CORPORA["mmdet-2.28.2"]
 
 # Official 3.3.0 configs of different families and dataset wrappers, built in the default run.
 OFFICIAL_SAMPLE = (
@@ -135,7 +132,7 @@ def test_migrated_sample_builds_where_the_official_port_does(tmp_path: Path) -> 
 
 def test_migrated_corpus_builds_where_the_official_ports_do(corpus_fixed_by) -> None:
     """Every paired 2.x config, migrated, builds every part its official 3.x port builds."""
-    pairs = [(pair["old"], pair["new"]) for pair in json.loads(PAIRS.read_text())]
+    pairs = [(pair.old, pair.new) for pair in frozen_pairs()]
     fixed = corpus_fixed_by("legacy-2x-keys", OLD.name)
     migrated = fixed.folder
     jobs = os.cpu_count() or 1
