@@ -19,7 +19,7 @@ from autofix.rule import Applicability, ConfigRule, Example, FileKind, Finding, 
 LEGACY_TRANSFORMS = frozenset({"DefaultFormatBundle", "Collect", "ImageToTensor", "Normalize", "MultiScaleFlipAug"})
 # Arguments 3.x transforms refuse, by transform (3.x Mosaic/MixUp still take img_scale).
 LEGACY_ARGUMENTS = {"Resize": ("img_scale", "multiscale_mode"), "RandomFlip": ("flip_ratio",)}
-# Keys only a 3.x (mmengine) config has.
+# Keys only a 3.x (mmengine) config has (and a model's data_preprocessor).
 THREE_X_KEYS = ("default_scope", "train_dataloader", "val_dataloader", "optim_wrapper", "param_scheduler", "env_cfg")
 # mmengine refuses these outright; the other legacy keys it silently ignores.
 _RUNNER_KEYS = ("train_dataloader", "train_cfg", "optim_wrapper")
@@ -126,10 +126,10 @@ def legacy_constructs(config: Mapping[str, Any]) -> list[str]:
     """The 2.x keys, transforms, transform arguments and custom hooks of a resolved config, named as ``check``
     shows them. A 2.x environment key beside a 3.x runtime is a 3.x config's leftover, which mmengine ignores
     as harmlessly as the official ports keep it (a model base of theirs sets ``cudnn_benchmark``)."""
-    three_x = any(key in config for key in THREE_X_KEYS)
+    model = config.get("model")
+    three_x = any(key in config for key in THREE_X_KEYS) or (isinstance(model, Mapping) and "data_preprocessor" in model)
     found = [key for key in LEGACY_KEYS if key in config and not (three_x and key in ENVIRONMENT_KEYS)]
     found += legacy_hooks(config)
-    model = config.get("model")
     if isinstance(model, Mapping) and "data_preprocessor" not in model and "train_dataloader" in config:
         found.append("model without data_preprocessor")  # 2.x normalised and padded in the pipeline
     for _, transforms in _transform_lists(config, ""):
