@@ -10,6 +10,7 @@ import libcst as cst
 from autofix.config_edit import inherits
 from autofix.crashes import CrashFix, LogSignature, Remedy
 from autofix.migration import ENVIRONMENT_KEYS, LEGACY_KEYS, migrate
+from autofix.migration.detectors import ARGUMENT_NAMES, legacy_model_arguments
 from autofix.migration.runtime import legacy_hooks
 from autofix.mmconfig import is_lazy_style, registry_name
 from autofix.provenance import assigned_name
@@ -132,6 +133,8 @@ def legacy_constructs(config: Mapping[str, Any]) -> list[str]:
     found += legacy_hooks(config)
     if isinstance(model, Mapping) and "data_preprocessor" not in model and "train_dataloader" in config:
         found.append("model without data_preprocessor")  # 2.x normalised and padded in the pipeline
+    if isinstance(model, Mapping):
+        found += legacy_model_arguments(model)
     for _, transforms in _transform_lists(config, ""):
         for transform in transforms:
             name = registry_name(transform.get("type")) or ""
@@ -172,7 +175,7 @@ class Legacy2xKeys(ConfigRule):
     crash = MIGRATE_2TO3.crash
     tradeoff = "None where the mapping is exact; constructs with none are left as written and named"
     applicability = Applicability.SAFE
-    prefilter = ("_base_", *LEGACY_KEYS, *LEGACY_TRANSFORMS, "img_scale", "flip_ratio")
+    prefilter = ("_base_", *LEGACY_KEYS, *LEGACY_TRANSFORMS, "img_scale", "flip_ratio", *ARGUMENT_NAMES)
     intended_keys = ("*",)  # a migration rewrites the whole config
     fix_command = "migrate PATH"
     only_fixes_problems = False  # the 2.x meaning decides, not the config with this run's migrated bases

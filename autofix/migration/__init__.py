@@ -38,7 +38,7 @@ LEGACY_KEYS = (
 # mmcv 1.x's environment keys: mmengine reads them from ``env_cfg``.
 ENVIRONMENT_KEYS = ("cudnn_benchmark", "mp_start_method", "opencv_num_threads", "dist_params")
 # The groups of steps, in the order they run: pipelines are 3.x before the data group moves them.
-GROUPS = ("pipelines", "model", "data", "evaluation", "optim", "schedule", "runtime")
+GROUPS = ("pipelines", "model", "detectors", "data", "evaluation", "optim", "schedule", "runtime")
 
 
 @dataclass(frozen=True)
