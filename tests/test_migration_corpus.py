@@ -41,10 +41,11 @@ from migration.lr_curves import (
 )
 from migration.pairs import Pair, pair_trees
 from migration.projection import canonical, compare, project_3x
+from migration.refusals import refused_by_file, refused_in_chain
 
 from autofix.catalogue.legacy_2x_keys import legacy_constructs
 from autofix.engine import RunReport, run
-from autofix.mmconfig import base_paths, registry_name, resolve
+from autofix.mmconfig import registry_name, resolve
 from autofix.registry import resolve_fix_ids
 
 MIGRATE = ["migrate-2to3"]
@@ -68,16 +69,7 @@ class MigratedTree:
 
     def refused_in_chain(self, relative: str) -> set[str]:
         """What the run refused in the file and in every base it inherits from."""
-        found: set[str] = set()
-        pending, seen = [self.folder / relative], set()
-        while pending:
-            path = pending.pop()
-            if path in seen or not path.is_file():
-                continue
-            seen.add(path)
-            found.update(self.refused.get(path.relative_to(self.folder).as_posix(), ()))
-            pending += base_paths(path, path.read_text(encoding="utf-8"))
-        return found
+        return refused_in_chain(self.folder, self.refused, relative)
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +78,7 @@ def migrated_2x(tmp_path_factory: pytest.TempPathFactory, corpus_resolved) -> Mi
     folder = tmp_path_factory.mktemp("migrated-2x") / "configs"
     shutil.copytree(OLD.configs(), folder)
     report = run([folder], resolve_fix_ids(MIGRATE), {}, write=True, jobs=2)
-    refused = {Path(os.path.abspath(r.shown)).relative_to(folder).as_posix(): r.refused for r in report.results}
-    return MigratedTree(folder, report, resolve_tree(folder), refused)
+    return MigratedTree(folder, report, resolve_tree(folder), refused_by_file(report, folder))
 
 
 def _resolvable(pairs: list[Pair], corpus_resolved) -> list[Pair]:

@@ -388,17 +388,14 @@ STEPS = (
                 assigner = dict(type='HungarianAssigner', cls_cost=dict(type='ClassificationCost', weight=1.0))
                 model = dict(type='DETR', train_cfg=dict(assigner=assigner))
                 """,
-                """
-                assigner = dict(type='HungarianAssigner', cls_cost=dict(type='ClassificationCost', weight=1.0))
-                model = dict(type='DETR', train_cfg=dict(assigner=assigner))
-                """,
+                None,
                 kind=FileKind.CONFIG,
                 title="refused: a cost written in a variable the model reads",
             ),
         ),
     ),
     Step(
-        id="detectors",
+        id="model arguments",
         summary="model arguments 3.x renamed (CenterNet) or dropped (NASFPN, cascade RPN)",
         run=migrate_arguments,
         examples=(
@@ -461,7 +458,7 @@ STEPS = (
         ),
     ),
     Step(
-        id="detectors",
+        id="detector arguments",
         summary="a detector's pretrained goes to its backbone's init_cfg; a two-stage bbox_head is refused",
         run=migrate_detector_arguments,
         examples=(
@@ -479,10 +476,7 @@ STEPS = (
                 _base_ = './retinanet.py'
                 model = dict(pretrained='torchvision://resnet101', backbone=dict(depth=101))
                 """,
-                """
-                _base_ = './retinanet.py'
-                model = dict(pretrained='torchvision://resnet101', backbone=dict(depth=101))
-                """,
+                None,
                 kind=FileKind.CONFIG,
                 title="refused beside the backbone's init_cfg (2.x asserted)",
                 files={"retinanet.py": """
@@ -494,10 +488,7 @@ STEPS = (
                 _base_ = './faster_rcnn.py'
                 model = dict(bbox_head=dict(num_classes=365))
                 """,
-                """
-                _base_ = './faster_rcnn.py'
-                model = dict(bbox_head=dict(num_classes=365))
-                """,
+                None,
                 kind=FileKind.CONFIG,
                 title="refused: a two-stage detector has no bbox_head",
                 files={"faster_rcnn.py": "model = dict(type='FasterRCNN', rpn_head=dict(type='RPNHead'), roi_head=dict(type='StandardRoIHead'))"},
