@@ -70,3 +70,12 @@ def test_pretrained_none_is_dropped_and_other_backbones_refused(tmp_path: Path):
     assert texts["none.py"] == "model = dict(type='RetinaNet', backbone=dict(type='ResNet', depth=50))\n"
     assert texts["swin.py"].startswith("model = dict(type='RetinaNet', pretrained='swin.pth'")
     assert {Path(r.shown).name: r.refused for r in results} == {"none.py": (), "swin.py": ("model.pretrained",)}
+
+
+def test_an_argument_a_base_of_the_same_class_writes_is_dropped_there(tmp_path: Path):
+    """Only a base of another class (FPN under a NASFPN) makes a child write its neck out whole."""
+    base = "model = dict(type='RetinaNet', neck=dict(type='NASFPN', stack_times=7, add_extra_convs=True))\n"
+    leaf = "_base_ = './nasfpn.py'\nmodel = dict(neck=dict(type='NASFPN', stack_times=5))\n"
+    texts, _ = _migrated(tmp_path, {"nasfpn.py": base, "leaf.py": leaf})
+    assert texts == {"nasfpn.py": "model = dict(type='RetinaNet', neck=dict(type='NASFPN', stack_times=7))\n",
+                     "leaf.py": leaf}

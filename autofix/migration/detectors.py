@@ -71,21 +71,20 @@ RENAMED = {
     ("CenterNetHead", "in_channel"): "in_channels",
     ("CenterNetHead", "feat_channel"): "feat_channels",
 }
-# (class, 2.x argument) -> the values whose dropping is exact (None: any; 2.x never read it).
-DROPPED: dict[tuple[str, str], tuple[Any, ...] | None] = {
-    ("NASFPN", "add_extra_convs"): None,
-    ("StageCascadeRPNHead", "sampling"): (True,),
+# (class, 2.x argument) -> the values whose dropping is exact (None: any, 2.x never read it), why others are not.
+DROPPED: dict[tuple[str, str], tuple[tuple[Any, ...] | None, str]] = {
+    ("NASFPN", "add_extra_convs"): (None, ""),
+    ("StageCascadeRPNHead", "sampling"): (
+        (True,), "2.x averaged the loss over anchors / 200 without sampling, 3.x over the sampled anchors"),
 }
 # Backbones whose 2.28.2 code turns a str ``pretrained`` into ``init_cfg=dict(type='Pretrained', checkpoint=...)``
 # (ResNet and its subclasses, which hand it on; RegNet has its own copy of that code).
 PRETRAINED_TO_INIT_CFG = ("ResNet", "ResNetV1d", "ResNeXt", "Res2Net", "ResNeSt", "RegNet")
 TWO_STAGE_PARTS = ("rpn_head", "roi_head")
-
-
 # The names a file must hold for any of these to be written in it (legacy-2x-keys' text prefilter).
-ARGUMENT_NAMES = ("MaskHungarianAssigner", *sorted(COST_KEYS), *sorted({argument for _, argument in [*RENAMED,
-                                                                                                    *DROPPED]}),
-                  "pretrained")
+ARGUMENT_NAMES = (
+    "MaskHungarianAssigner", "pretrained", *sorted(COST_KEYS), *sorted({argument for _, argument in [*RENAMED, *DROPPED]})
+)
 
 
 def legacy_model_arguments(model: Any, path: Path = ()) -> list[str]:
@@ -109,7 +108,7 @@ def legacy_model_arguments(model: Any, path: Path = ()) -> list[str]:
 
 def _kind(written: Mapping[str, cst.BaseExpression], old: Mapping[str, Any]) -> str | None:
     """The registry name of a model dict: its written ``type``, else the resolved one."""
-    written_type = string_value(written.get("type")) if "type" in written else None
+    written_type = string_value(written.get("type"))
     return registry_name(written_type if written_type is not None else old.get("type"))
 
 
@@ -125,7 +124,9 @@ def _plain_value(node: cst.BaseExpression) -> Any:
     if isinstance(node, (cst.List, cst.Tuple)):
         elements = [_plain_value(element.value) if isinstance(element, cst.Element) else _UNKNOWN
                     for element in node.elements]
-        return _UNKNOWN if _UNKNOWN in elements else elements
+        if _UNKNOWN in elements:
+            return _UNKNOWN
+        return tuple(elements) if isinstance(node, cst.Tuple) else elements
     return literal_value(node, _UNKNOWN)
 
 
@@ -135,7 +136,7 @@ def _dotted(path: Path) -> str:
 
 class _ModelWalk:
     """Walks the file's written ``model`` expression, each dict knowing its place in the resolved model, and
-    rewrites each dict with ``rewrite(walk, node, context)``."""
+    rewrites each dict with ``rewrite(fm, node, place)``."""
 
     def __init__(self, fm: FileMigration, rewrite) -> None:
         self.fm = fm
@@ -216,24 +217,24 @@ def _arguments(fm: FileMigration, node, place: _Place):
     for (owner, argument), new_name in RENAMED.items():
         if owner == place.kind and argument in place.written and new_name not in place.written:
             node = _rename_key(node, argument, new_name)
-    for (owner, argument), exact in DROPPED.items():
+    for (owner, argument), (exact, why_not) in DROPPED.items():
         if owner == place.kind and argument in place.old:
-            node = _drop(fm, node, argument, exact, place)
+            node = _drop(fm, node, argument, exact, why_not, place)
     return node
 
 
-def _drop(fm: FileMigration, node, argument: str, exact, place: _Place):
+def _drop(fm: FileMigration, node, argument: str, exact: tuple[Any, ...] | None, why_not: str, place: _Place):
     kind, written, old = place.kind, place.written, place.old
     if exact is not None and old[argument] not in exact:
         if argument in written:
-            fm.refuse(f"{kind}.{argument}", f"{kind}({argument}={old[argument]!r}) has no exact 3.x form "
-                      "(2.x averaged the loss over anchors / 200, 3.x over the sampled anchors)")
+            fm.refuse(f"{kind}.{argument}", f"{kind}({argument}={old[argument]!r}) has no exact 3.x form: {why_not}")
         return node
     if argument in written:
         return remove_mapping_keys(node, [argument])
-    if "type" not in written:
-        return node  # inherited from a base that wrote this class: the base drops it
-    # The class replaces a base's (FPN's add_extra_convs stays in the merge): written out whole.
+    given = value_at(fm.base, ("model", *place.path))
+    if not (isinstance(given, Mapping) and argument in given):
+        return node  # no base gives it, or the base that wrote this class dropped it
+    # A base of another class gives it (FPN's add_extra_convs under a NASFPN): the dict is written out whole.
     if place.in_comprehension or not isinstance(node, cst.Call):
         fm.refuse(f"{kind}.{argument}", f"{_dotted(place.path)} inherits it and cannot be written out here")
         return node
@@ -244,8 +245,7 @@ def _drop(fm: FileMigration, node, argument: str, exact, place: _Place):
     except TransformFailed as exc:
         fm.refuse(f"{kind}.{argument}", str(exc))
         return node
-    delete = cst.parse_expression("dict(_delete_=True)").args[0].with_changes(comma=node.args[0].comma)
-    return node.with_changes(args=[delete, *node.args])
+    return node.with_changes(args=[cst.parse_expression("dict(_delete_=True)").args[0], *node.args])
 
 
 def _detector(fm: FileMigration, node, place: _Place):
