@@ -75,35 +75,42 @@ def _bytes_or_none(path: Path) -> bytes | None:
         return None
 
 
-def file_key(path: Path) -> str:
-    """The sha256 of the file's bytes and, along its ``_base_`` / ``read_base`` chain, of every base's.
-    Uncacheable: a base only mmengine can find. A missing or broken base is part of the key as it is."""
-    digest = hashlib.sha256()
-    pending, seen = [Path(os.path.abspath(path))], set()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue  # a circular chain is the run's to report
-        seen.add(current)
-        data = _bytes_or_none(current)
-        digest.update(f"{current}\0{'-' if data is None else len(data)}\0".encode("utf-8", "surrogateescape"))
-        if data is None:
-            continue
-        digest.update(data)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            continue  # the run reports it; its bytes are in the key
-        if not may_inherit(text):
-            continue
-        try:
-            bases, complete = direct_bases(current, ast.parse(text))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        if not complete:
-            raise Uncacheable(f"{current}: a base found only by mmengine")
-        pending.extend(bases)
-    return digest.hexdigest()
+class FileKeys:
+    """Each file's key: the sha256 of its bytes and, along its ``_base_`` / ``read_base`` chain, of every base's.
+    Uncacheable: a base only mmengine can find. A missing or broken base is part of the key as it is. Each
+    file is read and parsed once, however many configs share it as a base."""
+
+    def __init__(self) -> None:
+        self._own: dict[Path, tuple[str, list[Path] | None]] = {}  # digest, direct bases (None: not all found)
+
+    def _read(self, path: Path) -> tuple[str, list[Path] | None]:
+        if path not in self._own:
+            data = _bytes_or_none(path)
+            bases: list[Path] | None = []
+            if data is not None:
+                with contextlib.suppress(UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
+                    text = data.decode("utf-8")  # one that cannot be read or parsed is the run's to report
+                    if may_inherit(text):
+                        found, complete = direct_bases(path, ast.parse(text))
+                        bases = found if complete else None
+            digest = "missing" if data is None else hashlib.sha256(data).hexdigest()
+            self._own[path] = (digest, bases)
+        return self._own[path]
+
+    def key(self, path: Path) -> str:
+        digest = hashlib.sha256()
+        pending, seen = [Path(os.path.abspath(path))], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue  # a circular chain is the run's to report
+            seen.add(current)
+            own, bases = self._read(current)
+            if bases is None:
+                raise Uncacheable(f"{current}: a base found only by mmengine")
+            digest.update(f"{current}\0{own}\0".encode("utf-8", "surrogateescape"))
+            pending.extend(bases)
+        return digest.hexdigest()
 
 
 def _stamp(path: str | os.PathLike[str]) -> list[Any]:
@@ -220,7 +227,8 @@ def look_up(command: str, settings: Mapping[str, Any], paths: Iterable[Path], ex
         files, missing = find_python_files(paths, exclude)  # as the run walks, bar pyproject.toml's exclude
         if missing or not files:
             return None  # the run reports them
-        file_keys = [(display_path(path), file_key(path)) for path in files]
+        keys = FileKeys()
+        file_keys = [(display_path(path), keys.key(path)) for path in files]
         key = _digest({
             "autofix": _autofix_itself(),
             "command": command,

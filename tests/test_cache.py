@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "configs/faster_rcnn_amp_2666x1600.py"
 BASE = "configs/_base_/faster-rcnn_r50_fpn.py"
 MODEL = "models/bottleneck.py"
+# What a run that replays must not import (a fresh run imports them all).
+HEAVY = ("libcst", "mmengine", "autofix.engine", "autofix.catalogue.", "autofix.registry", "autofix.rule", "rich")
 # Runs the command line and says, on its last line of stderr, whether it ran the engine (libcst, mmengine...).
-RUN = """
+RUN = f"""
 import sys
 import autofix
 autofix.__version__ = sys.argv.pop(1) or autofix.__version__
@@ -26,7 +28,7 @@ sys.argv = ["autofix", *sys.argv[1:]]
 try:
     main()
 finally:
-    heavy = sorted(m for m in sys.modules if m.startswith(("libcst", "mmengine", "autofix.engine", "autofix.catalogue.")))
+    heavy = sorted(m for m in sys.modules if m.startswith({HEAVY!r}))
     print("\\nIMPORTED " + " ".join(heavy), file=sys.stderr)
 """
 
@@ -187,3 +189,19 @@ def test_the_cache_keeps_at_most_its_bound(project: Path, monkeypatch: pytest.Mo
         run.store([("stdout", f"{number}\n")], 0)
     kept = sorted(json.loads(path.read_text())["output"][0][1] for path in entries(project))
     assert len(kept) == 3 and "4\n" in kept
+
+
+def test_a_terminal_gets_its_colours_replayed_and_a_progress_bar_is_never_stored(project: Path):
+    from test_terminal import RELU, _in_a_terminal
+
+    cached = {"AUTOFIX_NO_CACHE": "0", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "autofix", "apply", "--dry-run", "--fix", "amp-nms", CONFIG]
+    first, second = _in_a_terminal(command, project, cached), _in_a_terminal(command, project, cached)
+    assert first[0] == 1 and b"\x1b[" in first[1] and second == first
+    assert len(entries(project)) == 1
+    for number in range(25):  # enough files for the bar
+        (project / "models" / f"model_{number:02d}.py").write_text(RELU)
+    code, shown = _in_a_terminal([sys.executable, "-m", "autofix", "check", "--fix", "relu-no-inplace", "models"],
+                                 project, cached)
+    assert code == 1 and b"autofix examining" in shown
+    assert len(entries(project)) == 1
