@@ -65,7 +65,7 @@ def project_root(start: Path) -> Path:
 
 
 def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode("ascii")).hexdigest()
 
 
 def _bytes_or_none(path: Path) -> bytes | None:
@@ -176,11 +176,12 @@ class Run:
         """The entry of an earlier identical run, or None (none, or unreadable)."""
         try:
             entry = json.loads(self.entry_path.read_text(encoding="utf-8"))
-            chunks = [(str(stream), str(text)) for stream, text in entry["output"]]
-            exit_code = int(entry["exit_code"])
+            chunks = [(stream, text) for stream, text in entry["output"]]
+            exit_code = entry["exit_code"]
         except (OSError, ValueError, TypeError, KeyError):
             return None
-        if not all(stream in ("stdout", "stderr") for stream, _ in chunks):
+        if exit_code not in (0, 1) or not all(stream in ("stdout", "stderr") and isinstance(text, str)
+                                               for stream, text in chunks):
             return None
         with contextlib.suppress(OSError, ValueError):
             os.utime(self.entry_path)  # recently used: pruned last
@@ -190,7 +191,8 @@ class Run:
         return Recording(self)
 
     def store(self, output: list[tuple[str, str]], exit_code: int) -> None:
-        text = json.dumps({"autofix": __version__, "output": output, "exit_code": exit_code}, ensure_ascii=False)
+        # ASCII: what a run printed may hold any character, a lone surrogate (an undecodable file name) included
+        text = json.dumps({"autofix": __version__, "output": output, "exit_code": exit_code})
         if len(text) > MAX_ENTRY_BYTES:
             return
         with contextlib.suppress(OSError, ValueError):
@@ -200,7 +202,7 @@ class Run:
                 ignore.write_text("# Made by autofix: its cache is never committed.\n*\n", encoding="utf-8")
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
             try:
-                with os.fdopen(handle, "w", encoding="utf-8", errors="surrogatepass") as stream:
+                with os.fdopen(handle, "w", encoding="utf-8") as stream:
                     stream.write(text)
                 os.replace(temporary, self.entry_path)
             finally:

@@ -135,7 +135,9 @@ def test_no_cache_and_its_variable_neither_replay_nor_store(project: Path, flag:
 def test_a_corrupt_or_unreadable_entry_is_a_miss_and_is_replaced(project: Path):
     args = ["check", "--fix", "amp-nms", CONFIG]
     first = autofix(project, *args)
-    for garbage in ('{"output": [["stdout", 3]], "exit_code": "x"}', "\x00not json", '{"output": [["tty", "x"]], "exit_code": 0}'):
+    garbage_entries = ('{"output": [["stdout", 3]], "exit_code": 0}', '{"output": [], "exit_code": "x"}', "\x00not json",
+                       '{"output": [["tty", "x"]], "exit_code": 0}')
+    for garbage in garbage_entries:
         (entry,) = entries(project)
         entry.write_text(garbage)
         rerun = autofix(project, *args)
