@@ -27,6 +27,7 @@ from autofix.cst_helpers import (
     mapping_value,
     name_loads,
     nested_dict_call,
+    node_code,
     quoted_like,
     remove_mapping_keys,
     set_mapping_value,
@@ -477,7 +478,7 @@ def _merged_override(module: cst.Module, edits: list[ConfigEdit], comment: str |
         if not keys or any(binds_name(statement, root) for statement in module.body):
             return None
         roots[root] = set_nested_value(roots[root], keys, value) if root in roots else nested_dict_call(keys, value)
-    code = "".join(f"{root} = {cst.Module(body=[]).code_for_node(value)}\n" for root, value in roots.items())
+    code = "".join(f"{root} = {node_code(value)}\n" for root, value in roots.items())
     return append_statements(module, code, comment=comment)
 
 

@@ -71,6 +71,21 @@ def dict_literal_keys(node: cst.Dict) -> dict[str, cst.DictElement]:
     return keys
 
 
+def mapping_items(node: cst.BaseExpression | None) -> dict[str, cst.BaseExpression] | None:
+    """The keys of a ``dict(...)`` call or ``{...}`` literal and their value nodes, else None."""
+    if isinstance(node, cst.Call):
+        keys = dict_call_keys(node)
+        return None if keys is None else {name: arg.value for name, arg in keys.items()}
+    if isinstance(node, cst.Dict):
+        return {name: element.value for name, element in dict_literal_keys(node).items()}
+    return None
+
+
+def node_code(node: cst.CSTNode) -> str:
+    """The source of a node taken out of its module (the default formatting of libcst)."""
+    return cst.Module(body=[]).code_for_node(node)
+
+
 def mapping_value(node: cst.BaseExpression | None, key: str) -> cst.BaseExpression | None:
     """The value under ``key`` in a ``dict(...)`` call or ``{...}`` literal, else None."""
     if isinstance(node, cst.Call):
@@ -433,7 +448,7 @@ _NOT_A_LITERAL = object()
 def literal_value(node: cst.BaseExpression, default: object = _NOT_A_LITERAL) -> object:
     """The Python value of a literal expression (numbers, strings, tuples, lists, dicts...), else ``default``."""
     try:
-        return ast.literal_eval(cst.Module(body=[]).code_for_node(node).strip())
+        return ast.literal_eval(node_code(node).strip())
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return default
 

@@ -19,6 +19,7 @@ from autofix.cst_helpers import (
     keyword_index,
     keyword_value,
     mapping_value,
+    node_code,
     positional_count,
     qualified_name,
     remove_arg,
@@ -101,7 +102,7 @@ class _Rewriter(cst.CSTTransformer):
         if original not in self.bare:
             return updated
         target = self.bare[original]
-        code = cst.Module(body=[]).code_for_node(original.value)
+        code = node_code(original.value)
         if target is None:
             if updated.deep_equals(original):  # `self.act(x)`: its module is made out of place all the same
                 raise TransformFailed(

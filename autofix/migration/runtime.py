@@ -60,13 +60,14 @@ import libcst as cst
 
 from autofix.config_edit import render
 from autofix.cst_helpers import (
-    dict_call_keys,
-    dict_literal_keys,
+    mapping_items,
     mapping_value,
+    node_code,
     remove_arg,
     string_value,
 )
 from autofix.migration import FileMigration, Step
+from autofix.mmconfig import value_at
 from autofix.rule import Example, FileKind
 
 Entries = dict[tuple[str, ...], cst.BaseExpression]  # (top-level name, *keys) -> value
@@ -121,30 +122,8 @@ _REFUSED_HOOKS = {
 }
 
 
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
-
-
 def _node(value: Any) -> cst.BaseExpression:
     return cst.parse_expression(render(value))
-
-
-def _get(config: Mapping[str, Any] | None, keys: Sequence[str], default: Any = None) -> Any:
-    for key in keys:
-        if not isinstance(config, Mapping) or key not in config:
-            return default
-        config = config[key]
-    return config
-
-
-def _keywords(node: cst.BaseExpression | None) -> dict[str, cst.BaseExpression] | None:
-    """The keys of a ``dict(...)``/``{...}`` literal and their values, else None."""
-    if isinstance(node, cst.Call):
-        keys = dict_call_keys(node)
-        return None if keys is None else {name: arg.value for name, arg in keys.items()}
-    if isinstance(node, cst.Dict):
-        return {name: element.value for name, element in dict_literal_keys(node).items()}
-    return None
 
 
 def _defines_runtime(fm: FileMigration) -> bool:
@@ -159,7 +138,7 @@ def _defines_runtime(fm: FileMigration) -> bool:
 
 def _by_epoch(old: Mapping[str, Any]) -> bool:
     """mmcv's IterBasedRunner defaulted the checkpoint and logger hooks to by_epoch=False."""
-    return _get(old, ("runner", "type")) != "IterBasedRunner"
+    return value_at(old, ("runner", "type")) != "IterBasedRunner"
 
 
 def _written_3x(fm: FileMigration, path: tuple[str, ...]) -> bool:
@@ -176,7 +155,7 @@ def _derived(fm: FileMigration, desired: Mapping[tuple[str, ...], Any], defaults
     migrated bases give, unless the file writes them."""
     for path, value in desired.items():
         default = defaults.get(path)
-        if path in entries or _written_3x(fm, path) or _get(fm.base, path, default) == value:
+        if path in entries or _written_3x(fm, path) or value_at(fm.base, path, default) == value:
             continue
         entries[path] = _node(value)
 
@@ -218,7 +197,7 @@ def _emit(fm: FileMigration, entries: Entries, places: Mapping[str, Sequence[str
                     fm.set(name, value)
         else:
             value = values[()] if () in values else cst.parse_expression(_dict_code(
-                _tree({keys: _code(value) for keys, value in values.items()}), name in multiline))
+                _tree({keys: node_code(value) for keys, value in values.items()}), name in multiline))
             anchor = next((place for place in places.get(name, ()) if fm.written(place) is not None), None)
             if anchor is not None and any(key == anchor or key.startswith(f"{anchor}.") for key in fm.kept):
                 fm.set(name, value, after=placed or anchor)  # the refused part of the legacy statement stays
@@ -234,7 +213,7 @@ def _checkpoint_written(fm: FileMigration, entries: Entries) -> None:
     node = fm.written("checkpoint_config")
     if node is None:
         return
-    keys = _keywords(node)
+    keys = mapping_items(node)
     if keys is None or string_value(keys.get("type")) not in (None, "CheckpointHook"):
         fm.refuse("checkpoint_config", "not a dict(...) literal of a CheckpointHook", keep=("checkpoint_config",))
         return
@@ -250,13 +229,13 @@ def _checkpoint_written(fm: FileMigration, entries: Entries) -> None:
 
 
 def _is_default_only(key: str, node: cst.BaseExpression) -> bool:
-    return key in _DEFAULT_ONLY and _code(node) == repr(_DEFAULT_ONLY[key])
+    return key in _DEFAULT_ONLY and node_code(node) == repr(_DEFAULT_ONLY[key])
 
 
 def _save_best_written(fm: FileMigration, entries: Entries) -> None:
     """The file's own ``evaluation.save_best``/``rule`` (the evaluation group leaves them to this one)."""
-    evaluation = _keywords(fm.written("evaluation")) or {}
-    if "save_best" in evaluation and _get(fm.old, ("evaluation", "save_best")) not in (None, "auto"):
+    evaluation = mapping_items(fm.written("evaluation")) or {}
+    if "save_best" in evaluation and value_at(fm.old, ("evaluation", "save_best")) not in (None, "auto"):
         fm.refuse("evaluation.save_best", "a 2.x metric name: 3.x names carry the metric's prefix (coco/bbox_mAP); "
                   "only 'auto' maps exactly", keep=("evaluation.save_best", "evaluation.rule"))
         return
@@ -284,12 +263,12 @@ def _log_hooks(fm: FileMigration) -> Iterator[tuple[str, dict[str, cst.BaseExpre
     hooks = mapping_value(fm.written("log_config"), "hooks")
     if hooks is None:
         return
-    resolved = _get(fm.old, ("log_config", "hooks"), ())
+    resolved = value_at(fm.old, ("log_config", "hooks"), ())
     if not isinstance(hooks, (cst.List, cst.Tuple)) or len(hooks.elements) != len(resolved):
         fm.refuse("log_config.hooks", "not a list literal", keep=("log_config.hooks",))
         return
     for element, value in zip(hooks.elements, resolved):
-        keys = _keywords(element.value)
+        keys = mapping_items(element.value)
         if keys is None and isinstance(value, Mapping):
             keys = {key: _node(item) for key, item in value.items()}
         kind = string_value(keys.get("type")) if keys else None
@@ -304,7 +283,7 @@ def _logging_written(fm: FileMigration, entries: Entries, backends: list[str]) -
     node = fm.written("log_config")
     if node is None:
         return
-    keys = _keywords(node)
+    keys = mapping_items(node)
     if keys is None:
         fm.refuse("log_config", "not a dict(...) literal", keep=("log_config",))
         return
@@ -329,7 +308,7 @@ def _logging_written(fm: FileMigration, entries: Entries, backends: list[str]) -
 
 def _paced(fm: FileMigration, hook: Mapping[str, Any]) -> dict[str, Any]:
     """When a 2.x log hook wrote: its interval (log_config's by default), by_epoch (the runner's), ignore_last."""
-    return {"interval": hook.get("interval", _get(fm.old, ("log_config", "interval"))),
+    return {"interval": hook.get("interval", value_at(fm.old, ("log_config", "interval"))),
             "by_epoch": hook.get("by_epoch", _by_epoch(fm.old)), "ignore_last": hook.get("ignore_last", True)}
 
 
@@ -342,13 +321,13 @@ def _backend(fm: FileMigration, kind: str, arguments: Mapping[str, cst.BaseExpre
                 fm.refuse(f"log_config.hooks.{kind}.{key}", f"3.x backends write at the text logger's pace "
                           f"({key}={text[key]!r})", keep=("log_config.hooks",))
         elif key not in _BACKEND_ARGS[kind] and not _is_default_only(key, value) and \
-                _code(value) != repr(_UNREFUSED_DEFAULTS.get(key, object())):
+                node_code(value) != repr(_UNREFUSED_DEFAULTS.get(key, object())):
             fm.refuse(f"log_config.hooks.{kind}.{key}", f"{_BACKENDS[kind]} has no such argument",
                       keep=("log_config.hooks",))
     for key, what in _IMPLICIT.get(kind, {}).items():
         if key not in arguments:
             fm.note(f"{kind}: {what}; {_BACKENDS[kind]} does not")
-    taken = [f"{key}={_code(arguments[key])}" for key in _BACKEND_ARGS[kind] if key in arguments]
+    taken = [f"{key}={node_code(arguments[key])}" for key in _BACKEND_ARGS[kind] if key in arguments]
     return "dict(" + ", ".join([f"type='{_BACKENDS[kind]}'", *taken]) + ")"
 
 
@@ -565,7 +544,7 @@ def legacy_hooks(config: Mapping[str, Any], runtime: bool = False) -> list[str]:
     for hook in config.get("custom_hooks") or ():
         kind = hook.get("type") if isinstance(hook, Mapping) else None
         if kind == "SetEpochInfoHook":
-            stays = _get(config, ("model", "type")) != "TOOD"
+            stays = value_at(config, ("model", "type")) != "TOOD"
         elif kind == "NumClassCheckHook":
             stays = not runtime
         elif kind == "SyncNormHook":
@@ -583,7 +562,7 @@ def _hook(fm: FileMigration, node: cst.BaseExpression, old: Mapping[str, Any], f
     """The 3.x form of one custom hook, None to drop it; refused hooks come back as they were. The file that
     defines the runtime gets the 3.x default runtime's (no NumClassCheckHook); a config that asks for the
     check keeps it, as the official ports do."""
-    keys = _keywords(node)
+    keys = mapping_items(node)
     kind = string_value(keys.get("type")) if keys else None
     if kind is None:
         fm.refuse("custom_hooks", "a hook that is not a dict(type=...) literal")
@@ -592,7 +571,7 @@ def _hook(fm: FileMigration, node: cst.BaseExpression, old: Mapping[str, Any], f
         fm.note("dropped NumClassCheckHook: the 3.x default runtime runs no such check")
         return None
     if kind == "SetEpochInfoHook":
-        if _get(fm.old, ("model", "type")) != "TOOD":
+        if value_at(fm.old, ("model", "type")) != "TOOD":
             return node
         fm.note("dropped SetEpochInfoHook: 3.x TOOD reads the epoch from the message hub")
         return None
@@ -623,14 +602,14 @@ def _exp_momentum_ema(fm: FileMigration, node: cst.BaseExpression, keys: Mapping
         fm.refuse(f"custom_hooks.ExpMomentumEMAHook.{min(unknown)}", "no such argument of 3.x's ExpMomentumEMA")
         return node
     arguments = [("type", "'EMAHook'"), ("ema_type", "'ExpMomentumEMA'"), *_taken(keys, ("momentum",)),
-                 *(("gamma", _code(keys["total_iter"])) for _ in ["total_iter"] if "total_iter" in keys),
+                 *(("gamma", node_code(keys["total_iter"])) for _ in ["total_iter"] if "total_iter" in keys),
                  *_taken(keys, ("interval",)), ("update_buffers", repr(not skip_buffers)),
                  *_taken(keys, ("priority",))]
     return cst.parse_expression(_call("dict", arguments))
 
 
 def _taken(keys: Mapping[str, cst.BaseExpression], names: Sequence[str]) -> list[tuple[str, str]]:
-    return [(name, _code(keys[name])) for name in names if name in keys]
+    return [(name, node_code(keys[name])) for name in names if name in keys]
 
 
 def _call(function: str, arguments: Sequence[tuple[str, str]]) -> str:
