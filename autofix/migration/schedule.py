@@ -54,10 +54,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import libcst as cst
-
 from autofix.config_edit import render
-from autofix.cst_helpers import is_mapping_literal, is_true, mapping_value, nested_dict_call, referenced_names
+from autofix.cst_helpers import (
+    is_mapping_literal,
+    is_true,
+    mapping_value,
+    nested_dict_call,
+    node_code,
+    referenced_names,
+)
 from autofix.migration import FileMigration, Step
 from autofix.migration.optim import DELETE, dict_source, indented, without_delete
 from autofix.rule import Example
@@ -99,7 +104,7 @@ class Source:
         node = self.fm.written(name)
         if key is not None:
             node = mapping_value(node, key) if is_mapping_literal(node) else None
-        return None if node is None else cst.Module(body=[]).code_for_node(node)
+        return None if node is None else node_code(node)
 
     def __call__(self, name: str, key: str, value: Any) -> Arg:
         code = self.written(name, key)
@@ -335,7 +340,7 @@ def migrate_model_settings(fm: FileMigration) -> None:
         elif model is not None and referenced_names(value) & set(fm.names()[fm.names().index("model") + 1:]):
             fm.refuse(name, f"{name} reads a variable written after model")
         elif model is not None:
-            fm.set_nested("model", (name,), indented(cst.Module(body=[]).code_for_node(value)))  # one level in
+            fm.set_nested("model", (name,), indented(node_code(value)))  # one level in
             fm.remove(name)
         else:
             fm.set("model", nested_dict_call((name,), value), replacing=name)
