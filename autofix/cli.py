@@ -23,6 +23,7 @@ from autofix import __version__, index
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from autofix.cache import Recording
     from autofix.engine import RunReport
     from autofix.rule import Rule
     from autofix.settings import ProjectSettings
@@ -247,9 +248,11 @@ def _run(
     exclude: list[str],
     jobs: int | None,
     err: Console,
+    recording: Recording | None,
     **engine: Any,
 ) -> RunReport:
-    """The engine over ``paths``, with the command line's settings over the project's and a progress bar."""
+    """The engine over ``paths``, with the command line's settings over the project's and a progress bar; what
+    it did told to the result cache's ``recording``."""
     from autofix import output
     from autofix.engine import run
     from autofix.filekind import ConfigPatterns
@@ -257,12 +260,43 @@ def _run(
     configs = ConfigPatterns(project.configs, project.source.parent) if project.source and project.configs else None
     progress = output.ProgressBar(err)
     try:
-        return run(
+        report = run(
             paths, rules, options, jobs=jobs or project.jobs or _usable_cores(), exclude=exclude or project.exclude,
             progress=progress, configs=configs, **engine,
         )
     finally:
         progress.close()
+    if recording is not None:
+        recording.ran([r.shown for r in report.results], any(r.written for r in report.results), progress.bar is not None)
+    return report
+
+
+@contextlib.contextmanager
+def _result_cache(
+    command: str, settings: Mapping[str, Any], paths: list[Path] | None, exclude: list[str], python: str | None,
+    no_cache: bool,
+) -> Iterator[Recording | None]:
+    """Replay an identical earlier run (exit with its code), or record this one for the next: see autofix.cache.
+    Yields the recording that ``_run`` tells what the run did; None when the run is not cached."""
+    from autofix import cache
+
+    run = cache.look_up(command, settings, paths, exclude, python) if paths and cache.enabled(no_cache) else None
+    if run is None:
+        yield None
+        return
+    entry = run.stored()
+    if entry is not None:
+        raise typer.Exit(cache.replay(entry))
+    recording = run.record()
+    try:
+        yield recording
+    except typer.Exit as exc:
+        recording.finish(exc.exit_code)
+        raise
+    except BaseException:
+        recording.finish(None)
+        raise
+    recording.finish(EXIT_CLEAN)
 
 
 def _given_options(rule_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,6 +402,10 @@ StrictOption = Annotated[
 ]
 
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Every note of a changed file, not only its first.")]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Run afresh: neither replay nor store a result in .autofix_cache/ "
+                       "(also AUTOFIX_NO_CACHE=1).")
+]
 StatisticsOption = Annotated[
     bool, typer.Option("--statistics", help="Counts per rule (a table; check: instead of the findings), whatever the run's size.")
 ]
@@ -397,11 +435,12 @@ def apply(
     strict: StrictOption = False,
     statistics: StatisticsOption = False,
     verbose: VerboseOption = False,
+    no_cache: NoCacheOption = False,
     **rule_values: Any,
 ) -> None:
     """Rewrite files so the selected crashes cannot happen; print a unified diff per changed file."""
-    _apply(paths, fix, rule_values, dry_run, diff_only, no_color, verify, exclude, jobs, output_format, diff_file, python,
-           strict, statistics, verbose)
+    _apply("apply", paths, fix, rule_values, dry_run, diff_only, no_color, verify, exclude, jobs, output_format, diff_file,
+           python, strict, statistics, verbose, no_cache)
 
 
 @app.command(cls=_Command, short_help="Rewrite mmdetection 2.x configs to the 3.x form.")
@@ -423,15 +462,17 @@ def migrate(
     strict: StrictOption = False,
     statistics: StatisticsOption = False,
     verbose: VerboseOption = False,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Rewrite mmdetection 2.x configs (mmcv 1.x era) to the 3.x (mmengine) form, bases first; print a unified
     diff per changed file. The same as `autofix apply --fix migrate-2to3`: what has no exact 3.x form is left as
     written and named in the file's notes."""
-    _apply(paths, ["migrate-2to3"], {}, dry_run, diff_only, no_color, verify, exclude, jobs, output_format, diff_file,
-           python, strict, statistics, verbose)
+    _apply("migrate", paths, ["migrate-2to3"], {}, dry_run, diff_only, no_color, verify, exclude, jobs, output_format,
+           diff_file, python, strict, statistics, verbose, no_cache)
 
 
 def _apply(
+    command: str,
     paths: list[Path] | None,
     fix: list[str],
     rule_values: Mapping[str, Any],
@@ -447,33 +488,39 @@ def _apply(
     strict: bool,
     statistics: bool,
     verbose: bool,
+    no_cache: bool,
 ) -> None:
     """What apply and migrate do: run the engine, print diffs (or JSON) and the summary, exit 0/1/2."""
-    from autofix import output
+    settings = {"fix": fix, "options": dict(rule_values), "dry_run": dry_run, "diff": diff_only, "no_color": no_color,
+                "verify": verify, "exclude": exclude, "format": output_format.value, "strict": strict,
+                "statistics": statistics, "verbose": verbose}
+    # --diff-file writes a file, which a replay would not
+    with _result_cache(command, settings, paths, exclude, python, no_cache or diff_file is not None) as recording:
+        from autofix import output
 
-    paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False, python=python)
-    strict = strict or project.strict
-    out, err = _consoles(no_color)
-    write = not (dry_run or diff_only)
-    with _orderly_stop():
-        report = _run(paths, transforms, options, project, exclude, jobs, err, write=write, verify=verify)
-        if output_format is OutputFormat.json:
-            sys.stdout.write(output.json_report(report, transforms, options, dry_run, write))
-            sys.stdout.flush()
-            output.print_problems(report, err, strict)
-        else:
-            output.print_diffs(report, out, err, strict, verbose)
-        if diff_file is not None:
-            try:
-                diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
-            except OSError as exc:
-                raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
-        output.warn_if_empty(report, paths, err)
-        output.print_summary(report, transforms, options, dry_run or diff_only, err, statistics)
-    if report.count("error") or (strict and report.count("unresolvable")):
-        raise typer.Exit(EXIT_ERROR)
-    if dry_run and report.count("changed"):
-        raise typer.Exit(EXIT_PENDING)
+        paths, transforms, options, project = _prepare(paths, fix, rule_values, select_by_default=False, python=python)
+        strict = strict or project.strict
+        out, err = _consoles(no_color)
+        write = not (dry_run or diff_only)
+        with _orderly_stop():
+            report = _run(paths, transforms, options, project, exclude, jobs, err, recording, write=write, verify=verify)
+            if output_format is OutputFormat.json:
+                sys.stdout.write(output.json_report(report, transforms, options, dry_run, write))
+                sys.stdout.flush()
+                output.print_problems(report, err, strict)
+            else:
+                output.print_diffs(report, out, err, strict, verbose)
+            if diff_file is not None:
+                try:
+                    diff_file.write_text("".join(r.diff for r in report.results if r.status == "changed"), encoding="utf-8")
+                except OSError as exc:
+                    raise _fail(f"--diff-file {diff_file}: cannot write: {exc.strerror}") from None
+            output.warn_if_empty(report, paths, err)
+            output.print_summary(report, transforms, options, dry_run or diff_only, err, statistics)
+        if report.count("error") or (strict and report.count("unresolvable")):
+            raise typer.Exit(EXIT_ERROR)
+        if dry_run and report.count("changed"):
+            raise typer.Exit(EXIT_PENDING)
 
 
 def _usable_cores() -> int:
@@ -634,45 +681,50 @@ def check(
     python: PythonOption = None,
     strict: StrictOption = False,
     statistics: StatisticsOption = False,
+    no_cache: NoCacheOption = False,
     **rule_values: Any,
 ) -> None:
     """Report what the selected rules would fix, without writing: the files `apply --dry-run` would change.
 
     Exit 1 when something is found, 0 when clean, 2 on errors.
     """
-    import json
+    settings = {"fix": fix, "options": dict(rule_values), "exclude": exclude, "format": output_format.value,
+                "no_color": no_color, "strict": strict, "statistics": statistics}
+    with _result_cache("check", settings, paths, exclude, python, no_cache) as recording:
+        import json
 
-    from autofix import output
+        from autofix import output
 
-    paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True, python=python)
-    strict = strict or project.strict
-    out, err = _consoles(no_color)
-    with _orderly_stop():
-        report = _run(paths, rules, options, project, exclude, jobs, err, write=False, report_findings=True)
-    errors = [r for r in report.results if r.status == "error"]
-    unresolvable = [r for r in report.results if r.status == "unresolvable"]
-    found = [(r.shown, f) for r in report.results for f in r.findings]
-    if output_format is OutputFormat.json:
-        document = {
-            "findings": [output.finding_json(shown, f) for shown, f in found],
-            "errors": [{"path": r.shown, "error": r.error} for r in errors],
-            "unresolvable": [{"path": r.shown, "reason": r.error} for r in unresolvable],
-            "files_checked": len(report.results) - len(errors) - len(unresolvable),
-        }
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        output.print_problems(report, err, strict)
-    else:
-        if statistics:
-            output.print_check_statistics(found, out)
+        paths, rules, options, project = _prepare(paths, fix, rule_values, select_by_default=True, python=python)
+        strict = strict or project.strict
+        out, err = _consoles(no_color)
+        with _orderly_stop():
+            report = _run(paths, rules, options, project, exclude, jobs, err, recording, write=False,
+                          report_findings=True)
+        errors = [r for r in report.results if r.status == "error"]
+        unresolvable = [r for r in report.results if r.status == "unresolvable"]
+        found = [(r.shown, f) for r in report.results for f in r.findings]
+        if output_format is OutputFormat.json:
+            document = {
+                "findings": [output.finding_json(shown, f) for shown, f in found],
+                "errors": [{"path": r.shown, "error": r.error} for r in errors],
+                "unresolvable": [{"path": r.shown, "reason": r.error} for r in unresolvable],
+                "files_checked": len(report.results) - len(errors) - len(unresolvable),
+            }
+            sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+            output.print_problems(report, err, strict)
         else:
-            output.print_findings(found, out)
-        sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
-        output.print_problems(report, err, strict)
-        output.warn_if_empty(report, paths, err)
-        err.print(output.check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
-    if errors or (strict and unresolvable):
-        raise typer.Exit(EXIT_ERROR)
-    if found:
-        raise typer.Exit(EXIT_PENDING)
+            if statistics:
+                output.print_check_statistics(found, out)
+            else:
+                output.print_findings(found, out)
+            sys.stdout.flush()  # findings before the summary when both streams go to one terminal or file
+            output.print_problems(report, err, strict)
+            output.warn_if_empty(report, paths, err)
+            err.print(output.check_summary(report, len(found), len(errors), len(unresolvable)), markup=False)
+        if errors or (strict and unresolvable):
+            raise typer.Exit(EXIT_ERROR)
+        if found:
+            raise typer.Exit(EXIT_PENDING)
 
 

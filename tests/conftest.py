@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,9 @@ from corpus import CORPORA, MMDET, resolve_tree
 
 from autofix.engine import RunReport, run, scheduler
 from autofix.registry import all_transforms
+
+# No test writes a result cache into the repository or replays one (tests/test_cache.py turns it back on).
+os.environ["AUTOFIX_NO_CACHE"] = "1"
 
 CORPUS_FIXTURES = {"mmdet_corpus", "corpus_copy", "mmdet_corpus_resolved", "corpus_resolved", "corpus_fixed_by"}
 # The options the corpus runs use (resize-down's default scale, written out).

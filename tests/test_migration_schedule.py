@@ -258,3 +258,25 @@ def test_migrated_corpus_means_what_2x_meant(corpus_fixed_by, corpus_resolved):
             assert_follows_mmcv(mmengine_curve(migrated["param_scheduler"], len(mmcv[0]), EPOCH_LENGTH), mmcv)
             checked["curve"] += 1
     assert checked["optim_wrapper"] > 500 and checked["train_cfg"] > 500 and checked["curve"] > 500, checked
+
+
+def test_a_new_statement_goes_after_the_variables_it_reads():
+    """``FileMigration.set`` never writes an expression above the statement that binds a name it reads
+    (mask2former's ``max_iters`` below its ``lr_config``): it goes just after it, the replaced statement gone."""
+    source = (
+        "# learning policy\n"
+        "lr_config = dict(policy='step', step=[8])\n"
+        "max_iters = 90\n"
+        "runner = dict(type='IterBasedRunner', max_iters=max_iters)\n"
+    )
+    migration = FileMigration(cst.parse_module(source), {}, {})
+    migration.set("val_cfg", "dict(end=max_iters)", after="lr_config")
+    migration.set("param_scheduler", "[dict(type='MultiStepLR', end=max_iters)]", replacing="lr_config")
+    migration.set("train_cfg", "dict(max_iters=max_iters)", replacing=("total_epochs", "runner"))
+    assert migration.module.code == (
+        "# learning policy\n"
+        "max_iters = 90\n"
+        "param_scheduler = [dict(type='MultiStepLR', end=max_iters)]\n"
+        "val_cfg = dict(end=max_iters)\n"
+        "train_cfg = dict(max_iters=max_iters)\n"
+    )

@@ -26,7 +26,7 @@ from autofix.cst_helpers import (
     remove_mapping_keys,
     set_nested_value,
 )
-from autofix.provenance import assigned_name
+from autofix.provenance import assigned_name, binds_name
 from autofix.rule import Example, TransformFailed
 
 # Top-level keys mmengine never reads (or refuses): a migrated file keeps none but the refused.
@@ -110,34 +110,46 @@ class FileMigration:
         name: str,
         value: cst.BaseExpression | str,
         after: str | None = None,
-        replacing: str | None = None,
+        replacing: str | Sequence[str] | None = None,
     ) -> None:
-        """Set the value of the statement ``name``; else put ``name = value`` where ``replacing`` stands
-        (its comments kept, its statement gone); else add it after ``after`` or at the end."""
+        """Set the value of the statement ``name``; else put ``name = value`` where the first of
+        ``replacing`` the file writes stands (its comments kept, its statement gone); else add it after
+        ``after`` or at the end. A new statement never goes before the last statement that binds a name
+        it reads (``max_iters = 368750`` below ``lr_config``): it goes just after that one instead."""
         expression = cst.parse_expression(value) if isinstance(value, str) else value
+        candidates = [replacing] if isinstance(replacing, str) else replacing or ()
+        replaced = next((old for old in candidates if old != name and self._index(old) is not None), None)
         body = list(self.module.body)
         index = self._index(name)
         if index is not None:
             assign = body[index].body[0]
             body[index] = body[index].with_changes(body=[assign.with_changes(value=expression)])
             self.module = self.module.with_changes(body=body)
-            if replacing is not None and replacing != name:
-                self.remove(replacing)
+            if replaced is not None:
+                self.remove(replaced)
             return
         statement = cst.SimpleStatementLine(
             body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=expression)]
         )
-        old_index = None if replacing is None else self._index(replacing)
-        if old_index is not None:
+        read = referenced_names(expression)
+        last_binding = max((i for i, line in enumerate(body) if any(binds_name(line, n) for n in read)), default=-1)
+        old_index = None if replaced is None else self._index(replaced)
+        if old_index is not None and last_binding < old_index:
             old = body[old_index]
             kept = [line for line in _comments(old.with_changes(leading_lines=[])) if line.comment.value not in
                     cst.Module(body=[statement]).code]
             body[old_index] = statement.with_changes(leading_lines=[*old.leading_lines, *kept])
+            self.module = self.module.with_changes(body=body)
+            return
+        if old_index is not None:
+            position = last_binding + 1
         else:
             anchor = None if after is None else self._index(after)
-            position = len(body) if anchor is None else anchor + 1
-            body.insert(position, statement)
+            position = max(len(body) if anchor is None else anchor + 1, last_binding + 1)
+        body.insert(position, statement)
         self.module = self.module.with_changes(body=body)
+        if replaced is not None:
+            self.remove(replaced)
 
     def set_nested(self, name: str, keys: Sequence[str], value: cst.BaseExpression | str) -> None:
         """Set ``name[k0][k1]...`` inside the file's own ``name = dict(...)``; else add ``name = dict(k0=dict(...))``."""

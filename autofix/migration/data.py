@@ -23,6 +23,9 @@
   override follows the wrapper of the resolved 2.x config (``data.train`` a ``RepeatDataset``:
   ``train=dict(dataset=dict(pipeline=p))`` -> ``train_dataloader = dict(dataset=dict(dataset=dict(pipeline=p)))``).
   A train set behind a variable (``train=train_dataset``) is rewritten where the variable is written.
+  A partial override of a set whose list ``ann_file`` the migrated bases made a ``ConcatDataset``
+  (``dataset=dict(pipeline=p)`` over VOC0712) goes into each of its ``datasets=``, each written whole from the
+  bases' (lists do not merge), as the official ports do.
 - R45: ``data.persistent_workers`` -> ``train_dataloader.persistent_workers``; ``imgs_per_gpu`` ->
   ``batch_size``; ``data.val.samples_per_gpu`` -> ``val_dataloader.batch_size``;
   ``data.train_dataloader/val_dataloader/test_dataloader`` overrides (``samples_per_gpu``, ``workers_per_gpu``,
@@ -37,6 +40,7 @@
 - paths that do not share one ``data_root`` prefix, a prefix that does not end in ``/`` (``os.path.join``
   would add one), and plain paths under a 3.x base that joins them with its ``data_root``.
 - ``data.<split>_dataloader.<key>`` for a loader argument other than those above.
+- a path, or a part of a dict (``filter_cfg``, ``data_prefix``), overridden in a set the bases concatenated.
 """
 
 from __future__ import annotations
@@ -210,7 +214,9 @@ def _dataset(node: cst.BaseExpression, ds: Dataset) -> Call:
                 raise Refused(f"{ds.where}.{name}", f"{kind} argument with no known 3.x form")
         return out
     ann = keys.get("ann_file")
-    if ann is not None and isinstance(ann.value, (cst.List, cst.Tuple)):
+    if not whole and base_kind == "ConcatDataset" and kind not in (*WRAPPERS, "ConcatDataset"):
+        out = _into_concatenated(keys, ds)
+    elif ann is not None and isinstance(ann.value, (cst.List, cst.Tuple)):
         out = _concatenated(keys, ds, whole)
     else:
         out = _leaf(keys, ds, whole)
@@ -245,6 +251,35 @@ def _concatenated(keys: Mapping[str, cst.Arg], ds: Dataset, whole: bool) -> Call
     out.add("ignore_keys", "['dataset_type']")
     out.add("datasets", Items(items))
     return out
+
+
+def _into_concatenated(keys: Mapping[str, cst.Arg], ds: Dataset) -> Call:
+    """A partial override of a 2.x set whose list ``ann_file`` the migrated bases made a ``ConcatDataset``: it
+    goes to each of its ``datasets``, written whole from the bases' (lists do not merge), as the ports do."""
+    written_paths = sorted(set(keys) & {*JOINED_PATHS, *PREFIXES})
+    if written_paths:
+        raise Refused(f"{ds.where}.{written_paths[0]}", "rewrites the paths of sets the bases concatenated")
+    items = []
+    for index, base in enumerate(ds.base.get("datasets") or []):
+        override = _leaf(keys, Dataset(ds.fm, f"{ds.where}.datasets.{index}", ds.split, ds.old, base, False), False)
+        changed = dict(override.args)
+        for key, value in changed.items():
+            if isinstance(value, Call) and isinstance(base.get(key), Mapping):
+                # a list item is written whole: a partial dict there would replace the base's, not merge
+                raise Refused(f"{ds.where}.{key}", "a partial override inside the sets the bases concatenated")
+        item = Call(args=[(key, changed.pop(key) if key in changed else _as_written(ds.fm, key, value))
+                          for key, value in base.items()], comments=override.comments)
+        item.args += changed.items()
+        items.append(item)
+    return Call(args=[("datasets", Items(items))])
+
+
+def _as_written(fm: FileMigration, key: str, value: object) -> str:
+    """A value of a base's dataset as source: the file's ``dataset_type`` / ``data_root`` where it holds it."""
+    variable = {"type": "dataset_type", "data_root": "data_root"}.get(key)
+    if variable is not None and fm.written(variable) is not None and fm.old.get(variable) == value:
+        return variable
+    return render(value)
 
 
 def _split_path(node: cst.BaseExpression) -> tuple[str | None, str]:
@@ -607,6 +642,54 @@ STEPS = (
                                 type='CocoDataset',
                                 ann_file=data_root + 'train.json',
                                 img_prefix=data_root + 'train/')))
+                    """},
+            ),
+            Example(
+                title="a child's pipeline over a set the bases concatenated goes to each of its datasets",
+                before="""
+                _base_ = './voc0712.py'
+                dataset_type = 'VOCDataset'
+                data_root = 'data/VOCdevkit/'
+                train_pipeline = [dict(type='LoadImageFromFile')]
+                data = dict(train=dict(dataset=dict(pipeline=train_pipeline)))
+                """,
+                after="""
+                _base_ = './voc0712.py'
+                dataset_type = 'VOCDataset'
+                data_root = 'data/VOCdevkit/'
+                train_pipeline = [dict(type='LoadImageFromFile')]
+                train_dataloader = dict(
+                    dataset=dict(
+                        dataset=dict(
+                            datasets=[
+                                dict(
+                                    type=dataset_type,
+                                    data_root=data_root,
+                                    ann_file='VOC2007/trainval.txt',
+                                    data_prefix=dict(sub_data_root='VOC2007/'),
+                                    filter_cfg=dict(filter_empty_gt=True, min_size=32),
+                                    pipeline=train_pipeline),
+                                dict(
+                                    type=dataset_type,
+                                    data_root=data_root,
+                                    ann_file='VOC2012/trainval.txt',
+                                    data_prefix=dict(sub_data_root='VOC2012/'),
+                                    filter_cfg=dict(filter_empty_gt=True, min_size=32),
+                                    pipeline=train_pipeline)
+                            ])))
+                """,
+                files={"voc0712.py": """
+                    dataset_type = 'VOCDataset'
+                    data_root = 'data/VOCdevkit/'
+                    data = dict(
+                        train=dict(
+                            type='RepeatDataset',
+                            times=3,
+                            dataset=dict(
+                                type=dataset_type,
+                                ann_file=[data_root + 'VOC2007/trainval.txt', data_root + 'VOC2012/trainval.txt'],
+                                img_prefix=[data_root + 'VOC2007/', data_root + 'VOC2012/'],
+                                pipeline=[])))
                     """},
             ),
             Example(

@@ -8,9 +8,10 @@ not already give (a partial ``model = dict(data_preprocessor=dict(...))`` overri
 - R1: ``Normalize(mean=M, std=S, to_rgb=T)`` -> ``model.data_preprocessor=dict(type='DetDataPreprocessor',
   mean=M, std=S, bgr_to_rgb=T)``.
 - R2: ``Pad(size_divisor=N)`` -> ``data_preprocessor.pad_size_divisor=N``; a train ``Pad(size=S)`` ->
-  ``data_preprocessor.batch_augments=[dict(type='BatchFixedSizePad', size=S)]``.
-- R3, R43: 2.x ``Pad`` padded masks and segmentation maps too: ``LoadAnnotations(with_mask=True)`` ->
-  ``pad_mask=True`` (and ``BatchFixedSizePad(pad_mask=True)``), ``with_seg=True`` -> ``pad_seg=True``.
+  ``data_preprocessor.batch_augments=[dict(type='BatchFixedSizePad', size=S)]``, for the Pads that end
+  the pixel transforms (a Pad that stays in the pipeline pads there, as in 2.x).
+- R3, R43: 2.x ``Pad`` padded masks and segmentation maps too: where a Pad moves to the data preprocessor,
+  ``LoadAnnotations(with_mask=True)`` -> ``pad_mask=True`` (and ``BatchFixedSizePad(pad_mask=True)``), ``with_seg=True`` -> ``pad_seg=True``.
 - R33: ``SegRescale(scale_factor=f)`` -> ``model.roi_head.semantic_head.seg_scale_factor=f`` (HTC, SCNet);
   a PanopticFPNHead rescales by ``1/2**(start_level+2)`` itself, so there it maps when ``f`` is that.
 - R34: the official RetinaNet, FSAF and SSD ports write ``train_cfg.sampler=dict(type='PseudoSampler')``,
@@ -33,6 +34,7 @@ from autofix.cst_helpers import keyword_value, literal_value
 from autofix.migration import FileMigration, Step
 from autofix.migration.pipelines import (
     FORMATTING,
+    moving_pads,
     preprocessing,
     resolved_pipelines,
     resolved_transforms,
@@ -90,7 +92,7 @@ def target_preprocessor(config: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     loader = train_annotation_loader(config) or {}
     panoptic = loader.get("type") == "LoadPanopticAnnotations"
-    padded = bool(resolved_transforms(config, "Pad"))
+    padded = bool(moving_pads(config))  # 2.x Pad padded masks and maps too; a Pad that stays still does
     if padded and loader.get("with_mask", panoptic):
         fields["pad_mask"] = True
         for augment in fields.get("batch_augments") or ():

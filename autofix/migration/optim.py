@@ -34,7 +34,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import libcst as cst
@@ -46,7 +46,6 @@ from autofix.cst_helpers import (
     is_mapping_literal,
     is_true,
     mapping_value,
-    referenced_names,
     remove_mapping_keys,
 )
 from autofix.migration import FileMigration, Step
@@ -245,19 +244,6 @@ def indented(code: str) -> str:
     return moved if ast.dump(ast.parse(moved, mode="eval")) == ast.dump(ast.parse(code, mode="eval")) else code
 
 
-def place(fm: FileMigration, name: str, code: str, anchors: Sequence[str]) -> None:
-    """``name = code`` where the first written of ``anchors`` stands, unless the code reads a variable
-    assigned after it: then just after that variable's statement (a moved expression must stay valid)."""
-    names = fm.names()
-    anchor = next((old for old in anchors if old in names), None)
-    used = referenced_names(cst.parse_expression(code))
-    last = max((index for index, written in enumerate(names) if written in used), default=-1)
-    if anchor is not None and last < names.index(anchor):
-        fm.set(name, code, replacing=anchor)
-    else:
-        fm.set(name, code, after=names[last] if last >= 0 else None)
-
-
 def wrapper_override(
     target: Mapping[str, Any], base: Mapping[str, Any] | None, written: Mapping[str, tuple[cst.BaseExpression, bool]]
 ) -> str | None:
@@ -303,7 +289,7 @@ def migrate_optimizer(fm: FileMigration) -> None:
         return
     value = wrapper_override(target, base, _written_parts(fm))
     if value is not None:
-        place(fm, "optim_wrapper", value, _SOURCES)
+        fm.set("optim_wrapper", value, replacing=_SOURCES)
 
 
 STEPS = (

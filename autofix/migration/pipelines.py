@@ -18,7 +18,10 @@ variables and ``pipeline=[...]`` written inline (``data=dict(train=dict(pipeline
   ``Collect.meta_keys`` beyond 2.x's defaults are kept in ``PackDetInputs.meta_keys``.
 - R1, R2: ``Normalize``, ``Pad(size_divisor=N)`` and a train ``Pad(size=S)`` leave the pipelines:
   ``model.data_preprocessor`` does them (``pad_size_divisor``, ``batch_augments=[BatchFixedSizePad(size=S)]``,
-  written by the model group); ``img_norm_cfg`` goes when nothing reads it any more.
+  written by the model group); ``img_norm_cfg`` goes when nothing reads it any more. Only a Pad that ends
+  the pixel transforms moves (formatting or ``SegRescale`` after it): one that another transform follows,
+  through a dataset wrapper's pipeline too (``Pad`` then ``CopyPaste``), or that ``Normalize`` follows (it
+  pads raw pixels), stays in its place, as the official ports keep it.
 - R33: ``SegRescale(scale_factor=f)`` leaves the pipelines: the semantic head rescales
   (``roi_head.semantic_head.seg_scale_factor``, written by the model group).
 - R35: ``AutoAugment(policies=P)`` -> ``RandomChoice(transforms=P)``, each policy migrated as a pipeline.
@@ -39,8 +42,9 @@ variables and ``pipeline=[...]`` written inline (``data=dict(train=dict(pipeline
 - ``MultiScaleFlipAug`` with ``flip=True``, several scales, ``scale_factor`` or transforms beyond the
   standard six: test-time augmentation has no exact flat 3.x pipeline.
 - ``Normalize`` / ``Pad`` whose values differ between the file's pipelines, a test ``Pad(size=...)``,
-  ``Pad(pad_to_square=True)``, ``Pad(pad_val=...)`` other than 0, and a pixel transform placed after
-  ``Normalize``: the data preprocessor normalises and pads once, after the whole pipeline.
+  ``Pad(pad_to_square=True)``, ``Pad(pad_val=...)`` other than 0 (where the Pad would move), and a pixel
+  transform placed after ``Normalize`` (a Pad that stays too): the data preprocessor normalises and pads
+  once, after the whole pipeline.
 - A 2.x transform argument 3.x dropped or changed (``LoadAnnotations.denorm_bbox``,
   ``LoadImageFromFile.channel_order``, ``Mosaic.skip_filter``/``min_bbox_size``, ``MixUp``/``RandomAffine``
   filter arguments, non-square ``img_scale``/``border``), named ``Type.argument``.
@@ -54,6 +58,7 @@ variables and ``pipeline=[...]`` written inline (``data=dict(train=dict(pipeline
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -70,7 +75,8 @@ from autofix.cst_helpers import (
     set_mapping_value,
     string_value,
 )
-from autofix.domain.pipelines import dataset_pipelines
+from autofix.domain.datasets import SPLITS, stage_datasets
+from autofix.domain.pipelines import dataset_pipelines, train_image_transforms
 from autofix.migration import FileMigration, Step
 from autofix.rule import Example, FileKind
 
@@ -129,23 +135,25 @@ TRAIN_META_KEYS = ("img_id", "img_path", "ori_shape", "img_shape", "scale_factor
 # Transforms that may follow Normalize: they move or pad pixels without reading their values.
 _AFTER_NORMALIZE = frozenset({"Pad", "RandomFlip", "Resize", "Collect", "SegRescale", *FORMATTING})
 _MSFA_INNER = frozenset({"Resize", "RandomFlip", "Normalize", "Pad", "Collect", *FORMATTING})
+# What may follow a Pad that moves to data_preprocessor: formatting, and SegRescale (the semantic head
+# rescales the padded maps). A Pad any other transform follows (Normalize too) stays in the pipeline.
+_AFTER_MOVED_PAD = frozenset({"Collect", "SegRescale", *FORMATTING})
 
 
 # ---------------------------------------------------------------- the resolved 2.x pipelines
 
 
 def resolved_pipelines(config: Mapping[str, Any]) -> Iterator[tuple[str, Sequence[Any]]]:
-    """Each pipeline the resolved 2.x ``config`` runs, ``("train" | "val" | "test", transforms)``,
-    those inside MultiScaleFlipAug and AutoAugment policies included; top-level ``*pipeline``
-    variables where the file has no ``data``."""
-    data = config.get("data")
-    if isinstance(data, Mapping):
-        found = [
-            (split, pipeline)
-            for split in ("train", "val", "test")
-            for _, pipeline in dataset_pipelines(data.get(split), (split,))
-        ]
-    else:
+    """Each pipeline the resolved ``config`` runs, ``("train" | "val" | "test", transforms)``, those inside
+    MultiScaleFlipAug and AutoAugment policies included: the datasets of ``data`` and of the dataloaders
+    (a second run finds a refused 2.x pipeline there), else the top-level ``*pipeline`` variables."""
+    found = [
+        (split, pipeline)
+        for split in SPLITS
+        for path, dataset in stage_datasets(config, split)
+        for _, pipeline in dataset_pipelines(dataset, path)
+    ]
+    if not found:
         found = [
             ("test" if "test" in name or "val" in name else "train", value)
             for name, value in config.items()
@@ -178,11 +186,43 @@ def resolved_transforms(config: Mapping[str, Any], kind: str) -> list[tuple[str,
     ]
 
 
+def _sequences(config: Mapping[str, Any]) -> Iterator[tuple[str, Sequence[Any]]]:
+    """Each sequence of transforms an image goes through, with its split: a train image through the
+    pipelines of the dataset wrappers too (the inner dataset's first), and each pipeline alone."""
+    for pipeline in train_image_transforms(config):
+        yield from _with_inner("train", pipeline)
+    yield from resolved_pipelines(config)
+
+
+def pad_key(pad: Mapping[str, Any]) -> str:
+    """A Pad's arguments as one comparable value (tuples and lists alike)."""
+    return json.dumps(pad, sort_keys=True, default=repr)
+
+
+def staying_pads(config: Mapping[str, Any]) -> set[str]:
+    """The resolved 2.x Pads (as :func:`pad_key`) some transform other than formatting follows: they stay in
+    the 3.x pipelines, in their place. Only a Pad that ends the pixel transforms moves to data_preprocessor."""
+    return {
+        pad_key(transform)
+        for _, pipeline in _sequences(config)
+        for index, transform in enumerate(pipeline)
+        if isinstance(transform, Mapping) and transform.get("type") == "Pad"
+        and any(not isinstance(later, Mapping) or later.get("type") not in _AFTER_MOVED_PAD
+                for later in pipeline[index + 1:])
+    }
+
+
+def moving_pads(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The resolved 2.x Pads data_preprocessor takes over, with their split."""
+    staying = staying_pads(config)
+    return [(split, pad) for split, pad in resolved_transforms(config, "Pad") if pad_key(pad) not in staying]
+
+
 def preprocessing(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """What ``model.data_preprocessor`` must do for the resolved 2.x ``config``'s ``Normalize``
-    and ``Pad``: ``({mean, std, bgr_to_rgb, pad_size_divisor, batch_augments}, refusals)``; a train
-    ``Pad(size=S)`` becomes ``BatchFixedSizePad(size=S)``. Refusals are ``(construct, reason)`` and
-    leave both transforms in place."""
+    and the ``Pad`` s that end the pixel transforms: ``({mean, std, bgr_to_rgb, pad_size_divisor,
+    batch_augments}, refusals)``; a train ``Pad(size=S)`` becomes ``BatchFixedSizePad(size=S)``.
+    Refusals are ``(construct, reason)`` and leave both transforms in place."""
     refusals: list[tuple[str, str]] = []
     norms = {
         (tuple(t.get("mean", ())), tuple(t.get("std", ())), bool(t.get("to_rgb", True)))
@@ -190,7 +230,8 @@ def preprocessing(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
     }
     if len(norms) > 1:
         refusals.append(("Normalize", "the pipelines normalise with different values; 3.x normalises once per model"))
-    pads = resolved_transforms(config, "Pad")
+    staying = staying_pads(config)
+    pads = moving_pads(config)
     divisors = {t["size_divisor"] for _, t in pads if t.get("size_divisor") is not None}
     train_sizes = {tuple(t["size"]) for split, t in pads if split == "train" and t.get("size") is not None}
     for split, pad in pads:
@@ -203,15 +244,17 @@ def preprocessing(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple
             refusals.append(("Pad.pad_val", "data_preprocessor pads images with 0 after normalising"))
     if len(divisors) > 1 or len(train_sizes) > 1:
         refusals.append(("Pad", "the pipelines pad differently; 3.x pads once per model"))
-    for split, pipeline in resolved_pipelines(config):
-        types = [t.get("type") for t in pipeline if isinstance(t, Mapping)]
+    for split, pipeline in _sequences(config):
+        transforms = [t for t in pipeline if isinstance(t, Mapping)]
+        types = [t.get("type") for t in transforms]
         if "Normalize" in types:
-            late = [kind for kind in types[types.index("Normalize") + 1:] if kind not in _AFTER_NORMALIZE]
+            late = [t.get("type") for t in transforms[types.index("Normalize") + 1:]
+                    if t.get("type") not in _AFTER_NORMALIZE or (t.get("type") == "Pad" and pad_key(t) in staying)]
             if late:
                 refusals.append(("Normalize", f"{late[0]} runs after Normalize in the {split} pipeline and sees "
                                               "normalised pixels; 3.x normalises after the whole pipeline"))
     if refusals:
-        return {}, refusals
+        return {}, list(dict.fromkeys(refusals))
     fields: dict[str, Any] = {}
     if norms:
         mean, std, to_rgb = norms.pop()
@@ -320,6 +363,8 @@ def _spliced(elements: Sequence[cst.Element], index: int, values: Sequence[cst.B
 
 # ---------------------------------------------------------------- the rewrite of one file
 
+_UNKNOWN = object()  # a value no literal gives
+
 
 class _PipelineRewrite:
     """Rewrites the transform lists of one file; records what it could not map."""
@@ -328,6 +373,7 @@ class _PipelineRewrite:
         self.fm = fm
         fields, refusals = preprocessing(fm.old)
         self.preprocessor_refused = bool(refusals)
+        self.staying_pads = staying_pads(fm.old)
         for construct, reason in dict(refusals).items():
             fm.refuse(construct, reason)
         self.refused: dict[str, str] = {}
@@ -388,7 +434,7 @@ class _PipelineRewrite:
         if kind in FORMATTING:
             return []
         if kind in ("Normalize", "Pad"):
-            if self.preprocessor_refused:
+            if self.preprocessor_refused or (kind == "Pad" and self.pad_stays(node, elements, index)):
                 return None
             self.dropped_normalize |= kind == "Normalize"
             return []
@@ -414,6 +460,36 @@ class _PipelineRewrite:
         if kind in SAME_ARGUMENTS:
             self.check_arguments(node, kind)
         return None
+
+    def pad_stays(self, node: cst.Call, elements: Sequence[cst.Element], index: int) -> bool:
+        """Whether a Pad stays in its 3.x pipeline: a transform other than formatting follows it here, or
+        (through a dataset wrapper's pipeline) where the resolved config runs it."""
+        if any(_type_of(e.value) not in _AFTER_MOVED_PAD for e in elements[index + 1:]):
+            return True
+        value = self.evaluated(node)
+        if value is _UNKNOWN:
+            if self.staying_pads:
+                self.refuse("Pad", "its arguments are not literals: it cannot be told from a Pad that stays")
+                return True
+            return False
+        return pad_key(value) in self.staying_pads
+
+    def evaluated(self, node: cst.BaseExpression) -> Any:
+        """The value of a ``dict(...)`` of literals and variables (as the resolved config holds them)."""
+        if isinstance(node, cst.Name):
+            return self.fm.old.get(node.value, _UNKNOWN)
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict"):
+            return literal_value(node, _UNKNOWN)
+        value: dict[str, Any] = {}
+        for arg in node.args:
+            item = self.evaluated(arg.value)
+            if arg.star == "**" and isinstance(item, Mapping):
+                value.update(item)
+            elif arg.keyword is not None and item is not _UNKNOWN:
+                value[arg.keyword.value] = item
+            else:
+                return _UNKNOWN
+        return value
 
     def check_arguments(self, node: cst.Call, kind: str) -> None:
         for name in _keywords(node):
@@ -540,6 +616,8 @@ class _PipelineRewrite:
             if "keep_ratio" not in _keywords(call):
                 call = call.with_changes(args=append_keyword(call.args, "keep_ratio", cst.Name("True")))
             new.append(call)
+        new += [e.value for i, e in enumerate(inner.elements)
+                if _type_of(e.value) == "Pad" and self.pad_stays(e.value, inner.elements, i)]
         self.dropped_normalize |= any(_type_of(e.value) == "Normalize" for e in inner.elements)
         collect = next((e.value for e in inner.elements if _type_of(e.value) == "Collect"), None)
         if collect is not None:
@@ -717,6 +795,79 @@ STEPS = (
                 """,
                 kind=FileKind.CONFIG,
                 title="test-time augmentation and Shear are refused: left as written and named",
+            ),
+            Example(
+                """
+                load_pipeline = [
+                    dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+                    dict(type='RandomFlip', flip_ratio=0.5),
+                    dict(type='Pad', size=(1024, 1024)),
+                ]
+                train_pipeline = [
+                    dict(type='CopyPaste', max_num_pasted=100),
+                    dict(type='Normalize', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
+                    dict(type='DefaultFormatBundle'),
+                    dict(type='Collect', keys=['img', 'gt_bboxes', 'gt_labels', 'gt_masks']),
+                ]
+                train_dataloader = dict(
+                    dataset=dict(type='MultiImageMixDataset', dataset=dict(pipeline=load_pipeline), pipeline=train_pipeline))
+                """,
+                """
+                load_pipeline = [
+                    dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+                    dict(type='RandomFlip', prob=0.5),
+                    dict(type='Pad', size=(1024, 1024)),
+                ]
+                train_pipeline = [
+                    dict(type='CopyPaste', max_num_pasted=100),
+                    dict(type='PackDetInputs'),
+                ]
+                train_dataloader = dict(
+                    dataset=dict(type='MultiImageMixDataset', dataset=dict(pipeline=load_pipeline), pipeline=train_pipeline))
+                """,
+                kind=FileKind.CONFIG,
+                title="R2: a Pad that CopyPaste follows (through the wrapper's pipeline) stays in its place",
+            ),
+            Example(
+                """
+                pad_cfg = dict(img=(128, 128, 128), masks=0, seg=255)
+                img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+                train_pipeline = [
+                    dict(type='LoadImageFromFile'),
+                    dict(type='Pad', size=(1024, 1024), pad_val=pad_cfg),
+                    dict(type='Normalize', **img_norm_cfg),
+                    dict(type='DefaultFormatBundle', img_to_float=True),
+                    dict(type='Collect', keys=['img', 'gt_bboxes', 'gt_labels']),
+                ]
+                test_pipeline = [
+                    dict(type='LoadImageFromFile'),
+                    dict(type='MultiScaleFlipAug', img_scale=(1333, 800), flip=False, transforms=[
+                        dict(type='Resize', keep_ratio=True),
+                        dict(type='Pad', size_divisor=32, pad_val=pad_cfg),
+                        dict(type='Normalize', **img_norm_cfg),
+                        dict(type='Collect', keys=['img']),
+                    ])
+                ]
+                """,
+                """
+                pad_cfg = dict(img=(128, 128, 128), masks=0, seg=255)
+                train_pipeline = [
+                    dict(type='LoadImageFromFile'),
+                    dict(type='Pad', size=(1024, 1024), pad_val=pad_cfg),
+                    dict(type='PackDetInputs'),
+                ]
+                test_pipeline = [
+                    dict(type='LoadImageFromFile'),
+                    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+                    dict(type='Pad', size_divisor=32, pad_val=pad_cfg),
+                    dict(type='LoadAnnotations', with_bbox=True),
+                    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+                ]
+                """,
+                kind=FileKind.CONFIG,
+                title="R2, R12: a Pad before Normalize pads raw pixels: it stays, with its pad_val (Mask2Former)",
             ),
             Example(
                 """

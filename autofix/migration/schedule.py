@@ -24,6 +24,9 @@
   becomes ``by_epoch=True, convert_to_iter_based=True`` where it is a fraction of training
   (cosine), and stays in iterations where mmcv counted iterations (``step``, ``exp``).
 - R26: ``momentum_config`` ``CosineAnnealing(min_momentum)`` -> ``CosineAnnealingMomentum``.
+- Model settings: a 2.x top-level ``train_cfg``/``test_cfg`` (very old configs) -> ``model.train_cfg`` /
+  ``model.test_cfg``, moved into the file's ``model`` (or a partial ``model = dict(train_cfg=...)``): mmdet
+  2.x's ``build_detector`` passed them to a model without its own. The loops take their names then.
 
 ## Refused (left as written, named in the file's notes)
 - ``lr_config.warmup``: ``'exp'`` (the documented ``ExponentialLR(gamma=warmup_ratio)`` decays the
@@ -38,8 +41,10 @@
 - ``momentum_config``: anything but a CosineAnnealing momentum without warmup on an epoch runner.
 - ``runner.type`` / ``runner.<key>``: a runner other than EpochBasedRunner and IterBasedRunner, or
   an argument the train loops lack (``evaluation.start`` is the evaluation group's refusal).
-- ``runner`` / ``lr_config`` (whatever of them the file writes) beside a top-level 2.x model
-  ``train_cfg``/``test_cfg`` (very old configs): the loop configs would take their names.
+- a top-level ``train_cfg``/``test_cfg`` beside a model that has its own (2.x refused both), a model that is not
+  a dict literal, or one written before a variable the setting reads; then ``runner`` / ``lr_config``
+  (whatever of them the file writes) too: the loop configs would take their names. A child whose
+  ``model`` has ``_delete_=True`` under a base's top-level setting is refused too (the base's model loses it).
 - ``lr_config``: a schedule in a file with no ``runner`` in it or its bases (its length is unknown).
 """
 
@@ -49,12 +54,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import libcst as cst
-
 from autofix.config_edit import render
-from autofix.cst_helpers import is_mapping_literal, mapping_value
+from autofix.cst_helpers import (
+    is_mapping_literal,
+    is_true,
+    mapping_value,
+    nested_dict_call,
+    node_code,
+    referenced_names,
+)
 from autofix.migration import FileMigration, Step
-from autofix.migration.optim import DELETE, dict_source, place, without_delete
+from autofix.migration.optim import DELETE, dict_source, indented, without_delete
 from autofix.rule import Example
 
 _LOOPS = {"EpochBasedRunner": ("EpochBasedTrainLoop", "max_epochs"), "IterBasedRunner": ("IterBasedTrainLoop", "max_iters")}
@@ -94,7 +104,7 @@ class Source:
         node = self.fm.written(name)
         if key is not None:
             node = mapping_value(node, key) if is_mapping_literal(node) else None
-        return None if node is None else cst.Module(body=[]).code_for_node(node)
+        return None if node is None else node_code(node)
 
     def __call__(self, name: str, key: str, value: Any) -> Arg:
         code = self.written(name, key)
@@ -298,6 +308,44 @@ def plain(value: Any) -> Any:
     return value
 
 
+# A 2.x config holds one of these and none of the 3.x keys: its top-level train_cfg/test_cfg are model settings.
+_2X_KEYS = ("data", "optimizer", "runner", "lr_config", "total_epochs", "evaluation", "checkpoint_config", "log_config")
+_3X_KEYS = ("train_dataloader", "optim_wrapper", "param_scheduler", "val_cfg")
+_MODEL_SETTINGS = ("train_cfg", "test_cfg")
+
+
+def _model_settings(old: Mapping[str, Any], name: str) -> bool:
+    """Whether the resolved ``old`` holds a 2.x top-level ``name``: the model's settings, which mmdet 2.x's
+    build_detector passed to the model (a loop mmengine builds has a ``type`` or a ``by_epoch``)."""
+    value = old.get(name)
+    return (isinstance(value, Mapping) and "type" not in value and "by_epoch" not in value
+            and any(key in old for key in _2X_KEYS) and not any(key in old for key in _3X_KEYS))
+
+
+def migrate_model_settings(fm: FileMigration) -> None:
+    """2.x top-level ``train_cfg``/``test_cfg`` -> ``model.train_cfg``/``model.test_cfg`` (mmdet 2.x's
+    build_detector gave them to a model without its own, with a deprecation warning)."""
+    for name in _MODEL_SETTINGS:
+        if not _model_settings(fm.old, name):
+            continue
+        model, value = fm.written("model"), fm.written(name)
+        if value is None:
+            if model is not None and is_true(mapping_value(model, "_delete_")) and mapping_value(model, name) is None:
+                fm.refuse(name, f"the bases' top-level {name} goes into their model, which this model's _delete_ drops")
+            continue
+        if isinstance(fm.old.get("model"), Mapping) and name in fm.old["model"]:
+            fm.refuse(name, f"the model has a {name} too: mmdet 2.x's build_detector refused both")
+        elif model is not None and not is_mapping_literal(model):
+            fm.refuse(name, "model is not a dict literal here: it cannot take the setting")
+        elif model is not None and referenced_names(value) & set(fm.names()[fm.names().index("model") + 1:]):
+            fm.refuse(name, f"{name} reads a variable written after model")
+        elif model is not None:
+            fm.set_nested("model", (name,), indented(node_code(value)))  # one level in
+            fm.remove(name)
+        else:
+            fm.set("model", nested_dict_call((name,), value), replacing=name)
+
+
 def migrate_schedule(fm: FileMigration) -> None:
     legacy = [name for name in (*_LOOP_KEYS, *_SCHEDULE_KEYS) if fm.written(name) is not None]
     if not legacy and any(fm.written(name) is not None for name in ("train_cfg", "param_scheduler")):
@@ -325,14 +373,14 @@ def migrate_schedule(fm: FileMigration) -> None:
         schedulers = None
     train_cfg = loop_override(loop, fm.base.get("train_cfg"), _loop_sources(fm))
     if train_cfg is not None:
-        place(fm, "train_cfg", train_cfg, _LOOP_KEYS)
+        fm.set("train_cfg", train_cfg, replacing=_LOOP_KEYS)
     for name, loop_type in (("val_cfg", "ValLoop"), ("test_cfg", "TestLoop")):
         if "type" not in fm.base.get(name, {}):
             fm.set(name, f"dict(type='{loop_type}')", after="train_cfg" if name == "val_cfg" else "val_cfg")
     if schedulers is not None:
         values = [{key: plain(arg.value) for key, arg in scheduler.items()} for scheduler in schedulers]
         if any(fm.written(name) for name in _SCHEDULE_KEYS) or values != plain(fm.base.get("param_scheduler", [])):
-            place(fm, "param_scheduler", schedulers_source(schedulers), (*_SCHEDULE_KEYS, "test_cfg"))
+            fm.set("param_scheduler", schedulers_source(schedulers), replacing=(*_SCHEDULE_KEYS, "test_cfg"))
 
 
 _SCHEDULE_1X = """
@@ -341,6 +389,52 @@ _SCHEDULE_1X = """
     """  # the examples' base: mmdet 2.x's _base_/schedules/schedule_1x.py
 
 STEPS = (
+    Step(
+        id="R17 (model settings)",
+        summary="a 2.x top-level train_cfg/test_cfg (model settings) goes into model, freeing the loops' names",
+        run=migrate_model_settings,
+        examples=(
+            Example(
+                title="very old 2.x settings beside the model, as build_detector took them",
+                before="""
+                model = dict(type='FCOS')
+                # training and testing settings
+                train_cfg = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5))
+                test_cfg = dict(score_thr=0.05)
+                runner = dict(type='EpochBasedRunner', max_epochs=12)
+                """,
+                after="""
+                model = dict(type='FCOS', train_cfg=dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5)), test_cfg=dict(score_thr=0.05))
+                # training and testing settings
+                train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1)
+                val_cfg = dict(type='ValLoop')
+                test_cfg = dict(type='TestLoop')
+                """,
+            ),
+            Example(
+                title="without a model of its own: a partial model override where train_cfg stood",
+                before="""
+                train_cfg = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5))
+                runner = dict(type='EpochBasedRunner', max_epochs=12)
+                """,
+                after="""
+                model = dict(train_cfg=dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5)))
+                train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1)
+                val_cfg = dict(type='ValLoop')
+                test_cfg = dict(type='TestLoop')
+                """,
+            ),
+            Example(
+                title="Refused: a model with its own train_cfg (2.x refused both), the loop's name is taken",
+                before="""
+                model = dict(type='FCOS', train_cfg=dict(debug=False))
+                train_cfg = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5))
+                runner = dict(type='EpochBasedRunner', max_epochs=12)
+                """,
+                after=None,
+            ),
+        ),
+    ),
     Step(
         id="R17, R19-R26, R42",
         summary="runner + lr_config + momentum_config + evaluation.interval -> train_cfg/val_cfg/test_cfg + param_scheduler",
@@ -486,14 +580,6 @@ STEPS = (
                 val_cfg = dict(type='ValLoop')
                 test_cfg = dict(type='TestLoop')
                 """,
-            ),
-            Example(
-                title="Refused: a top-level 2.x model train_cfg holds the loop's name",
-                before="""
-                train_cfg = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5))
-                runner = dict(type='EpochBasedRunner', max_epochs=12)
-                """,
-                after=None,
             ),
             Example(
                 title="Refused: exp warmup outside YOLOX",
