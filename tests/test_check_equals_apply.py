@@ -1,5 +1,6 @@
 """`check` is the apply pipeline in report-only mode: for the same rules it reports findings in exactly
-the files `apply --dry-run` would change, exits 1 exactly when it does, and shares apply's guards."""
+the files `apply --dry-run` would change (or names as left as they were: a refused construct is reported,
+never pending), exits 1 exactly when it does, and shares apply's guards."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ def invoke(*args: str):
 
 
 def checked_and_changed(fix: str, *paths: str) -> tuple[set[str], set[str], int, int]:
-    """The files check reports and the files apply --dry-run changes, and both exit codes."""
+    """The files check reports and the files apply --dry-run changes or leaves with a refusal, and both exit codes."""
     check = invoke("check", "--fix", fix, "--format", "json", *paths)
     apply = invoke("apply", "--fix", fix, "--dry-run", "--format", "json", *paths)
     reported = {f["path"] for f in json.loads(check.stdout)["findings"]}
-    changed = {f["path"] for f in json.loads(apply.stdout)["files"] if f["status"] == "changed"}
+    changed = {f["path"] for f in json.loads(apply.stdout)["files"] if f["status"] == "changed" or f["refused"]}
     return reported, changed, check.exit_code, apply.exit_code
 
 

@@ -41,6 +41,15 @@ ENVIRONMENT_KEYS = ("cudnn_benchmark", "mp_start_method", "opencv_num_threads", 
 GROUPS = ("pipelines", "model", "detectors", "data", "evaluation", "optim", "schedule", "runtime")
 
 
+class Refused(Exception):
+    """Raised inside a step: ``construct`` (a dotted key, a transform type) has no exact 3.x form."""
+
+    def __init__(self, construct: str, reason: str) -> None:
+        super().__init__(construct, reason)
+        self.construct = construct
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Step:
     """One mapping rule (or a few tied ones): ``run`` rewrites a :class:`FileMigration` in place."""

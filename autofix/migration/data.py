@@ -45,14 +45,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
 from autofix.config_edit import render
-from autofix.cst_helpers import dict_call_keys, string_value
-from autofix.migration import FileMigration, Step
+from autofix.cst_helpers import dict_call_keys, node_code, string_value
+from autofix.migration import FileMigration, Refused, Step
+from autofix.mmconfig import value_at
 from autofix.provenance import assigned_name
 from autofix.rule import Example
 
@@ -69,15 +70,6 @@ XML_DATASETS = ("VOCDataset", "XMLDataset", "WIDERFaceDataset")
 SUB_DATA_ROOT = ("VOCDataset", "XMLDataset")  # 3.x XMLDataset reads `data_prefix.sub_data_root`
 LOADER_KEYS = {"samples_per_gpu": "batch_size", "imgs_per_gpu": "batch_size", "workers_per_gpu": "num_workers",
                "persistent_workers": "persistent_workers"}
-
-
-class Refused(Exception):
-    """A construct with no exact mapping: ``construct`` names it (a dotted key)."""
-
-    def __init__(self, construct: str, reason: str) -> None:
-        super().__init__(reason)
-        self.construct = construct
-        self.reason = reason
 
 
 # --- a small source builder: the dataloaders are written in the official ports' layout --------------------
@@ -140,26 +132,11 @@ def _nested(value: Value, indent: int, column: int) -> str:
     return value if isinstance(value, str) else value.code(indent, column)
 
 
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
-
-
 def _comment(arg: cst.Arg) -> str | None:
     whitespace = arg.comma.whitespace_after if isinstance(arg.comma, cst.Comma) else None
     if isinstance(whitespace, cst.ParenthesizedWhitespace) and whitespace.first_line.comment:
         return whitespace.first_line.comment.value
     return None
-
-
-def _at(mapping: object, *keys: str | int) -> object:
-    for key in keys:
-        if isinstance(mapping, Mapping):
-            mapping = mapping.get(key)
-        elif isinstance(mapping, Sequence) and isinstance(key, int) and key < len(mapping):
-            mapping = mapping[key]
-        else:
-            return None
-    return mapping
 
 
 # --- datasets --------------------------------------------------------------------------------------------
@@ -178,8 +155,8 @@ class Dataset:
     whole: bool  # written whole: the 3.x defaults of R6 are due
 
     def inner(self, key: str | int, name: str, whole: bool) -> Dataset:
-        base = _at(self.base, key) if self.base is not None else None
-        return Dataset(self.fm, f"{self.where}.{name}", self.split, _at(self.old, key) or {},
+        base = value_at(self.base, (key,))
+        return Dataset(self.fm, f"{self.where}.{name}", self.split, value_at(self.old, (key,)) or {},
                        base if isinstance(base, Mapping) else None, whole)
 
 
@@ -209,7 +186,7 @@ def _dataset(node: cst.BaseExpression, ds: Dataset) -> Call:
             elif name == "datasets" and kind == "ConcatDataset":
                 out.add(name, _dataset_list(arg.value, ds, whole), _comment(arg))
             elif name in KEPT:
-                out.add(name, _code(arg.value), _comment(arg))
+                out.add(name, node_code(arg.value), _comment(arg))
             else:
                 raise Refused(f"{ds.where}.{name}", f"{kind} argument with no known 3.x form")
         return out
@@ -287,11 +264,11 @@ def _split_path(node: cst.BaseExpression) -> tuple[str | None, str]:
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
         rest = node.right.evaluated_value if isinstance(node.right, (cst.SimpleString, cst.ConcatenatedString)) else None
         if isinstance(rest, str):
-            return _code(node.left.with_changes(lpar=[], rpar=[])).strip(), rest
+            return node_code(node.left.with_changes(lpar=[], rpar=[])).strip(), rest
     if isinstance(node, cst.SimpleString) and string_value(node) is not None:
         return None, string_value(node)
     if isinstance(node, (cst.Name, cst.Attribute)):
-        return _code(node), ""
+        return node_code(node), ""
     raise ValueError
 
 
@@ -312,7 +289,7 @@ def _leaf(keys: Mapping[str, cst.Arg], ds: Dataset, whole: bool) -> Call:
         if name in JOINED_PATHS:
             if data_root is not None and "data_root" not in keys and out.get("data_root") is None:
                 out.add("data_root", data_root)
-            value = repr(paths[name][1]) if data_root not in (None, "''") else _code(arg.value)
+            value = repr(paths[name][1]) if data_root not in (None, "''") else node_code(arg.value)
             out.add(name, value, comment)
         elif name in PREFIXES:
             if prefix_done:
@@ -325,11 +302,11 @@ def _leaf(keys: Mapping[str, cst.Arg], ds: Dataset, whole: bool) -> Call:
                 if old_name in keys:
                     if old_name == "img_prefix" and kind in SUB_DATA_ROOT:
                         new_name = "sub_data_root"
-                    text = repr(paths[old_name][1]) if data_root not in (None, "''") else _code(keys[old_name].value)
+                    text = repr(paths[old_name][1]) if data_root not in (None, "''") else node_code(keys[old_name].value)
                     prefix.add(new_name, text)
             out.add("data_prefix", prefix, comment)
         elif name == "classes":
-            out.add("metainfo", Call(args=[("classes", _code(arg.value))]), comment)
+            out.add("metainfo", Call(args=[("classes", node_code(arg.value))]), comment)
         elif name in ("filter_empty_gt", "min_size"):
             if filter_done:
                 continue
@@ -340,7 +317,7 @@ def _leaf(keys: Mapping[str, cst.Arg], ds: Dataset, whole: bool) -> Call:
         elif name in KEPT:
             if name == "pipeline" and whole:
                 _defaults(out, keys, ds)
-            out.add(name, _code(arg.value), comment)
+            out.add(name, node_code(arg.value), comment)
         else:
             raise Refused(f"{ds.where}.{name}", "dataset argument with no known 3.x form")
     if whole and "pipeline" not in keys:
@@ -363,13 +340,13 @@ def _filter(keys: Mapping[str, cst.Arg], ds: Dataset, whole: bool) -> Call:
     out = Call()
     empty = keys.get("filter_empty_gt")
     if empty is not None or whole:
-        out.add("filter_empty_gt", _code(empty.value) if empty is not None else "True")
+        out.add("filter_empty_gt", node_code(empty.value) if empty is not None else "True")
     if whole:
         out.add("min_size", "32")  # 2.x CustomDataset._filter_imgs(min_size=32)
     if "min_size" in keys:
         if ds.old.get("type") not in XML_DATASETS:
             raise Refused(f"{ds.where}.min_size", "min_size is a box filter of the XML datasets only")
-        out.add("bbox_min_size", _code(keys["min_size"].value))
+        out.add("bbox_min_size", node_code(keys["min_size"].value))
     return out
 
 
@@ -379,7 +356,7 @@ def _data_root(paths: Mapping[str, tuple[str | None, str]], keys: Mapping[str, c
         return None  # 2.x joined the paths with it already: they stay as written
     prefixes = {prefix for prefix, _ in paths.values()}
     if not paths or prefixes == {None}:
-        inherited = _at(ds.base, "data_root") if ds.base is not None else None
+        inherited = value_at(ds.base, ("data_root",))
         # 2.x read plain paths as they are; a 3.x base's data_root would be joined in front of them.
         return "''" if paths and inherited else None
     if len(prefixes) != 1:
@@ -409,20 +386,20 @@ def _loader_overrides(fm: FileMigration, data: Mapping[str, cst.Arg], split: str
         raise Refused(f"data.{split}_dataloader", "not a dict(...) literal")
     for name, item in keys.items():
         if name in LOADER_KEYS:
-            out.add(LOADER_KEYS[name], _code(item.value))
+            out.add(LOADER_KEYS[name], node_code(item.value))
         elif name == "shuffle":
-            out.add("sampler", Call(args=[("shuffle", _code(item.value))]))
+            out.add("sampler", Call(args=[("shuffle", node_code(item.value))]))
         elif name == "class_aware_sampler" and dict_call_keys(item.value) is not None:
             sampler = Call(args=[("_delete_", "True"), ("type", "'ClassAwareSampler'")])
             for key, value in dict_call_keys(item.value).items():
-                sampler.add(key, _code(value.value))
+                sampler.add(key, node_code(value.value))
             out.add("sampler", sampler)
         else:
             raise Refused(f"data.{split}_dataloader.{name}", "dataloader argument with no known 3.x form")
 
 
 def _iteration_based(fm: FileMigration) -> bool:
-    return _at(fm.old, "runner", "type") == "IterBasedRunner"
+    return value_at(fm.old, ("runner", "type")) == "IterBasedRunner"
 
 
 def _loader(fm: FileMigration, data: Mapping[str, cst.Arg], split: str, whole: bool) -> Call | None:
@@ -435,18 +412,18 @@ def _loader(fm: FileMigration, data: Mapping[str, cst.Arg], split: str, whole: b
     dataset = data.get(split)
     dataset_keys = dict_call_keys(dataset.value) if dataset is not None and isinstance(dataset.value, cst.Call) else None
     if split == "train" and written_size in data:
-        out.add("batch_size", _code(data[written_size].value), _comment(data[written_size]))
+        out.add("batch_size", node_code(data[written_size].value), _comment(data[written_size]))
     elif split != "train" and dataset_keys and "samples_per_gpu" in dataset_keys:
-        out.add("batch_size", _code(dataset_keys["samples_per_gpu"].value))
+        out.add("batch_size", node_code(dataset_keys["samples_per_gpu"].value))
     elif whole:
-        size = old.get("imgs_per_gpu", old.get("samples_per_gpu", 2)) if split == "train" else _at(old, split, "samples_per_gpu") or 1
+        size = old.get("imgs_per_gpu", old.get("samples_per_gpu", 2)) if split == "train" else value_at(old, (split, "samples_per_gpu")) or 1
         out.add("batch_size", render(size))
     if "workers_per_gpu" in data:
-        out.add("num_workers", _code(data["workers_per_gpu"].value), _comment(data["workers_per_gpu"]))
+        out.add("num_workers", node_code(data["workers_per_gpu"].value), _comment(data["workers_per_gpu"]))
     elif whole:
         out.add("num_workers", render(old.get("workers_per_gpu", 2)))
     if split == "train" and "persistent_workers" in data:
-        out.add("persistent_workers", _code(data["persistent_workers"].value), _comment(data["persistent_workers"]))
+        out.add("persistent_workers", node_code(data["persistent_workers"].value), _comment(data["persistent_workers"]))
     elif whole:
         out.add("persistent_workers", render(bool(old.get("workers_per_gpu", 2))))
     if whole and split != "train":
@@ -454,14 +431,14 @@ def _loader(fm: FileMigration, data: Mapping[str, cst.Arg], split: str, whole: b
     if whole:
         sampler = "InfiniteSampler" if split == "train" and _iteration_based(fm) else "DefaultSampler"
         out.add("sampler", Call(args=[("type", repr(sampler)), ("shuffle", str(split == "train"))]))
-        if split == "train" and _at(old, "train", "type") != "MultiImageMixDataset":
+        if split == "train" and value_at(old, ("train", "type")) != "MultiImageMixDataset":
             out.add("batch_sampler", Call(args=[("type", "'AspectRatioBatchSampler'")]))
-    elif split == "train" and _iteration_based(fm) and _at(fm.base, "train_dataloader", "sampler", "type") != "InfiniteSampler":
+    elif split == "train" and _iteration_based(fm) and value_at(fm.base, ("train_dataloader", "sampler", "type")) != "InfiniteSampler":
         out.add("sampler", Call(args=[("type", "'InfiniteSampler'")]))
     _loader_overrides(fm, data, split, out)
     if dataset is not None:
         out.add("dataset", _loader_dataset(fm, dataset, split, whole), _comment(dataset))
-    elif whole and _at(fm.old, "data", split) is not None:
+    elif whole and value_at(fm.old, ("data", split)) is not None:
         raise Refused(f"data.{split}", f"no 3.x base provides {split}_dataloader and the file writes no {split} set")
     elif whole:
         return None
@@ -469,8 +446,8 @@ def _loader(fm: FileMigration, data: Mapping[str, cst.Arg], split: str, whole: b
 
 
 def _loader_dataset(fm: FileMigration, arg: cst.Arg, split: str, whole: bool) -> str | Call:
-    base = _at(fm.base, f"{split}_dataloader", "dataset")
-    ds = Dataset(fm, f"data.{split}", split, _at(fm.old, "data", split) or {}, base if isinstance(base, Mapping) else None,
+    base = value_at(fm.base, (f"{split}_dataloader", "dataset"))
+    ds = Dataset(fm, f"data.{split}", split, value_at(fm.old, ("data", split)) or {}, base if isinstance(base, Mapping) else None,
                  whole)
     if isinstance(arg.value, cst.Name):  # `train=train_dataset`: rewrite the variable where it is written
         written = fm.written(arg.value.value)
@@ -529,7 +506,7 @@ def _take_leading_lines(fm: FileMigration, source: str, target: str) -> None:
 def _sampler_only(fm: FileMigration) -> None:
     """R42 in a file that writes no ``data``: an iteration-based runner over an epoch-based 3.x loader."""
     if "runner" in fm.old and fm.written("runner") is not None and _iteration_based(fm):
-        if _at(fm.base, "train_dataloader", "sampler", "type") not in (None, "InfiniteSampler"):
+        if value_at(fm.base, ("train_dataloader", "sampler", "type")) not in (None, "InfiniteSampler"):
             fm.set_nested("train_dataloader", ("sampler",), "dict(type='InfiniteSampler')")
 
 

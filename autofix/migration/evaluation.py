@@ -39,9 +39,10 @@ from collections.abc import Mapping
 import libcst as cst
 
 from autofix.config_edit import render
-from autofix.cst_helpers import dict_call_keys, literal_value, mapping_value, string_value
-from autofix.migration import FileMigration, Step
-from autofix.migration.data import WRAPPERS, Call, Items, Refused, _at, _code
+from autofix.cst_helpers import dict_call_keys, literal_value, mapping_value, node_code, string_value
+from autofix.migration import FileMigration, Refused, Step
+from autofix.migration.data import WRAPPERS, Call, Items
+from autofix.mmconfig import value_at
 from autofix.rule import Example
 
 SPLITS = ("val", "test")
@@ -119,7 +120,7 @@ def _path(fm: FileMigration, split: str, key: str, dataset: Mapping, whole: bool
     if isinstance(node, cst.SimpleString) and string_value(node) is not None:
         root = written["data_root"].value if "data_root" in written else None
         path = repr(edit(string_value(node)))
-        return path if root is None or string_value(root) == "" else f"{_code(root)} + {path}"
+        return path if root is None or string_value(root) == "" else f"{node_code(root)} + {path}"
     value = dataset.get(key)
     if value is None:
         return None
@@ -129,10 +130,10 @@ def _path(fm: FileMigration, split: str, key: str, dataset: Mapping, whole: bool
 
 
 def _evaluator(fm: FileMigration, split: str, options: Mapping[str, cst.Arg], whole: bool) -> Call | Items | None:
-    dataset = _leaf(_at(fm.old, "data", split))
+    dataset = _leaf(value_at(fm.old, ("data", split)))
     kind = _metric_type(dataset, f"data.{split}.type")
     metric_arg = options.get("metric")
-    metric = literal_value(metric_arg.value, None) if metric_arg else _at(fm.old, "evaluation", "metric")
+    metric = literal_value(metric_arg.value, None) if metric_arg else value_at(fm.old, ("evaluation", "metric"))
     metric = DEFAULT_METRIC[kind] if metric is None else metric
     wanted = [metric] if isinstance(metric, str) else list(metric) if isinstance(metric, (list, tuple)) else None
     if wanted is None or not set(wanted) <= set(METRICS[kind]):
@@ -152,7 +153,7 @@ def _evaluator(fm: FileMigration, split: str, options: Mapping[str, cst.Arg], wh
             out.add("seg_prefix", seg_prefix)
     elif kind == "VOCMetric":
         if whole or metric_arg:
-            out.add("metric", _code(metric_arg.value) if metric_arg else render(metric))
+            out.add("metric", node_code(metric_arg.value) if metric_arg else render(metric))
         if whole:
             out.add("eval_mode", repr(_eval_mode(dataset)))
     elif kind == "OpenImagesMetric":
@@ -162,10 +163,10 @@ def _evaluator(fm: FileMigration, split: str, options: Mapping[str, cst.Arg], wh
                 if not any(OPTIONS[kind].get(option) == name for option in options):
                     out.add(name, render(value))
     elif whole or metric_arg:
-        out.add("metric", _code(metric_arg.value) if metric_arg else render(metric))
+        out.add("metric", node_code(metric_arg.value) if metric_arg else render(metric))
     for option, arg in options.items():
         if option in OPTIONS[kind]:
-            out.add(OPTIONS[kind][option], _code(arg.value))
+            out.add(OPTIONS[kind][option], node_code(arg.value))
         elif option != "metric" and split == "val":  # named once for both evaluators (a VOC option on COCO)
             fm.refuse(f"evaluation.{option}", f"no {kind} argument for it", keep=(f"evaluation.{option}",))
     if whole and kind == "CocoMetric" and "outfile_prefix" not in {name for name, _ in out.args}:
@@ -222,7 +223,7 @@ def migrate_evaluators(fm: FileMigration) -> None:
         return
     evaluators: dict[str, str] = {}
     for split in SPLITS:
-        if _at(fm.old, "data", split) is None:
+        if value_at(fm.old, ("data", split)) is None:
             continue
         dataset_written = data_written and bool(_written_dataset(fm, split))
         if not (options or dataset_written or (data_written and not fm.inherits(f"{split}_evaluator"))):
@@ -250,11 +251,11 @@ def migrate_evaluators(fm: FileMigration) -> None:
 def _type_changed(fm: FileMigration, split: str) -> bool:
     """The migrated bases evaluate with another metric type than this file's dataset needs."""
     try:
-        kind = _metric_type(_leaf(_at(fm.old, "data", split)), f"data.{split}.type")
+        kind = _metric_type(_leaf(value_at(fm.old, ("data", split))), f"data.{split}.type")
     except Refused:
         return False
     base = fm.base.get(f"{split}_evaluator")
-    types = [item.get("type") for item in base] if isinstance(base, list) else [_at(base, "type")]
+    types = [item.get("type") for item in base] if isinstance(base, list) else [value_at(base, ("type",))]
     return kind not in types
 
 

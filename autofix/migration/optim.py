@@ -46,6 +46,7 @@ from autofix.cst_helpers import (
     is_mapping_literal,
     is_true,
     mapping_value,
+    node_code,
     remove_mapping_keys,
 )
 from autofix.migration import FileMigration, Step
@@ -199,15 +200,11 @@ def reproduces(tree: dict[str, Any] | None, base: Any, target: Any) -> bool:
     return True
 
 
-def source(node: cst.BaseExpression) -> str:
-    return cst.Module(body=[]).code_for_node(node)
-
-
 def deleting(node: cst.BaseExpression) -> str:
     """``node`` (a dict literal) replacing what it overrides: ``dict(_delete_=True, ...)``."""
     if not isinstance(node, cst.Call) or _deletes(node):
-        return source(node)
-    code = source(node)
+        return node_code(node)
+    code = node_code(node)
     opened = code.index("(") + 1
     return f"{code[:opened]}{DELETE}=True{', ' if node.args else ''}{code[opened:]}"
 
@@ -223,7 +220,7 @@ def part_source(node: cst.BaseExpression, replaces: bool, given: Any, wanted: An
     """The file's own expression for a wrapper part, made to give ``wanted`` over the base's ``given``."""
     tree = _key_tree(node)
     if reproduces(tree, {} if given is _MISSING else given, wanted):
-        return source(node)
+        return node_code(node)
     if (replaces or reproduces(tree, {}, wanted)) and isinstance(node, cst.Call):
         return deleting(node)
     return rendered(wanted, given)
@@ -259,7 +256,7 @@ def wrapper_override(
             if part in target:
                 node, replaces = written.get(part, (None, False))
                 if node is not None and reproduces(None if replaces else _key_tree(node), {}, target[part]):
-                    items.append((part, source(_without_delete(node))))
+                    items.append((part, node_code(_without_delete(node))))
                 else:
                     items.append((part, render(target[part])))
         return dict_source("optim_wrapper", items)

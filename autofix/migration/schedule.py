@@ -63,7 +63,7 @@ from autofix.cst_helpers import (
     node_code,
     referenced_names,
 )
-from autofix.migration import FileMigration, Step
+from autofix.migration import FileMigration, Refused, Step
 from autofix.migration.optim import DELETE, dict_source, indented, without_delete
 from autofix.rule import Example
 
@@ -75,10 +75,6 @@ _WARMUP_KEYS = {"warmup", "warmup_iters", "warmup_ratio", "warmup_by_epoch", "by
 _POLICY_KEYS = {"Step": {"step", "gamma", "min_lr"}, "CosineAnnealing": {"min_lr", "min_lr_ratio"}, "Exp": {"gamma"},
                 "Fixed": set()}
 _MISSING = object()
-
-
-class Refused(Exception):
-    """A construct with no exact 3.x form: (construct, reason)."""
 
 
 @dataclass(frozen=True)
@@ -353,7 +349,7 @@ def migrate_schedule(fm: FileMigration) -> None:
     try:
         loop = loop_for(fm.old)
     except Refused as refused:
-        fm.refuse(*refused.args, keep=(*_LOOP_KEYS, *_SCHEDULE_KEYS))
+        fm.refuse(refused.construct, refused.reason, keep=(*_LOOP_KEYS, *_SCHEDULE_KEYS))
         return
     if loop is None:
         if fm.written("lr_config") is not None:
@@ -369,7 +365,7 @@ def migrate_schedule(fm: FileMigration) -> None:
     try:
         schedulers = schedulers_for(fm.old, loop, Source(fm))  # read before the runner statement goes
     except Refused as refused:
-        fm.refuse(*refused.args, keep=_SCHEDULE_KEYS)
+        fm.refuse(refused.construct, refused.reason, keep=_SCHEDULE_KEYS)
         schedulers = None
     train_cfg = loop_override(loop, fm.base.get("train_cfg"), _loop_sources(fm))
     if train_cfg is not None:
