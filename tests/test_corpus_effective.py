@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from corpus import CORPORA, resolve_tree
+from migration.refusals import refused_by_file, refused_in_chain
 
 from autofix.mmconfig import unexpected_changes
 from autofix.registry import all_transforms
@@ -26,6 +27,7 @@ def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus: str
     fixer = transform()
     needing = [rel for rel, cfg in shipped.items() if cfg is not None and fixer.problem(cfg, options)]
     after = resolve_tree(fixed_corpus.folder)
+    refused = refused_by_file(report, fixed_corpus.folder)
 
     wrong: list[str] = []
     changed_configs = 0
@@ -41,7 +43,8 @@ def test_whole_tree_fix_changes_exactly_the_intended_keys(transform, corpus: str
         if unexpected:
             wrong.append(f"{rel}: also changed {unexpected[:3]}")
         left = fixer.problem(fixed, options)
-        if left:
+        # What a rule left as it was for want of an exact fix (migrate's refusals) is named, not wrong.
+        if left and not refused_in_chain(fixed_corpus.folder, refused, rel):
             wrong.append(f"{rel}: still wrong: {left}")
     files_written = report.count("changed")
     unloadable = sum(cfg is None for cfg in shipped.values())

@@ -125,16 +125,18 @@ def _transform_lists(value: Any, path: str) -> Iterator[tuple[str, list[Mapping[
 
 def legacy_constructs(config: Mapping[str, Any]) -> list[str]:
     """The 2.x keys, transforms, transform arguments and custom hooks of a resolved config, named as ``check``
-    shows them. A 2.x environment key beside a 3.x runtime is a 3.x config's leftover, which mmengine ignores
-    as harmlessly as the official ports keep it (a model base of theirs sets ``cudnn_benchmark``)."""
+    shows them. In a 3.x config some 2.x names are variables (see :func:`_a_3x_variable`): a 2.x environment key
+    beside a 3.x runtime is ignored as harmlessly as the official ports keep it (a model base of theirs sets
+    ``cudnn_benchmark``)."""
     model = config.get("model")
     three_x = any(key in config for key in THREE_X_KEYS) or (isinstance(model, Mapping) and "data_preprocessor" in model)
-    found = [key for key in LEGACY_KEYS if key in config and not (three_x and key in ENVIRONMENT_KEYS)]
+    found = [key for key in LEGACY_KEYS if key in config and not (three_x and _a_3x_variable(config, key))]
     found += legacy_hooks(config)
     if isinstance(model, Mapping) and "data_preprocessor" not in model and "train_dataloader" in config:
         found.append("model without data_preprocessor")  # 2.x normalised and padded in the pipeline
     if isinstance(model, Mapping):
-        found += legacy_model_arguments(model)
+        # mmseg 1.x segmentors take `pretrained`; only a 2.x detector's is refused
+        found += [name for name in legacy_model_arguments(model) if not (three_x and name == "model.pretrained")]
     for _, transforms in _transform_lists(config, ""):
         for transform in transforms:
             name = registry_name(transform.get("type")) or ""
@@ -142,6 +144,13 @@ def legacy_constructs(config: Mapping[str, Any]) -> list[str]:
                 found.append(name)
             found += [f"{name}({argument}=)" for argument in LEGACY_ARGUMENTS.get(name, ()) if argument in transform]
     return list(dict.fromkeys(found))
+
+
+def _a_3x_variable(config: Mapping[str, Any], key: str) -> bool:
+    """Whether a 2.x name in a 3.x config is one of its variables: an environment key the ports keep, or an
+    ``optimizer`` beside an ``optim_wrapper`` (mmseg 1.x bases write ``optimizer = dict(...)`` for their
+    ``optim_wrapper = dict(optimizer=optimizer)``)."""
+    return key in ENVIRONMENT_KEYS or (key == "optimizer" and "optim_wrapper" in config)
 
 
 class Legacy2xKeys(ConfigRule):

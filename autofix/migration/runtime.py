@@ -111,7 +111,7 @@ _UNREFUSED_DEFAULTS = {"with_step": True, "log_artifact": False, "log_checkpoint
 _SAME_HOOKS = frozenset({
     "NumClassCheckHook", "CheckInvalidLossHook", "YOLOXModeSwitchHook", "MemoryProfilerHook", "EmptyCacheHook",
     "DistSamplerSeedHook", "IterTimerHook", "SetEpochInfoHook", "MeanTeacherHook", "PipelineSwitchHook",
-    "EarlyStoppingHook", "PrepareTTAHook", "DetVisualizationHook", "TrackVisualizationHook",
+    "EarlyStoppingHook", "PrepareTTAHook", "DetVisualizationHook", "TrackVisualizationHook", "SyncBuffersHook",
 })
 _REFUSED_HOOKS = {
     "EMAHook": "mmcv's EMAHook warms its momentum up over warm_up iterations, mmengine's does not (an "
