@@ -51,7 +51,6 @@ from autofix.registry import resolve_fix_ids
 MIGRATE = ["migrate-2to3"]
 # Refusing one of these leaves the 2.x schedule in place: the curve is not migrate's to match then.
 SCHEDULE_KEYS = frozenset({"lr_config", "momentum_config", "runner", "optimizer", "total_epochs", "train_cfg"})
-NO_PREPROCESSOR = "model without data_preprocessor"  # as legacy_constructs names it
 MATCH_TARGET = 500  # of the 563 pairs mmengine resolves on both sides (the issue's target)
 
 
@@ -195,25 +194,21 @@ def _holds(value: Any, types: set[str]) -> bool:
     return isinstance(value, (list, tuple)) and any(_holds(item, types) for item in value)
 
 
-def _without_refused_pipelines(value: Any, types: set[str]) -> tuple[Any, bool]:
-    """``value`` with every pipeline that holds a refused transform emptied (it was left as written because of
-    it), and whether there was one."""
+def _without_refused_pipelines(value: Any, types: set[str]) -> Any:
+    """``value`` with every pipeline that holds a refused transform emptied (it was left as written because of it)."""
     if isinstance(value, Mapping):
-        items = {key: _without_refused_pipelines(item, types) for key, item in value.items()}
-        return {key: item for key, (item, _) in items.items()}, any(found for _, found in items.values())
+        return {key: _without_refused_pipelines(item, types) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(item, Mapping) and "type" in item for item in value) and _holds(value, types):
-            return [], True
-        items = [_without_refused_pipelines(item, types) for item in value]
-        return [item for item, _ in items], any(found for _, found in items)
-    return value, False
+            return []
+        return [_without_refused_pipelines(item, types) for item in value]
+    return value
 
 
 def test_no_2x_construct_is_left_but_the_refused(migrated_2x: MigratedTree, corpus_resolved):
     """No 2.x key, transform or transform argument stays in a migrated config unless the run refused it there
     or in a base (``img_norm_cfg`` may stay as a variable; 3.x Mosaic/MixUp keep ``img_scale``). A pipeline
-    left as written because one of its transforms was refused may keep its 2.x transforms, and the model
-    then has no data_preprocessor."""
+    left as written because one of its transforms was refused may keep its 2.x transforms."""
     wrong = []
     for relative, before in corpus_resolved(OLD.name).items():
         if before is None:
@@ -223,11 +218,8 @@ def test_no_2x_construct_is_left_but_the_refused(migrated_2x: MigratedTree, corp
             wrong.append(f"{relative}: mmengine no longer loads it")
             continue
         refused = {_root(construct) for construct in migrated_2x.refused_in_chain(relative)}
-        judged, pipeline_refused = _without_refused_pipelines(after, refused)
-        left = [
-            construct for construct in legacy_constructs(judged)
-            if _root(construct) not in refused and not (pipeline_refused and construct == NO_PREPROCESSOR)
-        ]
+        judged = _without_refused_pipelines(after, refused)
+        left = [construct for construct in legacy_constructs(judged) if _root(construct) not in refused]
         if left:
             wrong.append(f"{relative}: {', '.join(left)}")
     print(f"\n{len(wrong)} migrated configs keep 2.x constructs they did not refuse")

@@ -132,8 +132,6 @@ def legacy_constructs(config: Mapping[str, Any]) -> list[str]:
     three_x = any(key in config for key in THREE_X_KEYS) or (isinstance(model, Mapping) and "data_preprocessor" in model)
     found = [key for key in LEGACY_KEYS if key in config and not (three_x and _a_3x_variable(config, key))]
     found += legacy_hooks(config)
-    if isinstance(model, Mapping) and "data_preprocessor" not in model and "train_dataloader" in config:
-        found.append("model without data_preprocessor")  # 2.x normalised and padded in the pipeline
     if isinstance(model, Mapping):
         # mmseg 1.x segmentors take `pretrained`; only a 2.x detector's is refused
         found += [name for name in legacy_model_arguments(model) if not (three_x and name == "model.pretrained")]
