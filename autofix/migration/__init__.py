@@ -26,6 +26,7 @@ from autofix.cst_helpers import (
     remove_mapping_keys,
     set_nested_value,
 )
+from autofix.mmconfig import value_at
 from autofix.provenance import assigned_name, binds_name
 from autofix.rule import Example, TransformFailed
 
@@ -107,6 +108,11 @@ class FileMigration:
     def wrote(self, name: str) -> bool:
         """Whether the file wrote ``name`` before this migration (a step may have moved it since)."""
         return name in self._written_at_start
+
+    @property
+    def iteration_based(self) -> bool:
+        """Whether the 2.x config trains with mmcv's IterBasedRunner (which counts iterations everywhere)."""
+        return value_at(self.old, ("runner", "type")) == "IterBasedRunner"
 
     def inherits(self, key: str) -> bool:
         """Whether the (migrated) bases give ``key``: a 3.x dict is then overridden in part."""

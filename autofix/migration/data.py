@@ -398,10 +398,6 @@ def _loader_overrides(fm: FileMigration, data: Mapping[str, cst.Arg], split: str
             raise Refused(f"data.{split}_dataloader.{name}", "dataloader argument with no known 3.x form")
 
 
-def _iteration_based(fm: FileMigration) -> bool:
-    return value_at(fm.old, ("runner", "type")) == "IterBasedRunner"
-
-
 def _loader(fm: FileMigration, data: Mapping[str, cst.Arg], split: str, whole: bool) -> Call | None:
     """The 3.x dataloader for ``split``: whole (official defaults) or the partial override the file writes."""
     old = fm.old.get("data", {})
@@ -429,11 +425,11 @@ def _loader(fm: FileMigration, data: Mapping[str, cst.Arg], split: str, whole: b
     if whole and split != "train":
         out.add("drop_last", "False")
     if whole:
-        sampler = "InfiniteSampler" if split == "train" and _iteration_based(fm) else "DefaultSampler"
+        sampler = "InfiniteSampler" if split == "train" and fm.iteration_based else "DefaultSampler"
         out.add("sampler", Call(args=[("type", repr(sampler)), ("shuffle", str(split == "train"))]))
         if split == "train" and value_at(old, ("train", "type")) != "MultiImageMixDataset":
             out.add("batch_sampler", Call(args=[("type", "'AspectRatioBatchSampler'")]))
-    elif split == "train" and _iteration_based(fm) and value_at(fm.base, ("train_dataloader", "sampler", "type")) != "InfiniteSampler":
+    elif split == "train" and fm.iteration_based and value_at(fm.base, ("train_dataloader", "sampler", "type")) != "InfiniteSampler":
         out.add("sampler", Call(args=[("type", "'InfiniteSampler'")]))
     _loader_overrides(fm, data, split, out)
     if dataset is not None:
@@ -505,7 +501,7 @@ def _take_leading_lines(fm: FileMigration, source: str, target: str) -> None:
 
 def _sampler_only(fm: FileMigration) -> None:
     """R42 in a file that writes no ``data``: an iteration-based runner over an epoch-based 3.x loader."""
-    if "runner" in fm.old and fm.written("runner") is not None and _iteration_based(fm):
+    if "runner" in fm.old and fm.written("runner") is not None and fm.iteration_based:
         if value_at(fm.base, ("train_dataloader", "sampler", "type")) not in (None, "InfiniteSampler"):
             fm.set_nested("train_dataloader", ("sampler",), "dict(type='InfiniteSampler')")
 

@@ -78,6 +78,7 @@ from autofix.cst_helpers import (
 from autofix.domain.datasets import SPLITS, stage_datasets
 from autofix.domain.pipelines import dataset_pipelines, train_image_transforms
 from autofix.migration import FileMigration, Step
+from autofix.provenance import assigned_name
 from autofix.rule import Example, FileKind
 
 # 2.x formatting steps: PackDetInputs (in place of Collect) does all of them.
@@ -664,21 +665,13 @@ def _datasets(dataset: Any) -> Iterator[Mapping[str, Any]]:
             yield from _datasets(dataset.get(key))
 
 
-def _assignment(statement: cst.CSTNode) -> cst.Assign | None:
-    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-        small = statement.body[0]
-        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-            return small
-    return None
-
-
 def migrate_pipelines(fm: FileMigration) -> None:
     rewrite = _PipelineRewrite(fm)
     body = []
     for statement in fm.module.body:
-        assign = _assignment(statement)
-        if assign is not None:
-            name = assign.targets[0].target.value
+        name = assigned_name(statement)
+        if name is not None:
+            assign = statement.body[0]
             value = rewrite.expression(assign.value, name.endswith("pipeline"))
             if value is not assign.value and not value.deep_equals(assign.value):
                 statement = statement.with_changes(body=[assign.with_changes(value=value)])
@@ -686,12 +679,8 @@ def migrate_pipelines(fm: FileMigration) -> None:
     fm.module = fm.module.with_changes(body=body)
     for construct, reason in rewrite.refused.items():
         fm.refuse(construct, reason)
-    if rewrite.dropped_normalize and fm.written("img_norm_cfg") is not None and not _reads(fm.module, "img_norm_cfg"):
+    if rewrite.dropped_normalize and fm.written("img_norm_cfg") is not None and not name_loads(fm.module, "img_norm_cfg"):
         fm.remove("img_norm_cfg")
-
-
-def _reads(module: cst.Module, name: str) -> bool:
-    return bool(name_loads(module, name))
 
 
 STEPS = (

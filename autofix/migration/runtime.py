@@ -136,11 +136,6 @@ def _defines_runtime(fm: FileMigration) -> bool:
     return written and "checkpoint_config" in fm.old and "log_config" in fm.old
 
 
-def _by_epoch(old: Mapping[str, Any]) -> bool:
-    """mmcv's IterBasedRunner defaulted the checkpoint and logger hooks to by_epoch=False."""
-    return value_at(old, ("runner", "type")) != "IterBasedRunner"
-
-
 def _written_3x(fm: FileMigration, path: tuple[str, ...]) -> bool:
     """Whether the file's own 3.x statement already sets ``path``."""
     node = fm.written(path[0])
@@ -248,7 +243,7 @@ def _checkpoint_desired(fm: FileMigration) -> tuple[dict[tuple[str, ...], Any], 
     """The 3.x checkpoint hook the resolved 2.x config means: (values, defaults)."""
     config = fm.old.get("checkpoint_config")
     hook = {key: value for key, value in config.items() if key in _CHECKPOINT_ARGS}
-    hook.setdefault("by_epoch", _by_epoch(fm.old))
+    hook.setdefault("by_epoch", not fm.iteration_based)
     evaluation = fm.old.get("evaluation") or {}
     if evaluation.get("save_best") in (None, "auto"):  # else refused where it is written
         hook.update({key: evaluation.get(key) for key in _SAVE_BEST})
@@ -309,7 +304,7 @@ def _logging_written(fm: FileMigration, entries: Entries, backends: list[str]) -
 def _paced(fm: FileMigration, hook: Mapping[str, Any]) -> dict[str, Any]:
     """When a 2.x log hook wrote: its interval (log_config's by default), by_epoch (the runner's), ignore_last."""
     return {"interval": hook.get("interval", value_at(fm.old, ("log_config", "interval"))),
-            "by_epoch": hook.get("by_epoch", _by_epoch(fm.old)), "ignore_last": hook.get("ignore_last", True)}
+            "by_epoch": hook.get("by_epoch", not fm.iteration_based), "ignore_last": hook.get("ignore_last", True)}
 
 
 def _backend(fm: FileMigration, kind: str, arguments: Mapping[str, cst.BaseExpression], paced: Mapping[str, Any],
@@ -353,7 +348,7 @@ def _logging_desired(fm: FileMigration) -> tuple[dict[tuple[str, ...], Any], dic
     logger.setdefault("interval", config.get("interval", _LOGGER_ARGS["interval"]))
     desired = {("default_hooks", "logger", key): value for key, value in logger.items()}
     desired[("log_processor", "window_size")] = logger["interval"]
-    desired[("log_processor", "by_epoch")] = text.get("by_epoch", _by_epoch(fm.old))
+    desired[("log_processor", "by_epoch")] = text.get("by_epoch", not fm.iteration_based)
     defaults = {("default_hooks", "logger", key): value for key, value in _LOGGER_ARGS.items()}
     defaults.update({("log_processor", key): value for key, value in _LOG_PROCESSOR.items()})
     backends = []
